@@ -1,0 +1,41 @@
+// Splits a child's stdout into lines, websocketd's way: a line ends at "\n";
+// the "\n" and one "\r" just before it are removed; empty lines are lines.
+// Bounded: a line longer than max_line bytes is cut into max_line-byte pieces
+// (cut back to a UTF-8 boundary), so a child that never prints "\n" cannot
+// grow memory. Sans-IO: it returns lines, it never calls out.
+#pragma once
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace wsbridge::bridge {
+
+class LineSplitter {
+ public:
+  explicit LineSplitter(std::size_t max_line) : max_line_(max_line) {}
+
+  // Returns the next complete line from what was buffered plus `input`, and
+  // advances `input` past the bytes used. Returns nullopt when `input` is
+  // used up without completing a line (the tail is buffered). The returned
+  // view points into `input` when possible (no copy) or into the internal
+  // buffer; it is valid until the next call.
+  std::optional<std::string_view> next_line(std::string_view& input);
+
+  // At end of stream: the unterminated last line, if any. (websocketd drops
+  // it; we deliver it so no output is lost.)
+  std::optional<std::string_view> finish();
+
+  // Bytes held for an incomplete line.
+  std::size_t buffered() const noexcept { return partial_.size(); }
+  // True when the last line returned was cut at max_line rather than at "\n".
+  bool last_line_was_cut() const noexcept { return last_cut_; }
+
+ private:
+  std::size_t max_line_;
+  std::string partial_;
+  std::string returned_;  // keeps a buffered line alive for the caller
+  bool last_cut_ = false;
+};
+
+}  // namespace wsbridge::bridge

@@ -1,0 +1,60 @@
+// Everything the command line says, read once at start-up. A plain struct:
+// no behaviour lives here.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace wsbridge::cli {
+
+enum class LogLevel { Debug, Trace, Access, Info, Error, Fatal, None };
+
+struct Config {
+  // Listening.
+  int port = 0;                        // 0 → 80 (443 with --ssl), as websocketd
+  std::vector<std::string> addresses;  // empty → all interfaces; "[::1]" for IPv6
+  // Bridging.
+  bool binary = false;
+  std::string passenv = "PATH,LD_LIBRARY_PATH";
+  int maxforks = 0;                    // 0 or less → unlimited
+  unsigned closems = 0;                // added to each kill-escalation delay
+  std::uint64_t max_message = 16ull * 1024 * 1024;  // --maxmessage/--maxframesize; 0 = unlimited
+  // Policy.
+  std::string origin;                  // comma-separated allow list
+  bool sameorigin = false;
+  std::vector<std::string> headers;       // --header: on 101 responses (websocketd 0.4.1)
+  std::vector<std::string> headers_ws;    // --header-ws: on 101 responses
+  std::vector<std::string> headers_http;  // --header-http: on plain HTTP responses
+  LogLevel loglevel = LogLevel::Access;
+  // Accepted so newer websocketd command lines parse; later work implements them.
+  std::string dir, staticdir, cgidir, sslcert, sslkey, sslca, unixsocket;
+  bool devconsole = false, ssl = false, reverselookup = false, passstderr = false;
+  int redirport = 0;
+  unsigned pingms = 0;
+  // The program to run for each connection and its arguments, verbatim.
+  std::string command;
+  std::vector<std::string> command_args;
+};
+
+// Result of parsing argv: either a Config to run with, or something to print
+// and an exit code (help, version, license, usage errors).
+struct ParseOutcome {
+  bool run = false;
+  Config config;
+  int exit_code = 0;
+  std::string stdout_text;  // --help, --version, --license
+  std::string stderr_text;  // errors and usage hints
+};
+
+// Parses websocketd-style command lines: "--opt=v", "--opt v", "-opt=v",
+// "-opt v", booleans as "--binary" or "--binary=true|false|1|0|t|f".
+// Parsing stops at the first argument that is not an option (or after "--"):
+// it is COMMAND, and everything after it is COMMAND's arguments, even words
+// starting with "-". Unknown option → exit 2; bad value → exit 2; semantic
+// errors (bad --loglevel, no COMMAND) → exit 1, as websocketd.
+ParseOutcome parse_args(int argc, const char* const* argv);
+
+// "debug" → LogLevel::Debug ...; false when the name is unknown.
+bool parse_log_level(const std::string& name, LogLevel& level);
+
+}  // namespace wsbridge::cli

@@ -1,0 +1,23 @@
+// Serialises HTTP/1.1 response heads and small complete responses.
+#pragma once
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "wsbridge/http/request.h"
+
+namespace wsbridge::http {
+
+// Standard reason phrase for a status code ("Not Found"); "Unknown" otherwise.
+std::string_view reason_phrase(int status) noexcept;
+
+// A complete response: status line, the given headers, Content-Length (and
+// Content-Type when body is non-empty and no header set one), "Connection:
+// close", blank line, body. Header values with CR or LF are not emitted.
+std::string format_response(int status, const std::vector<Header>& headers, std::string_view body,
+                            std::string_view content_type = "text/plain; charset=utf-8");
+
+// 101 Switching Protocols with Upgrade/Connection/Sec-WebSocket-Accept plus extra headers.
+std::string format_switching_protocols(std::string_view accept_key, const std::vector<Header>& extra);
+
+}  // namespace wsbridge::http

@@ -1,0 +1,66 @@
+// Per-connection receive state machine: turns decoded frames into whole
+// messages and control events, enforcing message order (§5.4), UTF-8 of text
+// messages and close reasons (§8.1, checked incrementally so a bad byte fails
+// at once, across fragments) and the message size limit.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "wsbridge/ws/error.h"
+#include "wsbridge/ws/frame_decoder.h"
+#include "wsbridge/ws/utf8_validator.h"
+
+namespace wsbridge::ws {
+
+class MessageReader {
+ public:
+  enum class EventKind : std::uint8_t {
+    NeedMore,  // all input consumed
+    Message,   // payload = a complete data message; binary tells its type
+    Ping,      // payload = ping payload (answer with a pong carrying it)
+    Pong,      // payload = pong payload
+    Close,     // close_code (1005 when the frame had none) and payload = reason
+    Error,     // error: answer with close_code_for(error) and stop reading
+  };
+  struct Event {
+    EventKind kind = EventKind::NeedMore;
+    bool binary = false;
+    std::string_view payload;  // valid until the next call to next()
+    std::uint16_t close_code = 0;
+    ProtocolError error = ProtocolError::None;
+  };
+
+  // max_message_size: 0 means unlimited.
+  explicit MessageReader(std::uint64_t max_message_size) noexcept
+      : max_message_size_(max_message_size) {}
+
+  // Consumes bytes from data[0, size) (unmasking them in place) until one
+  // event is ready; `consumed` tells how many bytes were used. A message that
+  // arrives as one unfragmented frame inside `data` is returned as a view into
+  // `data` without copying; otherwise it is assembled in an internal buffer,
+  // which is released again after a large message so idle connections stay small.
+  Event next(std::uint8_t* data, std::size_t size, std::size_t& consumed);
+
+ private:
+  FrameDecoder decoder_{true};
+  std::uint64_t max_message_size_;
+  Utf8Validator utf8_;
+  // Data message in progress (possibly fragmented).
+  bool in_message_ = false;
+  bool message_binary_ = false;
+  std::uint64_t message_size_ = 0;
+  std::string message_buf_;
+  // Current frame.
+  FrameHeader frame_{};
+  std::uint64_t frame_received_ = 0;
+  bool frame_zero_copy_ = false;
+  std::uint8_t* zero_copy_data_ = nullptr;
+  // Control frame in progress (interleaved between fragments is allowed).
+  std::uint8_t control_buf_[kMaxControlPayload] = {};
+  std::size_t control_size_ = 0;
+  bool failed_ = false;
+};
+
+}  // namespace wsbridge::ws

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages wsbridge needs to build and test.
+# Idempotent and quiet: when everything is present it prints nothing and
+# never touches apt. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+# Build: compiler, CMake, the libraries we link, and the llhttp C sources.
+build_packages=(g++ cmake make pkg-config libuv1-dev libssl-dev libcli11-dev
+                catch2 node-llhttp)
+# Tests: real peers (python websockets + pytest, node ws) and the reference
+# implementation we compare against.
+test_packages=(python3 python3-websockets python3-pytest nodejs node-ws
+               websocketd procps)
+
+wanted=("${build_packages[@]}")
+if [[ "${1:-}" == "--with-tests" ]]; then
+  wanted+=("${test_packages[@]}")
+fi
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  # dpkg-query prints "install ok installed" only for a fully set-up package.
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  if [[ "$status" != "install ok installed" ]]; then
+    missing+=("$pkg")
+  fi
+done
+
+# A node from outside Debian (nvm, /usr/local) satisfies "nodejs" as well.
+if [[ " ${missing[*]} " == *" nodejs "* ]] && command -v node >/dev/null 2>&1; then
+  missing=("${missing[@]/nodejs}")
+  read -r -a missing <<< "${missing[*]}"
+fi
+
+(( ${#missing[@]} == 0 )) && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo_cmd=()
+if (( EUID != 0 )); then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+  sudo_cmd=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
