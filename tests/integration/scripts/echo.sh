@@ -1,0 +1,3 @@
+#!/bin/sh
+# Echo: every stdin line back on stdout.
+exec cat

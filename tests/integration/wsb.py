@@ -1,0 +1,558 @@
+"""Helpers for wsbridge's integration tests.
+
+Everything here talks only to 127.0.0.1 (or ::1), every loop is bounded in
+count and time, and the only processes ended are the ones these helpers
+started (by PID).
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import errno
+import hashlib
+import os
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPTS = os.path.join(HERE, "scripts")
+WEBSOCKETD = "/usr/bin/websocketd"
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def script(name: str) -> str:
+    """Absolute path of a child script in tests/integration/scripts/."""
+    path = os.path.join(SCRIPTS, name)
+    if not os.access(path, os.X_OK):
+        raise FileNotFoundError(f"script {path} missing or not executable")
+    return path
+
+
+def binary_under_test() -> str:
+    path = os.environ.get("WSBRIDGE_BIN", "")
+    if not path:
+        raise RuntimeError("WSBRIDGE_BIN is not set (ctest sets it to the built wsbridge)")
+    if not os.access(path, os.X_OK):
+        raise RuntimeError(f"WSBRIDGE_BIN={path} is not an executable file")
+    return path
+
+
+def is_websocketd(path: str) -> bool:
+    return os.path.basename(os.path.realpath(path)).startswith("websocketd")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tcp_connect_ok(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------
+# Process helpers
+# --------------------------------------------------------------------------
+
+def pid_alive(pid: int) -> bool:
+    """True while /proc/<pid> exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return False
+    # Field 3 (after the parenthesised comm) is the state.
+    state = data[data.rfind(")") + 2:].split()[0]
+    return state not in ("Z", "X")
+
+
+def wait_pid_gone(pid: int, timeout: float) -> float | None:
+    """Seconds until pid disappeared, or None if it is still alive at timeout."""
+    start = time.monotonic()
+    deadline = start + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return time.monotonic() - start
+        time.sleep(0.01)
+    return None if pid_alive(pid) else time.monotonic() - start
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+class StrayPids:
+    """Pids of children our test scripts reported (e.g. grandchildren).
+
+    At teardown any that are still alive and still run one of our scripts or
+    `sleep` are SIGKILLed, so a server under test that leaks processes cannot
+    leave them behind. The cmdline check avoids hitting a reused pid.
+    """
+
+    def __init__(self):
+        self.pids: set[int] = set()
+
+    def add(self, *pids: int):
+        self.pids.update(int(p) for p in pids)
+
+    def cleanup(self):
+        for pid in sorted(self.pids):
+            if not pid_alive(pid):
+                continue
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if SCRIPTS.encode() in cmd or cmd.startswith(b"sleep") or b"/sleep" in cmd:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+        self.pids.clear()
+
+
+# --------------------------------------------------------------------------
+# The server under test
+# --------------------------------------------------------------------------
+
+class ServerStartError(RuntimeError):
+    pass
+
+
+class Server:
+    """One server process (wsbridge or websocketd) on 127.0.0.1:<free port>.
+
+    Its stdout (the log) and stderr go to files in `workdir`.
+    """
+
+    def __init__(self, binary: str, flags: list[str], command: list[str],
+                 workdir: str, env: dict | None = None, port: int | None = None,
+                 address: str = "127.0.0.1", name: str = "server"):
+        self.binary = binary
+        self.flags = list(flags)
+        self.command = list(command)
+        self.workdir = workdir
+        self.env = env
+        self.fixed_port = port
+        self.address = address
+        self.name = name
+        self.proc: subprocess.Popen | None = None
+        self.port: int | None = None
+        self.stdout_path = ""
+        self.stderr_path = ""
+        self.returncode: int | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def argv(self, port: int) -> list[str]:
+        return [self.binary, f"--port={port}", f"--address={self.address}",
+                *self.flags, *self.command]
+
+    def start(self, ready_timeout: float = 5.0, attempts: int = 5) -> "Server":
+        last_err = ""
+        for attempt in range(attempts):
+            port = self.fixed_port or free_port()
+            tag = f"{self.name}-{port}-{attempt}"
+            self.stdout_path = os.path.join(self.workdir, f"{tag}.stdout")
+            self.stderr_path = os.path.join(self.workdir, f"{tag}.stderr")
+            env = dict(os.environ) if self.env is None else dict(self.env)
+            with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+                self.proc = subprocess.Popen(self.argv(port), stdin=subprocess.DEVNULL,
+                                             stdout=out, stderr=err, env=env,
+                                             cwd=self.workdir, start_new_session=True)
+            self.port = port
+            deadline = time.monotonic() + ready_timeout
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                if tcp_connect_ok(port):
+                    return self
+                time.sleep(0.02)
+            rc = self.proc.poll()
+            text = self.log() + self.stderr()
+            if rc is None:
+                self.stop()
+                raise ServerStartError(f"{self.argv(port)} not accepting within "
+                                       f"{ready_timeout}s\n{text}")
+            self.proc.wait()
+            self.returncode = rc
+            last_err = f"exit {rc}: {text}"
+            if "in use" in text.lower() and self.fixed_port is None:
+                continue  # someone took the port between probe and bind
+            raise ServerStartError(f"{self.argv(port)} exited: {last_err}")
+        raise ServerStartError(f"could not start after {attempts} attempts: {last_err}")
+
+    def url(self, path: str = "/") -> str:
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    def log(self) -> str:
+        try:
+            with open(self.stdout_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stderr(self) -> str:
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def wait_log(self, needle: str, timeout: float = 3.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.log():
+                return True
+            time.sleep(0.02)
+        return needle in self.log()
+
+    def terminate(self, timeout: float = 5.0) -> int | None:
+        """SIGTERM our server pid; returns its exit status (None if it had to be killed)."""
+        if self.proc is None:
+            return self.returncode
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.returncode = self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.returncode = None
+                with contextlib.suppress(ProcessLookupError):
+                    self.proc.kill()
+                self.proc.wait(timeout=5)
+        else:
+            self.returncode = self.proc.returncode
+        return self.returncode
+
+    def stop(self):
+        if self.proc is not None and self.returncode is None and self.proc.poll() is None:
+            self.terminate(timeout=3.0)
+        elif self.proc is not None:
+            with contextlib.suppress(Exception):
+                self.proc.wait(timeout=1)
+
+
+def run_cli(binary: str, args: list[str], timeout: float = 5.0, env=None,
+            cwd: str | None = None) -> subprocess.CompletedProcess:
+    """Run the binary with args, expecting it to exit by itself (bounded)."""
+    p = subprocess.Popen([binary, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env, cwd=cwd, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate(timeout=5)
+        raise AssertionError(f"{args} did not exit within {timeout}s; stdout={out!r} stderr={err!r}")
+    return subprocess.CompletedProcess([binary, *args], p.returncode, out, err)
+
+
+# --------------------------------------------------------------------------
+# Raw HTTP / WebSocket client
+# --------------------------------------------------------------------------
+
+def make_key() -> str:
+    return base64.b64encode(os.urandom(16)).decode()
+
+
+def accept_for(key: str) -> str:
+    return base64.b64encode(hashlib.sha1(key.encode() + WS_GUID).digest()).decode()
+
+
+def upgrade_request(port: int, path: str = "/", headers: dict | None = None,
+                    method: str = "GET", omit: tuple = (), key: str | None = None) -> bytes:
+    hdrs = {
+        "Host": f"127.0.0.1:{port}",
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": key or make_key(),
+        "Sec-WebSocket-Version": "13",
+    }
+    for k in omit:
+        hdrs.pop(k, None)
+    if headers:
+        hdrs.update(headers)
+    lines = [f"{method} {path} HTTP/1.1"] + [f"{k}: {v}" for k, v in hdrs.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+class HttpResponse:
+    def __init__(self, status: int, reason: str, headers: list, body: bytes, rest: bytes):
+        self.status = status
+        self.reason = reason
+        self.headers = headers  # list of (lower-case name, value)
+        self.body = body
+        self.rest = rest  # bytes after the head that were not body (e.g. WS frames)
+
+    def header(self, name: str) -> str | None:
+        for k, v in self.headers:
+            if k == name.lower():
+                return v
+        return None
+
+    def __repr__(self):
+        return f"<HTTP {self.status} {self.reason} {self.headers} body={self.body[:200]!r}>"
+
+
+def read_http_head(sock: socket.socket, timeout: float, limit: int = 1 << 20):
+    """Read bytes until CRLFCRLF; returns (head bytes, leftover bytes)."""
+    sock.settimeout(timeout)
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while b"\r\n\r\n" not in buf:
+        if time.monotonic() > deadline or len(buf) > limit:
+            raise TimeoutError(f"no complete HTTP head; got {buf[:300]!r}")
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"connection closed before HTTP head complete; got {buf[:300]!r}")
+        buf += chunk
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    return head, rest
+
+
+def parse_head(head: bytes):
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    status = int(parts[1])
+    reason = parts[2] if len(parts) > 2 else ""
+    headers = []
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers.append((k.strip().lower(), v.strip()))
+    return status, reason, headers
+
+
+def http_exchange(port: int, request: bytes, timeout: float = 5.0,
+                  host: str = "127.0.0.1") -> HttpResponse:
+    """Send a raw request, read one response (head + Content-Length body, or
+    until close when there is no length). Not for 101 responses."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        try:
+            s.sendall(request)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server may answer and close before reading everything
+        head, rest = read_http_head(s, timeout)
+        status, reason, headers = parse_head(head)
+        body = rest
+        length = None
+        for k, v in headers:
+            if k == "content-length":
+                length = int(v)
+        deadline = time.monotonic() + timeout
+        if status != 101:
+            while (length is None or len(body) < length) and time.monotonic() < deadline:
+                try:
+                    chunk = s.recv(65536)
+                except (socket.timeout, ConnectionResetError):
+                    break
+                if not chunk:
+                    break
+                body += chunk
+        if length is not None:
+            body, rest = body[:length], body[length:]
+        else:
+            rest = b""
+        return HttpResponse(status, reason, headers, body, rest)
+
+
+OP_CONT, OP_TEXT, OP_BIN, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
+
+
+def encode_frame(opcode: int, payload: bytes = b"", fin: bool = True, mask: bool = True,
+                 rsv: int = 0, mask_key: bytes | None = None) -> bytes:
+    b0 = (0x80 if fin else 0) | ((rsv & 7) << 4) | (opcode & 0x0F)
+    n = len(payload)
+    if n < 126:
+        hdr = struct.pack("!BB", b0, (0x80 if mask else 0) | n)
+    elif n < 65536:
+        hdr = struct.pack("!BBH", b0, (0x80 if mask else 0) | 126, n)
+    else:
+        hdr = struct.pack("!BBQ", b0, (0x80 if mask else 0) | 127, n)
+    if not mask:
+        return hdr + payload
+    key = mask_key if mask_key is not None else os.urandom(4)
+    return hdr + key + mask_bytes(payload, key)
+
+
+def mask_bytes(payload: bytes, key: bytes) -> bytes:
+    if not payload:
+        return b""
+    n = len(payload)
+    k = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(payload, "big") ^ int.from_bytes(k, "big")).to_bytes(n, "big")
+
+
+def close_payload(code: int, reason: bytes = b"") -> bytes:
+    return struct.pack("!H", code) + reason
+
+
+class Closed(Exception):
+    """The TCP connection ended (EOF or reset)."""
+
+
+class RawWS:
+    """A WebSocket client on a plain socket, so tests can send anything."""
+
+    def __init__(self, port: int, path: str = "/", headers: dict | None = None,
+                 rcvbuf: int | None = None, timeout: float = 5.0, host: str = "127.0.0.1"):
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                                  socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect((host, port))
+        key = make_key()
+        self.sock.sendall(upgrade_request(port, path, headers, key=key))
+        head, self.buf = read_http_head(self.sock, timeout)
+        status, reason, hdrs = parse_head(head)
+        self.response = HttpResponse(status, reason, hdrs, b"", b"")
+        if status != 101:
+            self.sock.close()
+            raise ConnectionError(f"upgrade refused: {status} {reason} {hdrs}")
+        accept = self.response.header("sec-websocket-accept")
+        if accept != accept_for(key):
+            self.sock.close()
+            raise ConnectionError(f"bad Sec-WebSocket-Accept {accept!r}")
+
+    # -- sending --
+    def send_raw(self, data: bytes):
+        self.sock.sendall(data)
+
+    def send_frame(self, opcode: int, payload: bytes = b"", **kw):
+        self.sock.sendall(encode_frame(opcode, payload, **kw))
+
+    def send_text(self, text: str | bytes):
+        self.send_frame(OP_TEXT, text.encode() if isinstance(text, str) else text)
+
+    def send_close(self, code: int | None = 1000, reason: bytes = b""):
+        self.send_frame(OP_CLOSE, b"" if code is None else close_payload(code, reason))
+
+    # -- receiving --
+    def _fill(self, n: int, deadline: float):
+        while len(self.buf) < n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"timed out waiting for {n} bytes (have {len(self.buf)})")
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(max(65536, n - len(self.buf)))
+            except socket.timeout:
+                raise TimeoutError(f"timed out waiting for {n} bytes (have {len(self.buf)})")
+            except ConnectionResetError as e:
+                raise Closed(f"reset: {e}")
+            if not chunk:
+                raise Closed("EOF")
+            self.buf += chunk
+
+    def recv_frame(self, timeout: float = 5.0):
+        """Returns (fin, opcode, payload, masked). Raises Closed / TimeoutError."""
+        deadline = time.monotonic() + timeout
+        self._fill(2, deadline)
+        b0, b1 = self.buf[0], self.buf[1]
+        n = b1 & 0x7F
+        off = 2
+        if n == 126:
+            self._fill(4, deadline)
+            n = struct.unpack("!H", self.buf[2:4])[0]
+            off = 4
+        elif n == 127:
+            self._fill(10, deadline)
+            n = struct.unpack("!Q", self.buf[2:10])[0]
+            off = 10
+        masked = bool(b1 & 0x80)
+        if masked:
+            off += 4
+        self._fill(off + n, deadline)
+        payload = self.buf[off:off + n]
+        if masked:
+            payload = mask_bytes(payload, self.buf[off - 4:off])
+        self.buf = self.buf[off + n:]
+        return bool(b0 & 0x80), b0 & 0x0F, payload, masked
+
+    def recv_message(self, timeout: float = 5.0, return_control: bool = False):
+        """Next data message as (opcode, payload). Pings are answered. Close →
+        ("close", code, reason). Pongs are skipped unless return_control."""
+        deadline = time.monotonic() + timeout
+        parts, first_op = [], None
+        while True:
+            fin, op, payload, _ = self.recv_frame(max(0.0, deadline - time.monotonic()))
+            if op == OP_CLOSE:
+                code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+                return ("close", code, payload[2:])
+            if op == OP_PING:
+                self.send_frame(OP_PONG, payload)
+                if return_control:
+                    return (OP_PING, payload)
+                continue
+            if op == OP_PONG:
+                if return_control:
+                    return (OP_PONG, payload)
+                continue
+            if first_op is None:
+                first_op = op
+            parts.append(payload)
+            if fin:
+                return (first_op, b"".join(parts))
+
+    def expect_close(self, timeout: float = 5.0, skip_data: bool = True):
+        """Read until a close frame; returns (code, reason, data messages seen)."""
+        deadline = time.monotonic() + timeout
+        seen = []
+        while True:
+            msg = self.recv_message(max(0.0, deadline - time.monotonic()))
+            if msg[0] == "close":
+                return msg[1], msg[2], seen
+            if not skip_data:
+                raise AssertionError(f"expected close, got {msg!r}")
+            seen.append(msg)
+
+    def wait_eof(self, timeout: float = 5.0) -> bool:
+        """True when the server closes TCP within timeout (data is discarded)."""
+        deadline = time.monotonic() + timeout
+        self.buf = b""
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                return False
+            except ConnectionResetError:
+                return True
+            if not chunk:
+                return True
+        return False
+
+    def close(self):
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def ws_close_code_from_exc(exc) -> int | None:
+    """Close code the server sent, from a websockets ConnectionClosed exception."""
+    rcvd = getattr(exc, "rcvd", None)
+    return rcvd.code if rcvd is not None else None
+
+
+def workdir(prefix: str = "wsb-") -> str:
+    return tempfile.mkdtemp(prefix=prefix)
