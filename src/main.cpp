@@ -1,0 +1,164 @@
+// wsbridge: turns any program that reads stdin and writes stdout into a
+// WebSocket server, one process per connection (websocketd-compatible).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <dirent.h>
+#include <memory>
+#include <string>
+
+#include "log/logger.h"
+#include "net/listener.h"
+#include "net/server.h"
+#include "net/server_context.h"
+#include "proc/spawn.h"
+#include "wsbridge/bridge/origin_policy.h"
+#include "wsbridge/cli/config.h"
+
+namespace {
+
+using wsbridge::cli::Config;
+using wsbridge::log::LogLevel;
+namespace net = wsbridge::net;
+
+// Exit codes, as websocketd: 1 configuration, 2 usage (from the parser),
+// 3 cannot listen.
+constexpr int kExitConfigError = 1;
+constexpr int kExitCannotListen = 3;
+
+// Descriptors 0-2 must be open, or the first pipe we create could become
+// "stdin" and the child's dup2 onto itself would keep close-on-exec.
+void ensure_standard_descriptors_open() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (fcntl(fd, F_GETFD) < 0) {
+      int null_fd = open("/dev/null", O_RDWR);
+      if (null_fd >= 0 && null_fd != fd) {
+        dup2(null_fd, fd);
+        close(null_fd);
+      }
+    }
+  }
+}
+
+// Whatever the server inherited beyond 0-2 (a supervisor's sockets, a
+// shell's descriptors) must not reach children.
+void mark_inherited_descriptors_cloexec() {
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return;
+  int dir_fd = dirfd(dir);
+  while (dirent* entry = readdir(dir)) {
+    int fd = atoi(entry->d_name);
+    if (fd > 2 && fd != dir_fd) fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+  }
+  closedir(dir);
+}
+
+// Each connection holds a socket, three pipes and a pidfd: the default soft
+// limit of 1024 descriptors would cap us near 200 connections.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+// Options accepted for command-line compatibility whose features are not
+// built yet: refusing them clearly beats silently ignoring them.
+bool reject_unsupported(const Config& config) {
+  const char* flag = nullptr;
+  if (!config.dir.empty()) flag = "--dir";
+  else if (!config.staticdir.empty()) flag = "--staticdir";
+  else if (!config.cgidir.empty()) flag = "--cgidir";
+  else if (config.devconsole) flag = "--devconsole";
+  else if (config.ssl || !config.sslcert.empty() || !config.sslkey.empty()) flag = "--ssl";
+  else if (!config.sslca.empty()) flag = "--sslca";
+  else if (config.redirport != 0) flag = "--redirport";
+  else if (config.reverselookup) flag = "--reverselookup";
+  else if (!config.unixsocket.empty()) flag = "--unixsocket";
+  else if (config.pingms != 0) flag = "--pingms";
+  else if (config.passstderr) flag = "--passstderr";
+  if (flag == nullptr) return false;
+  std::fprintf(stderr, "wsbridge: %s is not supported yet by this version.\n", flag);
+  return true;
+}
+
+std::string join_command(const Config& config, const std::string& path) {
+  std::string text = path;
+  for (const auto& arg : config.command_args) text += " " + arg;
+  return text;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ensure_standard_descriptors_open();
+  wsbridge::cli::ParseOutcome outcome = wsbridge::cli::parse_args(argc, argv);
+  if (!outcome.stdout_text.empty()) std::fputs(outcome.stdout_text.c_str(), stdout);
+  if (!outcome.stderr_text.empty()) std::fputs(outcome.stderr_text.c_str(), stderr);
+  if (!outcome.run) return outcome.exit_code;
+  std::fflush(stdout);
+
+  auto context = std::make_unique<net::ServerContext>();
+  const Config& config = outcome.config;
+  context->config = &config;
+  wsbridge::log::set_level(config.loglevel);
+  if (reject_unsupported(config)) return kExitConfigError;
+
+  context->command_path = wsbridge::proc::find_executable(config.command, std::getenv("PATH"));
+  if (context->command_path.empty()) {
+    std::fprintf(stderr, "Unable to locate specified COMMAND '%s' in OS path.\n", config.command.c_str());
+    return kExitConfigError;
+  }
+  context->command_argv.push_back(context->command_path);
+  for (const auto& arg : config.command_args) context->command_argv.push_back(arg);
+  context->command_text = config.command;
+  context->passenv = wsbridge::bridge::capture_passenv(config.passenv, [](const char* name) -> const char* {
+    return std::getenv(name);
+  });
+  context->origin_policy = wsbridge::bridge::make_origin_policy(config.origin, config.sameorigin);
+  for (const auto& h : config.headers) context->upgrade_headers.push_back(net::parse_header_flag(h));
+  for (const auto& h : config.headers_ws) context->upgrade_headers.push_back(net::parse_header_flag(h));
+  for (const auto& h : config.headers_http) context->http_headers.push_back(net::parse_header_flag(h));
+  context->max_line = config.max_message == 0 ? net::kUnlimitedLineCap : static_cast<size_t>(config.max_message);
+  context->server_software = std::string("wsbridge/") + WSBRIDGE_VERSION;
+
+  int port = config.port != 0 ? config.port : (config.ssl ? 443 : 80);
+  std::vector<net::ListenAddress> addresses;
+  std::string error;
+  if (config.addresses.empty()) {
+    addresses.push_back({"", false, ":" + std::to_string(port)});
+  }
+  for (const auto& value : config.addresses) {
+    net::ListenAddress address;
+    if (!net::parse_listen_address(value, port, address, error)) {
+      wsbridge::log::write(LogLevel::Fatal, "server", "", "Can't start server: " + error);
+      return kExitCannotListen;
+    }
+    addresses.push_back(address);
+  }
+
+  signal(SIGPIPE, SIG_IGN);  // a vanished peer is an error value, not a signal
+  raise_descriptor_limit();
+  mark_inherited_descriptors_cloexec();
+
+  uv_loop_t* loop = uv_default_loop();
+  net::Server server(loop, *context);
+  if (!server.listen(addresses, port, error)) {
+    wsbridge::log::write(LogLevel::Fatal, "server", "", "Can't start server: " + error);
+    return kExitCannotListen;
+  }
+  wsbridge::log::write(LogLevel::Info, "server", "",
+                       "Serving using application   : " + join_command(config, context->command_path) + " ");
+  for (const auto& address : addresses) {
+    std::string shown = address.host.empty() ? "0.0.0.0:" + std::to_string(port) : address.display;
+    wsbridge::log::write(LogLevel::Info, "server", "", "Starting WebSocket server   : ws://" + shown + "/");
+  }
+  server.run();
+  wsbridge::log::write(LogLevel::Info, "server", "", "Stopped");
+  return 0;
+}

@@ -1,0 +1,698 @@
+#include "net/connection.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <new>
+
+#include "log/logger.h"
+#include "proc/spawn.h"
+#include "wsbridge/bridge/cgi_env.h"
+#include "wsbridge/bridge/utf8_sanitizer.h"
+#include "wsbridge/http/response.h"
+#include "wsbridge/route/router.h"
+#include "wsbridge/ws/frame_encoder.h"
+#include "wsbridge/ws/handshake.h"
+
+namespace wsbridge::net {
+namespace {
+
+using log::LogLevel;
+
+template <typename Handle>
+uv_handle_t* as_handle(Handle* h) noexcept {
+  return reinterpret_cast<uv_handle_t*>(h);
+}
+template <typename Handle>
+uv_stream_t* as_stream(Handle* h) noexcept {
+  return reinterpret_cast<uv_stream_t*>(h);
+}
+
+// Peer address as websocketd reports it: IPv4-mapped IPv6 addresses (from a
+// dual-stack listener) become plain IPv4, IPv6 has no brackets.
+void peer_address(uv_tcp_t* socket, std::string& address, std::string& port) {
+  sockaddr_storage storage{};
+  int length = sizeof storage;
+  if (uv_tcp_getpeername(socket, reinterpret_cast<sockaddr*>(&storage), &length) != 0) return;
+  char text[INET6_ADDRSTRLEN] = {};
+  if (storage.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&storage);
+    inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+    port = std::to_string(ntohs(in->sin_port));
+  } else if (storage.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+      inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], text, sizeof text);
+    } else {
+      inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+    }
+    port = std::to_string(ntohs(in6->sin6_port));
+  }
+  address = text;
+}
+
+// websocketd uses the nanosecond clock as UNIQUE_ID; two connections in the
+// same nanosecond would share it, so ours is forced to increase.
+std::string next_unique_id(ServerContext& context) {
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
+  if (ns <= context.last_unique_id) ns = context.last_unique_id + 1;
+  context.last_unique_id = ns;
+  return std::to_string(ns);
+}
+
+std::string describe_exit(int wait_status) {
+  if (WIFEXITED(wait_status)) return "exited with status " + std::to_string(WEXITSTATUS(wait_status));
+  if (WIFSIGNALED(wait_status)) {
+    int sig = WTERMSIG(wait_status);
+    const char* name = sigabbrev_np(sig);
+    return "killed by signal " + std::to_string(sig) + (name ? std::string(" (SIG") + name + ")" : "");
+  }
+  return "ended with wait status " + std::to_string(wait_status);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- lifecycle
+
+Connection::Connection(ServerContext& context) : context_(context) {
+  std::size_t max_line = context.max_line;
+  stdout_lines_ = bridge::LineSplitter(max_line);
+}
+
+Connection::~Connection() = default;
+
+void Connection::accept_from(uv_stream_t* listener, ServerContext& context) noexcept {
+  auto* connection = new (std::nothrow) Connection(context);
+  if (connection == nullptr) return;
+  uv_loop_t* loop = listener->loop;
+  uv_tcp_init(loop, &connection->socket_);
+  connection->socket_.data = connection;
+  ++connection->open_handles_;
+  uv_timer_init(loop, &connection->timer_);
+  connection->timer_.data = connection;
+  ++connection->open_handles_;
+
+  // Link first, so every exit path below goes through the normal teardown.
+  connection->next_ = context.first_connection;
+  if (context.first_connection) context.first_connection->prev_ = connection;
+  context.first_connection = connection;
+  ++context.connection_count;
+
+  int err = uv_accept(listener, as_stream(&connection->socket_));
+  if (err != 0) {
+    // EMFILE and friends: libuv already shed the pending connection.
+    log::write(LogLevel::Error, "server", "", std::string("Accept failed: ") + uv_strerror(err));
+    connection->close_socket();
+    return;
+  }
+  uv_tcp_nodelay(&connection->socket_, 1);
+  connection->socket_queue_.attach(as_stream(&connection->socket_), connection);
+  connection->parser_ = std::unique_ptr<http::RequestParser>(
+      new (std::nothrow) http::RequestParser(context.parser_limits));
+  if (!connection->parser_) {
+    connection->close_socket();
+    return;
+  }
+  uv_timer_start(&connection->timer_, &Connection::on_timer, kRequestTimeoutMs, 0);
+  uv_read_start(as_stream(&connection->socket_), &Connection::on_alloc, &Connection::on_socket_read);
+}
+
+void Connection::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buf) noexcept {
+  // Every stream of a connection reads into the loop's one scratch buffer:
+  // each read is consumed before the next one is made.
+  ServerContext* context = nullptr;
+  if (handle->type == UV_TCP) {
+    context = &static_cast<Connection*>(handle->data)->context_;
+  } else {
+    context = &static_cast<Connection*>(handle->data)->context_;
+  }
+  *buf = uv_buf_init(context->read_buffer, sizeof context->read_buffer);
+}
+
+void Connection::on_timer(uv_timer_t* timer) noexcept {
+  auto* self = static_cast<Connection*>(timer->data);
+  if (self->phase_ == Phase::ReadingRequest) {
+    log::write(LogLevel::Access, "http", self->log_fields_,
+               "Request head not received within " + std::to_string(kRequestTimeoutMs) + " ms");
+    self->respond_and_close(408, "408 Request Timeout: the request head took too long\n");
+    return;
+  }
+  // The close handshake, or a response, did not finish in time.
+  self->close_socket();
+}
+
+// ------------------------------------------------------------ HTTP requests
+
+void Connection::on_socket_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
+  auto* self = static_cast<Connection*>(stream->data);
+  if (nread > 0) {
+    auto size = static_cast<std::size_t>(nread);
+    if (self->phase_ == Phase::ReadingRequest) {
+      self->on_request_bytes(buf->base, size);
+    } else if (self->phase_ == Phase::WebSocket) {
+      self->on_websocket_bytes(buf->base, size);
+    }
+    // Phase::Responding: anything more the client sends is ignored.
+    return;
+  }
+  if (nread == 0) return;  // EAGAIN
+  // EOF or error: the client is gone (or half-closed: nothing more will come).
+  if (self->phase_ == Phase::WebSocket && !self->close_received_) {
+    log::write(LogLevel::Debug, "websocket", self->log_fields_,
+               std::string("Client went away without a close frame: ") + uv_strerror(static_cast<int>(nread)));
+  }
+  self->close_socket();
+}
+
+void Connection::on_request_bytes(char* data, std::size_t size) noexcept {
+  std::size_t consumed = 0;
+  auto status = parser_->feed(data, size, consumed);
+  if (status == http::RequestParser::Status::NeedMore) return;
+  if (status == http::RequestParser::Status::Error) {
+    int code = parser_->error_status();
+    log::write(LogLevel::Access, "http", log_fields_, "Bad request: " + parser_->error_reason());
+    respond_and_close(code, std::to_string(code) + " " + std::string(http::reason_phrase(code)) + ": " +
+                                parser_->error_reason() + "\n");
+    return;
+  }
+  handle_request(data + consumed, size - consumed);
+}
+
+std::string Connection::describe_request(const http::Request& request) const {
+  const std::string* host = request.find_header("Host");
+  return std::string(context_.config->ssl ? "https://" : "http://") + (host ? *host : "") + request.target;
+}
+
+void Connection::handle_request(char* rest, std::size_t rest_size) noexcept {
+  uv_timer_stop(&timer_);
+  const http::Request& request = parser_->request();
+  try {
+    std::string remote_addr, remote_port;
+    peer_address(&socket_, remote_addr, remote_port);
+    log_fields_.clear();
+    log::append_field(log_fields_, "url", describe_request(request));
+    log::append_field(log_fields_, "id", next_unique_id(context_));
+    log::append_field(log_fields_, "remote", remote_addr);
+    log::append_field(log_fields_, "command", context_.command_text);
+
+    route::Route route = route::route_request(request, *context_.config);
+    switch (route.kind) {
+      case route::RouteKind::WebSocketCommand:
+        start_websocket(request, rest, rest_size);
+        return;
+      case route::RouteKind::Redirect: {
+        std::vector<http::Header> headers = context_.http_headers;
+        headers.push_back({"Location", route.location});
+        respond_and_close(301, "<a href=\"" + route.location + "\">Moved Permanently</a>.\n", headers);
+        return;
+      }
+      case route::RouteKind::BadRequest:
+        respond_and_close(400, "400 Bad Request: malformed URL path\n", context_.http_headers);
+        return;
+      case route::RouteKind::NotFound:
+        log::write(LogLevel::Access, "http", log_fields_, "NOT FOUND");
+        respond_and_close(404, "404 page not found\n", context_.http_headers);
+        return;
+    }
+  } catch (const std::bad_alloc&) {
+    respond_and_close(503, "503 Service Unavailable: out of memory\n");
+  }
+}
+
+void Connection::respond_and_close(int status, std::string_view body,
+                                   const std::vector<http::Header>& extra_headers) noexcept {
+  phase_ = Phase::Responding;
+  parser_.reset();
+  try {
+    std::string response = http::format_response(status, extra_headers, body);
+    socket_queue_.write(response.data(), response.size());
+  } catch (...) {
+  }
+  // Bound the time a slow reader can hold the response.
+  uv_timer_start(&timer_, &Connection::on_timer, kCloseHandshakeTimeoutMs, 0);
+  socket_queue_.finish_then();
+}
+
+// ------------------------------------------------------------- the upgrade
+
+void Connection::start_websocket(const http::Request& request, char* rest, std::size_t rest_size) noexcept {
+  const cli::Config& config = *context_.config;
+  // websocketd's order: fork limit, then the handshake, then the origin.
+  if (context_.fork_limit_reached()) {
+    log::write(LogLevel::Error, "http", log_fields_, "Max of possible forks already active, upgrade rejected");
+    respond_and_close(429, "429 Too Many Requests\n");
+    return;
+  }
+  ws::HandshakeError handshake_error = ws::check_handshake(request);
+  if (handshake_error != ws::HandshakeError::None) {
+    int status = ws::http_status_for(handshake_error);
+    log::write(LogLevel::Access, "session", log_fields_,
+               std::string("Unable to Upgrade: ") + ws::describe(handshake_error));
+    std::vector<http::Header> headers;
+    if (handshake_error == ws::HandshakeError::UnsupportedVersion) {
+      headers.push_back({"Sec-WebSocket-Version", "13"});
+    }
+    respond_and_close(status, std::to_string(status) + " " + std::string(http::reason_phrase(status)) + ": " +
+                                  ws::describe(handshake_error) + "\n",
+                      headers);
+    return;
+  }
+  const std::string* origin = request.find_header("Origin");
+  log::append_field(log_fields_, "origin", origin && !origin->empty() ? *origin : "file:");
+  const std::string* host = request.find_header("Host");
+  bridge::OriginVerdict verdict =
+      bridge::check_origin(context_.origin_policy, origin, host ? *host : "", config.ssl);
+  if (verdict != bridge::OriginVerdict::Allowed) {
+    log::write(LogLevel::Access, "session", log_fields_, bridge::describe(verdict));
+    respond_and_close(403, std::string("403 Forbidden: ") + bridge::describe(verdict) + "\n");
+    return;
+  }
+
+  // Spawn before answering 101, so a command that cannot start gets a clear
+  // HTTP error instead of websocketd's 101 followed by a dropped connection.
+  route::Route route = route::route_request(request, config);
+  bridge::ConnectionFacts facts;
+  peer_address(&socket_, facts.remote_addr, facts.remote_port);
+  facts.remote_host = facts.remote_addr;
+  facts.tls = config.ssl;
+  facts.script_name = route.script_name;
+  facts.path_info = route.path_info;
+  // The id field was set in handle_request; UNIQUE_ID is the same value.
+  std::size_t id_at = log_fields_.find("id:'");
+  facts.unique_id = log_fields_.substr(id_at + 4, log_fields_.find('\'', id_at + 4) - id_at - 4);
+  facts.server_software = context_.server_software;
+  std::vector<std::string> env = bridge::build_child_env(request, facts, context_.passenv);
+  if (log::enabled(LogLevel::Debug)) {
+    for (const auto& entry : env) log::write(LogLevel::Debug, "process", log_fields_, "Std. variable: " + entry);
+  }
+
+  proc::SpawnedChild spawned;
+  int err = proc::spawn_child(context_.command_path, context_.command_argv, env, spawned);
+  if (err != 0) {
+    log::write(LogLevel::Error, "process", log_fields_,
+               "Could not launch process " + context_.command_text + " (" + std::strerror(err) + ")");
+    respond_and_close(500, std::string("500 Internal Server Error: could not launch the command (") +
+                               std::strerror(err) + ")\n");
+    return;
+  }
+  uv_loop_t* loop = socket_.loop;
+  child_started_ = true;
+  ++context_.active_children;
+  for (auto [pipe, fd, closed] : {std::tuple{&stdin_pipe_, spawned.stdin_fd, &stdin_closed_},
+                                  std::tuple{&stdout_pipe_, spawned.stdout_fd, &stdout_closed_},
+                                  std::tuple{&stderr_pipe_, spawned.stderr_fd, &stderr_closed_}}) {
+    uv_pipe_init(loop, pipe, 0);
+    pipe->data = this;
+    ++open_handles_;
+    *closed = false;
+    uv_pipe_open(pipe, fd);
+  }
+  stdin_queue_.attach(as_stream(&stdin_pipe_), this);
+  if (child_.watch(loop, spawned.pid, spawned.pidfd, this) != 0) {
+    log::write(LogLevel::Error, "process", log_fields_, "Cannot watch the child's pidfd");
+  }
+  log::append_field(log_fields_, "pid", std::to_string(spawned.pid));
+
+  std::string accept_key = ws::compute_accept_key(*request.find_header("Sec-WebSocket-Key"));
+  std::string response = http::format_switching_protocols(accept_key, context_.upgrade_headers);
+  socket_queue_.write(response.data(), response.size());
+  log::write(LogLevel::Access, "session", log_fields_, "CONNECT");
+
+  phase_ = Phase::WebSocket;
+  parser_.reset();
+  reader_ = std::unique_ptr<ws::MessageReader>(new (std::nothrow) ws::MessageReader(config.max_message));
+  if (!reader_) {
+    send_close(ws::close_code::kInternalError, "out of memory");
+    return;
+  }
+  uv_read_start(as_stream(&stdout_pipe_), &Connection::on_alloc, &Connection::on_stdout_read);
+  uv_read_start(as_stream(&stderr_pipe_), &Connection::on_alloc, &Connection::on_stderr_read);
+  // Bytes that came right after the request head are the first frames. They
+  // sit in the loop's read buffer, which nothing else uses until we return.
+  if (rest_size > 0) on_websocket_bytes(rest, rest_size);
+}
+
+// ------------------------------------------------- client → child (stdin)
+
+void Connection::on_websocket_bytes(char* data, std::size_t size) noexcept {
+  auto* bytes = reinterpret_cast<std::uint8_t*>(data);
+  while (size > 0 && !socket_closed_) {
+    std::size_t consumed = 0;
+    ws::MessageReader::Event event;
+    try {
+      event = reader_->next(bytes, size, consumed);
+    } catch (const std::bad_alloc&) {
+      send_close(ws::close_code::kInternalError, "out of memory");
+      socket_queue_.finish_then();
+      begin_child_shutdown();
+      return;
+    }
+    bytes += consumed;
+    size -= consumed;
+    switch (event.kind) {
+      case ws::MessageReader::EventKind::NeedMore:
+        return;
+      case ws::MessageReader::EventKind::Message:
+        ++messages_in_;
+        if (!close_sent_) deliver_to_child(event.binary, event.payload);
+        break;
+      case ws::MessageReader::EventKind::Ping:
+        if (!close_sent_) send_frame(ws::Opcode::Pong, event.payload);
+        break;
+      case ws::MessageReader::EventKind::Pong:
+        break;
+      case ws::MessageReader::EventKind::Close:
+        close_received_ = true;
+        log::write(LogLevel::Debug, "websocket", log_fields_,
+                   "Client closed with code " + std::to_string(event.close_code));
+        // Echo the client's code (RFC 6455 §5.5.1); a close without a code
+        // is answered without one.
+        if (!close_sent_) {
+          if (event.close_code == ws::close_code::kNoStatus) {
+            close_sent_ = true;
+            send_frame(ws::Opcode::Close, {});
+          } else {
+            send_close(event.close_code, {});
+          }
+        }
+        // The server closes TCP first (§7.1.1) once the close is written.
+        socket_queue_.finish_then();
+        begin_child_shutdown();
+        return;
+      case ws::MessageReader::EventKind::Error:
+        log::write(LogLevel::Access, "websocket", log_fields_,
+                   std::string("Protocol error: ") + ws::describe(event.error));
+        send_close(ws::close_code_for(event.error), ws::describe(event.error));
+        close_received_ = true;  // nothing more will be read
+        socket_queue_.finish_then();
+        begin_child_shutdown();
+        return;
+    }
+  }
+}
+
+void Connection::deliver_to_child(bool binary, std::string_view payload) noexcept {
+  if (stdin_closed_ || child_shutdown_begun_) return;  // the child no longer reads
+  // websocketd's mapping: a text message is a line (payload + "\n"); a binary
+  // message is written as it is, in both modes.
+  static char newline = '\n';
+  uv_buf_t bufs[2] = {uv_buf_init(const_cast<char*>(payload.data()), static_cast<unsigned>(payload.size())),
+                      uv_buf_init(&newline, 1)};
+  stdin_queue_.write(bufs, binary ? 1 : 2);
+  if (stdin_queue_.over_high_water() && !socket_paused_ && !socket_closed_) {
+    // The child reads slower than the client sends: stop reading the socket
+    // so TCP flow control pushes back on the client.
+    socket_paused_ = true;
+    uv_read_stop(as_stream(&socket_));
+  }
+}
+
+// ------------------------------------------------- child → client (stdout)
+
+void Connection::send_frame(ws::Opcode opcode, std::string_view payload) noexcept {
+  std::uint8_t header[ws::kMaxServerFrameHeaderSize];
+  std::size_t header_size = ws::encode_frame_header(header, opcode, true, payload.size());
+  uv_buf_t bufs[2] = {uv_buf_init(reinterpret_cast<char*>(header), static_cast<unsigned>(header_size)),
+                      uv_buf_init(const_cast<char*>(payload.data()), static_cast<unsigned>(payload.size()))};
+  socket_queue_.write(bufs, 2);
+}
+
+void Connection::send_close(std::uint16_t code, std::string_view reason) noexcept {
+  if (close_sent_ || socket_closed_) return;
+  close_sent_ = true;
+  try {
+    std::string payload = ws::encode_close_payload(code, reason);
+    send_frame(ws::Opcode::Close, payload);
+  } catch (...) {
+  }
+  // Wait a bounded time for the client's close frame.
+  uv_timer_start(&timer_, &Connection::on_timer, kCloseHandshakeTimeoutMs, 0);
+}
+
+void Connection::append_text_frame(std::string& out, std::string_view line) {
+  line = bridge::sanitize_utf8(line, context_.utf8_scratch);
+  std::uint8_t header[ws::kMaxServerFrameHeaderSize];
+  std::size_t header_size = ws::encode_frame_header(header, ws::Opcode::Text, true, line.size());
+  out.append(reinterpret_cast<char*>(header), header_size);
+  out.append(line);
+  ++messages_out_;
+}
+
+void Connection::on_child_output(char* data, std::size_t size) noexcept {
+  if (close_sent_ || socket_closed_) return;  // nowhere to send it: drain and drop
+  if (context_.config->binary) {
+    // Binary mode: each read is one binary message (websocketd's boundaries).
+    send_frame(ws::Opcode::Binary, {data, size});
+    ++messages_out_;
+  } else {
+    // All the lines of one read go out in one write.
+    std::string& out = context_.frame_scratch;
+    out.clear();
+    try {
+      std::string_view input(data, size);
+      while (auto line = stdout_lines_.next_line(input)) append_text_frame(out, *line);
+    } catch (const std::bad_alloc&) {
+      send_close(ws::close_code::kInternalError, "out of memory");
+      begin_child_shutdown();
+      return;
+    }
+    if (!out.empty()) socket_queue_.write(out.data(), out.size());
+    if (out.capacity() > 1024 * 1024) std::string().swap(out);
+  }
+  if (socket_queue_.over_high_water() && !stdout_paused_) {
+    // The client reads slower than the child writes: stop reading stdout so
+    // the pipe fills and the child blocks, instead of buffering here.
+    stdout_paused_ = true;
+    uv_read_stop(as_stream(&stdout_pipe_));
+  }
+}
+
+void Connection::flush_child_output_tail() noexcept {
+  if (close_sent_ || socket_closed_ || context_.config->binary) return;
+  try {
+    // websocketd drops an unterminated last line; we deliver it.
+    if (auto tail = stdout_lines_.finish()) {
+      std::string& out = context_.frame_scratch;
+      out.clear();
+      append_text_frame(out, *tail);
+      socket_queue_.write(out.data(), out.size());
+    }
+  } catch (...) {
+  }
+}
+
+void Connection::on_stdout_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
+  auto* self = static_cast<Connection*>(stream->data);
+  if (nread > 0) {
+    self->on_child_output(buf->base, static_cast<std::size_t>(nread));
+    return;
+  }
+  if (nread == 0) return;
+  // EOF (or a read error): the child will write no more. Deliver the rest,
+  // then close normally.
+  if (nread != UV_EOF) {
+    log::write(LogLevel::Error, "process", self->log_fields_,
+               std::string("Unexpected error while reading STDOUT from process: ") +
+                   uv_strerror(static_cast<int>(nread)));
+  }
+  self->flush_child_output_tail();
+  self->close_pipe(self->stdout_pipe_, self->stdout_closed_);
+  self->send_close(ws::close_code::kNormal, {});
+  self->begin_child_shutdown();
+  self->advance_teardown();
+}
+
+void Connection::on_stderr_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
+  auto* self = static_cast<Connection*>(stream->data);
+  if (nread > 0) {
+    self->on_child_stderr(buf->base, static_cast<std::size_t>(nread), false);
+  } else if (nread < 0) {
+    self->on_child_stderr(nullptr, 0, true);
+    self->close_pipe(self->stderr_pipe_, self->stderr_closed_);
+    self->advance_teardown();
+  }
+}
+
+void Connection::on_child_stderr(char* data, std::size_t size, bool eof) noexcept {
+  // stderr is never sent to the client: each line is logged, as websocketd.
+  // Reading never stops, so a chatty child cannot block on a full pipe.
+  try {
+    std::string_view input(data, size);
+    while (auto line = stderr_lines_.next_line(input)) {
+      log::write(LogLevel::Error, "stderr", log_fields_, *line);
+    }
+    if (eof) {
+      if (auto tail = stderr_lines_.finish()) log::write(LogLevel::Error, "stderr", log_fields_, *tail);
+    }
+  } catch (...) {
+  }
+}
+
+// ------------------------------------------------------- queue callbacks
+
+void Connection::on_queue_drained(WriteQueue& queue) noexcept {
+  if (&queue == &socket_queue_) {
+    if (stdout_paused_ && !stdout_closed_) {
+      stdout_paused_ = false;
+      uv_read_start(as_stream(&stdout_pipe_), &Connection::on_alloc, &Connection::on_stdout_read);
+    }
+  } else if (socket_paused_ && !socket_closed_) {
+    socket_paused_ = false;
+    uv_read_start(as_stream(&socket_), &Connection::on_alloc, &Connection::on_socket_read);
+  }
+}
+
+void Connection::on_queue_finished(WriteQueue& queue) noexcept {
+  if (&queue == &stdin_queue_) {
+    close_stdin();
+    return;
+  }
+  // Everything (the close frame or an HTTP response) is written: send FIN,
+  // then close. The server closes the TCP connection first (RFC 6455 §7.1.1).
+  if (socket_closed_) return;
+  shutdown_request_.data = this;
+  if (uv_shutdown(&shutdown_request_, as_stream(&socket_), &Connection::on_socket_shutdown) != 0) {
+    close_socket();
+  }
+}
+
+void Connection::on_socket_shutdown(uv_shutdown_t* request, int /*status*/) noexcept {
+  static_cast<Connection*>(request->data)->close_socket();
+}
+
+void Connection::on_queue_error(WriteQueue& queue, int uv_error) noexcept {
+  if (&queue == &stdin_queue_) {
+    // The child closed its stdin or exited: later messages have nowhere to go.
+    log::write(LogLevel::Debug, "process", log_fields_,
+               std::string("Child's stdin closed: ") + uv_strerror(uv_error));
+    close_stdin();
+    if (socket_paused_ && !socket_closed_) {
+      socket_paused_ = false;
+      uv_read_start(as_stream(&socket_), &Connection::on_alloc, &Connection::on_socket_read);
+    }
+    return;
+  }
+  log::write(LogLevel::Debug, "websocket", log_fields_, std::string("Cannot send: ") + uv_strerror(uv_error));
+  close_socket();
+}
+
+// --------------------------------------------------------------- teardown
+
+void Connection::shut_down_for_server() noexcept {
+  if (phase_ == Phase::WebSocket) {
+    send_close(ws::close_code::kGoingAway, "server shutting down");
+    socket_queue_.finish_then();
+    begin_child_shutdown();
+  } else if (phase_ == Phase::ReadingRequest) {
+    close_socket();
+  }
+}
+
+void Connection::kill_child_now() noexcept {
+  if (!child_started_ || child_.exited()) return;
+  ::kill(-child_.pid(), SIGKILL);
+  while (::waitpid(child_.pid(), nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+void Connection::close_socket() noexcept {
+  if (socket_closed_) return;
+  socket_closed_ = true;
+  uv_read_stop(as_stream(&socket_));
+  uv_close(as_handle(&socket_), &Connection::on_handle_closed);
+  uv_timer_stop(&timer_);
+  begin_child_shutdown();
+  advance_teardown();
+}
+
+void Connection::close_pipe(uv_pipe_t& pipe, bool& closed_flag) noexcept {
+  if (closed_flag) return;
+  closed_flag = true;
+  uv_read_stop(as_stream(&pipe));
+  uv_close(as_handle(&pipe), &Connection::on_handle_closed);
+}
+
+void Connection::close_stdin() noexcept {
+  if (stdin_closed_) return;
+  close_pipe(stdin_pipe_, stdin_closed_);
+  child_.note_stdin_closed();
+}
+
+void Connection::begin_child_shutdown() noexcept {
+  if (!child_started_ || child_shutdown_begun_) return;
+  child_shutdown_begun_ = true;
+  // The escalation clock starts once stdin is closed, which happens after
+  // everything the client sent has reached the child (or the child stops
+  // reading for kStdinFlushTimeoutMs).
+  child_.begin_termination(context_.config->closems, stdin_closed_);
+  stdin_queue_.finish_then();
+}
+
+void Connection::on_stdin_flush_timeout() noexcept {
+  log::write(LogLevel::Error, "process", log_fields_,
+             "Child did not read its input within " + std::to_string(proc::ChildProcess::kStdinFlushTimeoutMs) +
+                 " ms; dropping " + std::to_string(stdin_queue_.pending()) + " bytes and closing stdin");
+  close_stdin();
+}
+
+void Connection::on_child_exited(int wait_status) noexcept {
+  --context_.active_children;
+  log::write(LogLevel::Info, "process", log_fields_, "Process " + describe_exit(wait_status));
+  advance_teardown();
+}
+
+void Connection::advance_teardown() noexcept {
+  if (!socket_closed_) return;
+  if (child_started_) {
+    if (!child_.exited()) return;  // the escalation is on its way
+    // The client is gone and the child is reaped: whatever the pipes still
+    // hold (or a grandchild keeps open) has nowhere to go.
+    close_pipe(stdin_pipe_, stdin_closed_);
+    close_pipe(stdout_pipe_, stdout_closed_);
+    close_pipe(stderr_pipe_, stderr_closed_);
+    child_.close_when_done();
+  }
+  if (!timer_closed_) {
+    timer_closed_ = true;
+    uv_close(as_handle(&timer_), &Connection::on_handle_closed);
+  }
+  log_disconnect();
+}
+
+void Connection::log_disconnect() noexcept {
+  if (disconnect_logged_ || !child_started_) return;
+  disconnect_logged_ = true;
+  log::write(LogLevel::Access, "session", log_fields_, "DISCONNECT");
+}
+
+void Connection::on_handle_closed(uv_handle_t* handle) noexcept {
+  auto* self = static_cast<Connection*>(handle->data);
+  --self->open_handles_;
+  self->maybe_destroy();
+}
+
+void Connection::on_child_closed() noexcept {
+  child_closed_ = true;
+  maybe_destroy();
+}
+
+void Connection::maybe_destroy() noexcept {
+  if (open_handles_ > 0 || (child_started_ && !child_closed_)) return;
+  if (prev_) prev_->next_ = next_;
+  else context_.first_connection = next_;
+  if (next_) next_->prev_ = prev_;
+  ServerContext& context = context_;
+  --context.connection_count;
+  delete this;
+  if (context.shutting_down && context.connection_count == 0 && context.on_last_connection_closed) {
+    context.on_last_connection_closed(context);
+  }
+}
+
+}  // namespace wsbridge::net

@@ -1,0 +1,126 @@
+// One client connection for its whole life: the socket, the HTTP request
+// head, then the WebSocket protocol state and one child process with its
+// pipes. Data flows in two independent lines, each with its own backpressure:
+//   socket → MessageReader → child stdin        (paused while stdin is full)
+//   child stdout → LineSplitter → frames → socket (paused while socket is full)
+// Teardown is a request, not a free (design.md rules 4 and 5): handles are
+// closed as their work ends and the object deletes itself in the last close
+// callback, after the child has been reaped.
+#pragma once
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "net/server_context.h"
+#include "net/write_queue.h"
+#include "proc/child_process.h"
+#include "wsbridge/bridge/line_splitter.h"
+#include "wsbridge/http/request_parser.h"
+#include "wsbridge/ws/message_reader.h"
+
+namespace wsbridge::net {
+
+class Connection final : private WriteQueue::Owner, private proc::ChildProcess::Owner {
+ public:
+  // Accepts one pending connection from `listener`. Never throws.
+  static void accept_from(uv_stream_t* listener, ServerContext& context) noexcept;
+
+  // Server shutdown: close frame 1001, child ended, as for a client that left.
+  void shut_down_for_server() noexcept;
+  // Last resort when the shutdown deadline passes: SIGKILL the child's
+  // process group and reap the child, so nothing outlives the server.
+  void kill_child_now() noexcept;
+
+  Connection* next_ = nullptr;  // ServerContext's list of open connections
+  Connection* prev_ = nullptr;
+
+ private:
+  explicit Connection(ServerContext& context);
+  ~Connection();
+
+  // Handshake phase.
+  void on_request_bytes(char* data, std::size_t size) noexcept;
+  void handle_request(char* rest, std::size_t rest_size) noexcept;
+  void start_websocket(const http::Request& request, char* rest, std::size_t rest_size) noexcept;
+  void respond_and_close(int status, std::string_view body,
+                         const std::vector<http::Header>& extra_headers = {}) noexcept;
+  std::string describe_request(const http::Request& request) const;
+
+  // WebSocket phase.
+  void on_websocket_bytes(char* data, std::size_t size) noexcept;
+  void deliver_to_child(bool binary, std::string_view payload) noexcept;
+  void send_frame(ws::Opcode opcode, std::string_view payload) noexcept;
+  void send_close(std::uint16_t code, std::string_view reason) noexcept;
+  void on_child_output(char* data, std::size_t size) noexcept;
+  void append_text_frame(std::string& out, std::string_view line);
+  void flush_child_output_tail() noexcept;
+  void on_child_stderr(char* data, std::size_t size, bool eof) noexcept;
+
+  // Teardown.
+  void close_socket() noexcept;
+  void close_stdin() noexcept;
+  void close_pipe(uv_pipe_t& pipe, bool& closed_flag) noexcept;
+  void begin_child_shutdown() noexcept;
+  void advance_teardown() noexcept;
+  void maybe_destroy() noexcept;
+  void log_disconnect() noexcept;
+
+  // libuv callbacks.
+  static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf) noexcept;
+  static void on_socket_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
+  static void on_stdout_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
+  static void on_stderr_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
+  static void on_timer(uv_timer_t* timer) noexcept;
+  static void on_handle_closed(uv_handle_t* handle) noexcept;
+  static void on_socket_shutdown(uv_shutdown_t* request, int status) noexcept;
+
+  // WriteQueue::Owner
+  void on_queue_drained(WriteQueue& queue) noexcept override;
+  void on_queue_finished(WriteQueue& queue) noexcept override;
+  void on_queue_error(WriteQueue& queue, int uv_error) noexcept override;
+  // ChildProcess::Owner
+  void on_child_exited(int wait_status) noexcept override;
+  void on_child_closed() noexcept override;
+  void on_stdin_flush_timeout() noexcept override;
+
+  enum class Phase : std::uint8_t { ReadingRequest, Responding, WebSocket };
+
+  ServerContext& context_;
+  uv_tcp_t socket_{};
+  uv_timer_t timer_{};  // request timeout, then close-handshake timeout
+  uv_pipe_t stdin_pipe_{};
+  uv_pipe_t stdout_pipe_{};
+  uv_pipe_t stderr_pipe_{};
+  uv_shutdown_t shutdown_request_{};
+  WriteQueue socket_queue_;
+  WriteQueue stdin_queue_;
+  proc::ChildProcess child_;
+  std::unique_ptr<http::RequestParser> parser_;  // only until the head is read
+  std::unique_ptr<ws::MessageReader> reader_;    // only after the upgrade
+  bridge::LineSplitter stdout_lines_{0};
+  bridge::LineSplitter stderr_lines_{kMaxStderrLine};
+  std::string log_fields_;
+  std::uint64_t messages_in_ = 0;
+  std::uint64_t messages_out_ = 0;
+
+  Phase phase_ = Phase::ReadingRequest;
+  std::uint8_t open_handles_ = 0;
+  bool socket_closed_ = false;
+  bool socket_paused_ = false;  // reading stopped: child stdin is full
+  bool stdout_paused_ = false;  // reading stopped: socket is full
+  bool close_sent_ = false;
+  bool close_received_ = false;
+  bool child_started_ = false;
+  bool child_closed_ = false;
+  bool child_shutdown_begun_ = false;
+  bool stdin_closed_ = true;  // no child yet
+  bool stdout_closed_ = true;
+  bool stderr_closed_ = true;
+  bool timer_closed_ = false;
+  bool disconnect_logged_ = false;
+};
+
+}  // namespace wsbridge::net

@@ -1,0 +1,82 @@
+#include "net/listener.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+
+#include <cstring>
+
+namespace wsbridge::net {
+namespace {
+// The kernel caps this at net.core.somaxconn; ask for plenty so connection
+// bursts queue rather than fail.
+constexpr int kListenBacklog = 4096;
+}  // namespace
+
+bool parse_listen_address(const std::string& value, int port, ListenAddress& out, std::string& error) {
+  std::string host = value;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  in6_addr v6{};
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    out = {host, false, host + ":" + std::to_string(port)};
+    return true;
+  }
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    out = {host, true, "[" + host + "]:" + std::to_string(port)};
+    return true;
+  }
+  // A host name: resolve it once, now (blocking is fine before serving).
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* result = nullptr;
+  int rc = getaddrinfo(host.c_str(), nullptr, &hints, &result);
+  if (rc != 0 || result == nullptr) {
+    error = "listen tcp " + value + ":" + std::to_string(port) + ": lookup " + host + ": " + gai_strerror(rc);
+    return false;
+  }
+  char text[INET6_ADDRSTRLEN] = {};
+  bool is_v6 = result->ai_family == AF_INET6;
+  if (is_v6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(result->ai_addr)->sin6_addr, text, sizeof text);
+  } else {
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(result->ai_addr)->sin_addr, text, sizeof text);
+  }
+  freeaddrinfo(result);
+  out = {text, is_v6, value + ":" + std::to_string(port)};
+  return true;
+}
+
+int start_listener(uv_loop_t* loop, uv_tcp_t* handle, const ListenAddress& address, int port,
+                   uv_connection_cb on_connection, std::string& error) {
+  sockaddr_storage storage{};
+  int err;
+  unsigned flags = 0;
+  if (address.host.empty()) {
+    // All interfaces, IPv4 and IPv6 on one dual-stack socket (websocketd's ":port").
+    err = uv_ip6_addr("::", port, reinterpret_cast<sockaddr_in6*>(&storage));
+  } else if (address.ipv6) {
+    err = uv_ip6_addr(address.host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&storage));
+    flags = UV_TCP_IPV6ONLY;
+  } else {
+    err = uv_ip4_addr(address.host.c_str(), port, reinterpret_cast<sockaddr_in*>(&storage));
+  }
+  if (err == 0) err = uv_tcp_init(loop, handle);
+  if (err == 0) err = uv_tcp_bind(handle, reinterpret_cast<sockaddr*>(&storage), flags);
+  if (err == 0) err = uv_listen(reinterpret_cast<uv_stream_t*>(handle), kListenBacklog, on_connection);
+  if (err == UV_EAFNOSUPPORT && address.host.empty()) {
+    // No IPv6 on this host: fall back to IPv4's any-address.
+    uv_close(reinterpret_cast<uv_handle_t*>(handle), nullptr);
+    uv_run(loop, UV_RUN_NOWAIT);
+    ListenAddress v4{"0.0.0.0", false, address.display};
+    return start_listener(loop, handle, v4, port, on_connection, error);
+  }
+  if (err != 0) {
+    std::string shown = address.host.empty() ? ":" + std::to_string(port) : address.display;
+    error = "listen tcp " + shown + ": " + uv_strerror(err);
+  }
+  return err;
+}
+
+}  // namespace wsbridge::net

@@ -1,0 +1,108 @@
+#include "net/server.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cstring>
+
+#include "log/logger.h"
+#include "net/connection.h"
+
+namespace wsbridge::net {
+namespace {
+using log::LogLevel;
+
+// Graceful shutdown is bounded: close handshakes (2 s), stdin flushes (5 s)
+// and the kill escalation (850 ms + 3 × closems) all fit in this.
+unsigned shutdown_deadline_ms(unsigned closems) { return 10000 + 3 * closems; }
+}  // namespace
+
+bool Server::listen(const std::vector<ListenAddress>& addresses, int port, std::string& error) {
+  for (const ListenAddress& address : addresses) {
+    auto handle = std::make_unique<uv_tcp_t>();
+    handle->data = this;
+    int err = start_listener(loop_, handle.get(), address, port, &Server::on_connection, error);
+    if (err != 0) return false;
+    listeners_.push_back(std::move(handle));
+  }
+  return true;
+}
+
+void Server::run() {
+  uv_signal_init(loop_, &sigint_);
+  uv_signal_init(loop_, &sigterm_);
+  sigint_.data = sigterm_.data = this;
+  uv_signal_start(&sigint_, &Server::on_signal, SIGINT);
+  uv_signal_start(&sigterm_, &Server::on_signal, SIGTERM);
+  context_.server = this;
+  context_.on_last_connection_closed = &Server::on_last_connection_closed;
+  uv_run(loop_, UV_RUN_DEFAULT);
+}
+
+void Server::on_connection(uv_stream_t* listener, int status) noexcept {
+  auto* self = static_cast<Server*>(listener->data);
+  if (status != 0) {
+    // EMFILE/ENFILE: libuv has already accepted and dropped the pending
+    // connection using its reserve descriptor, so this does not spin.
+    log::write(LogLevel::Error, "server", "", std::string("Accept failed: ") + uv_strerror(status));
+    return;
+  }
+  Connection::accept_from(listener, self->context_);
+}
+
+void Server::on_signal(uv_signal_t* handle, int signum) noexcept {
+  static_cast<Server*>(handle->data)->begin_shutdown(signum);
+}
+
+void Server::begin_shutdown(int signum) noexcept {
+  if (context_.shutting_down) {
+    // A second signal: stop waiting.
+    log::write(LogLevel::Info, "server", "", "Second signal: exiting now");
+    finish();
+    return;
+  }
+  context_.shutting_down = true;
+  log::write(LogLevel::Info, "server", "",
+             std::string("Received ") + (signum == SIGINT ? "SIGINT" : "SIGTERM") +
+                 ": closing connections and ending children");
+  for (auto& listener : listeners_) uv_close(reinterpret_cast<uv_handle_t*>(listener.get()), nullptr);
+  // shut_down_for_server may delete connections; step carefully.
+  for (Connection* c = context_.first_connection; c != nullptr;) {
+    Connection* next = c->next_;
+    c->shut_down_for_server();
+    c = next;
+  }
+  if (context_.connection_count == 0) {
+    finish();
+    return;
+  }
+  uv_timer_init(loop_, &deadline_);
+  deadline_.data = this;
+  uv_timer_start(&deadline_, &Server::on_deadline, shutdown_deadline_ms(context_.config->closems), 0);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&deadline_));
+}
+
+void Server::on_last_connection_closed(ServerContext& context) noexcept {
+  static_cast<Server*>(context.server)->finish();
+}
+
+void Server::on_deadline(uv_timer_t* timer) noexcept {
+  auto* self = static_cast<Server*>(timer->data);
+  log::write(LogLevel::Error, "server", "",
+             std::to_string(self->context_.connection_count) + " connection(s) still open at the shutdown deadline");
+  self->finish();
+}
+
+void Server::finish() noexcept {
+  if (finished_) return;
+  finished_ = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+  if (context_.connection_count > 0) {
+    // Forced exit: no child may outlive us.
+    for (Connection* c = context_.first_connection; c != nullptr; c = c->next_) c->kill_child_now();
+    uv_stop(loop_);
+  }
+}
+
+}  // namespace wsbridge::net

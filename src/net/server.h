@@ -1,0 +1,45 @@
+// The server on one libuv loop: listeners, signal handling and graceful
+// shutdown. Connections do the rest.
+#pragma once
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "net/listener.h"
+#include "net/server_context.h"
+
+namespace wsbridge::net {
+
+class Server {
+ public:
+  Server(uv_loop_t* loop, ServerContext& context) : loop_(loop), context_(context) {}
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds every address; on failure returns false with `error` set and
+  // nothing listening.
+  bool listen(const std::vector<ListenAddress>& addresses, int port, std::string& error);
+
+  // Runs until SIGINT/SIGTERM have been handled and every connection is gone.
+  void run();
+
+ private:
+  static void on_connection(uv_stream_t* listener, int status) noexcept;
+  static void on_signal(uv_signal_t* handle, int signum) noexcept;
+  static void on_deadline(uv_timer_t* timer) noexcept;
+  static void on_last_connection_closed(ServerContext& context) noexcept;
+  void begin_shutdown(int signum) noexcept;
+  void finish() noexcept;
+
+  uv_loop_t* loop_;
+  ServerContext& context_;
+  std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
+  uv_signal_t sigint_{};
+  uv_signal_t sigterm_{};
+  uv_timer_t deadline_{};
+  bool finished_ = false;
+};
+
+}  // namespace wsbridge::net

@@ -1,0 +1,69 @@
+// What every connection of one event loop shares: the configuration resolved
+// at start-up, the fork counter, and scratch buffers that belong to the loop
+// rather than to connections (design.md rule 7), so an idle connection costs
+// only its own state.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "wsbridge/bridge/cgi_env.h"
+#include "wsbridge/bridge/origin_policy.h"
+#include "wsbridge/cli/config.h"
+#include "wsbridge/http/request.h"
+#include "wsbridge/http/request_parser.h"
+
+namespace wsbridge::net {
+
+class Connection;
+
+// How long a client may take to send its request head (slowloris bound).
+constexpr unsigned kRequestTimeoutMs = 10000;
+// After the server sends a close frame, how long it waits for the client's.
+constexpr unsigned kCloseHandshakeTimeoutMs = 2000;
+// Longest stderr line logged as one line; longer ones are logged in pieces.
+constexpr std::size_t kMaxStderrLine = 64 * 1024;
+// Line limit when --maxmessage=0 (unlimited): child output still needs a bound.
+constexpr std::size_t kUnlimitedLineCap = 64 * 1024 * 1024;
+// One read from a socket or pipe at most (libuv suggests 64 KiB too).
+constexpr std::size_t kReadBufferSize = 64 * 1024;
+
+struct ServerContext {
+  const cli::Config* config = nullptr;
+  std::string command_path;               // absolute, resolved once at start-up
+  std::vector<std::string> command_argv;  // argv[0] = command_path
+  std::string command_text;               // for the log's command:'...' field
+  bridge::EnvList passenv;                // captured once at start-up
+  bridge::OriginPolicy origin_policy;
+  std::vector<http::Header> upgrade_headers;  // --header and --header-ws
+  std::vector<http::Header> http_headers;     // --header-http
+  http::ParserLimits parser_limits;
+  std::size_t max_line = 0;
+  std::string server_software;
+
+  // --maxforks: children alive now (spawned and not yet reaped).
+  int active_children = 0;
+  bool fork_limit_reached() const noexcept {
+    return config->maxforks > 0 && active_children >= config->maxforks;
+  }
+
+  // Every open connection, for graceful shutdown (intrusive list).
+  Connection* first_connection = nullptr;
+  std::size_t connection_count = 0;
+  bool shutting_down = false;
+  void (*on_last_connection_closed)(ServerContext&) = nullptr;
+  void* server = nullptr;
+
+  // Loop-owned scratch: reads land here and are consumed before the next one.
+  alignas(16) char read_buffer[kReadBufferSize];
+  std::string frame_scratch;  // outgoing frames of one stdout read
+  std::string utf8_scratch;   // repaired child output
+  std::uint64_t last_unique_id = 0;
+};
+
+// Parses "Name: value" as websocketd does (split at the first ':', value's
+// leading spaces stripped, no colon → empty value, name canonicalised).
+http::Header parse_header_flag(const std::string& flag);
+
+}  // namespace wsbridge::net

@@ -1,0 +1,112 @@
+#include "net/write_queue.h"
+
+#include <utility>
+
+namespace wsbridge::net {
+namespace {
+// Buffers that grew past this during a burst are freed once empty, so a
+// connection that was busy once does not keep megabytes while idle.
+constexpr std::size_t kKeepCapacity = 64 * 1024;
+}  // namespace
+
+bool WriteQueue::write(const uv_buf_t* bufs, unsigned count) noexcept {
+  if (failed_ || finishing_) return !failed_;
+  size_t total = 0;
+  for (unsigned i = 0; i < count; ++i) total += bufs[i].len;
+  if (total == 0) return true;
+
+  size_t written = 0;
+  if (!writing_ && pending_.empty()) {
+    int r = uv_try_write(stream_, bufs, count);
+    if (r >= 0) {
+      written = static_cast<size_t>(r);
+    } else if (r != UV_EAGAIN && r != UV_ENOSYS) {
+      fail(r);
+      return false;
+    }
+    if (written == total) return true;
+  }
+  try {
+    // Copy only what the kernel did not take.
+    size_t skip = written;
+    for (unsigned i = 0; i < count; ++i) {
+      size_t len = bufs[i].len;
+      if (skip >= len) {
+        skip -= len;
+        continue;
+      }
+      pending_.append(bufs[i].base + skip, len - skip);
+      skip = 0;
+    }
+  } catch (...) {
+    fail(UV_ENOMEM);
+    return false;
+  }
+  if (pending() > kHighWaterMark) above_high_water_ = true;
+  if (!writing_) start_write();
+  return !failed_;
+}
+
+void WriteQueue::start_write() noexcept {
+  std::swap(pending_, in_flight_);
+  pending_.clear();
+  uv_buf_t buf = uv_buf_init(in_flight_.data(), static_cast<unsigned>(in_flight_.size()));
+  request_.data = this;
+  int err = uv_write(&request_, stream_, &buf, 1, &WriteQueue::on_write_done);
+  if (err != 0) {
+    fail(err);
+    return;
+  }
+  writing_ = true;
+}
+
+void WriteQueue::on_write_done(uv_write_t* req, int status) noexcept {
+  auto* self = static_cast<WriteQueue*>(req->data);
+  self->writing_ = false;
+  self->in_flight_.clear();
+  if (status != 0) {
+    // UV_ECANCELED: the stream was closed under us; the owner already knows.
+    if (status != UV_ECANCELED) self->fail(status);
+    else self->failed_ = true;
+    return;
+  }
+  if (!self->pending_.empty()) {
+    self->start_write();
+    if (self->failed_) return;
+  } else {
+    self->release_large_buffers();
+  }
+  if (self->above_high_water_ && self->pending() <= kLowWaterMark) {
+    self->above_high_water_ = false;
+    self->owner_->on_queue_drained(*self);
+  }
+  if (self->finishing_ && !self->finished_ && !self->writing_ && self->pending_.empty()) {
+    self->finished_ = true;
+    self->owner_->on_queue_finished(*self);
+  }
+}
+
+void WriteQueue::finish_then() noexcept {
+  if (finishing_) return;
+  finishing_ = true;
+  if (failed_) return;
+  if (!writing_ && pending_.empty()) {
+    finished_ = true;
+    owner_->on_queue_finished(*this);
+  }
+}
+
+void WriteQueue::fail(int uv_error) noexcept {
+  if (failed_) return;
+  failed_ = true;
+  pending_.clear();
+  release_large_buffers();
+  owner_->on_queue_error(*this, uv_error);
+}
+
+void WriteQueue::release_large_buffers() noexcept {
+  if (pending_.capacity() > kKeepCapacity) std::string().swap(pending_);
+  if (!writing_ && in_flight_.capacity() > kKeepCapacity) std::string().swap(in_flight_);
+}
+
+}  // namespace wsbridge::net

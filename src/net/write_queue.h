@@ -1,0 +1,73 @@
+// Bounded outgoing data for one libuv stream (a TCP socket or a child's stdin
+// pipe). Writes go to the kernel first (uv_try_write) and only what it
+// refuses is copied here (design.md rule 8). The owner stops producing while
+// pending() is above kHighWaterMark and is told when it falls to
+// kLowWaterMark (rule 6), so memory per direction stays bounded.
+#pragma once
+#include <uv.h>
+
+#include <cstddef>
+#include <string>
+
+namespace wsbridge::net {
+
+class WriteQueue {
+ public:
+  // Stop reading the producer above this many unsent bytes...
+  static constexpr std::size_t kHighWaterMark = 256 * 1024;
+  // ...and resume once the queue has drained to this.
+  static constexpr std::size_t kLowWaterMark = 64 * 1024;
+
+  class Owner {
+   public:
+    // pending() fell to kLowWaterMark or below after having been above it.
+    virtual void on_queue_drained(WriteQueue& queue) noexcept = 0;
+    // Everything was written after finish_then() was requested.
+    virtual void on_queue_finished(WriteQueue& queue) noexcept = 0;
+    // The stream failed (EPIPE, ECONNRESET...): pending data is discarded.
+    virtual void on_queue_error(WriteQueue& queue, int uv_error) noexcept = 0;
+
+   protected:
+    ~Owner() = default;
+  };
+
+  void attach(uv_stream_t* stream, Owner* owner) noexcept {
+    stream_ = stream;
+    owner_ = owner;
+  }
+
+  // Queues the buffers in order. Returns false after an error (the data is
+  // dropped: the peer is gone).
+  bool write(const uv_buf_t* bufs, unsigned count) noexcept;
+  bool write(const char* data, std::size_t size) noexcept {
+    uv_buf_t buf = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(size));
+    return write(&buf, 1);
+  }
+
+  // Calls on_queue_finished once everything queued so far has been written
+  // (at once if nothing is pending). Writes after this are ignored.
+  void finish_then() noexcept;
+
+  std::size_t pending() const noexcept { return pending_.size() + in_flight_.size(); }
+  bool over_high_water() const noexcept { return pending() > kHighWaterMark; }
+  bool failed() const noexcept { return failed_; }
+
+ private:
+  static void on_write_done(uv_write_t* req, int status) noexcept;
+  void start_write() noexcept;
+  void fail(int uv_error) noexcept;
+  void release_large_buffers() noexcept;
+
+  uv_stream_t* stream_ = nullptr;
+  Owner* owner_ = nullptr;
+  uv_write_t request_{};
+  std::string pending_;    // accepted, not yet handed to libuv
+  std::string in_flight_;  // handed to libuv by the current uv_write
+  bool writing_ = false;
+  bool above_high_water_ = false;
+  bool finishing_ = false;
+  bool finished_ = false;
+  bool failed_ = false;
+};
+
+}  // namespace wsbridge::net

@@ -1,0 +1,156 @@
+#include "proc/child_process.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include "log/logger.h"
+
+namespace wsbridge::proc {
+namespace {
+
+struct EscalationStep {
+  int signal;
+  unsigned base_delay_ms;  // before --closems is added, as websocketd
+  const char* name;
+};
+// websocketd 0.4.1 process_endpoint.go Terminate: 100, 250, 500 ms.
+constexpr EscalationStep kSteps[] = {
+    {SIGINT, 100, "SIGINT"},
+    {SIGTERM, 250, "SIGTERM"},
+    {SIGKILL, 500, "SIGKILL"},
+};
+// After SIGKILL, how long before we report that the child is still there.
+constexpr unsigned kKillReportDelayMs = 1000;
+
+}  // namespace
+
+int ChildProcess::watch(uv_loop_t* loop, pid_t pid, int pidfd, Owner* owner) noexcept {
+  owner_ = owner;
+  pid_ = pid;
+  pidfd_ = pidfd;
+  int err = uv_poll_init(loop, &pidfd_poll_, pidfd);
+  if (err != 0) return err;
+  pidfd_poll_.data = this;
+  ++open_handles_;
+  uv_timer_init(loop, &timer_);
+  timer_.data = this;
+  ++open_handles_;
+  return uv_poll_start(&pidfd_poll_, UV_READABLE, &ChildProcess::on_pidfd_readable);
+}
+
+void ChildProcess::on_pidfd_readable(uv_poll_t* handle, int /*status*/, int /*events*/) noexcept {
+  static_cast<ChildProcess*>(handle->data)->reap();
+}
+
+void ChildProcess::reap() noexcept {
+  if (exited_) return;
+  int status = 0;
+  pid_t r;
+  do {
+    r = ::waitpid(pid_, &status, WNOHANG);
+  } while (r < 0 && errno == EINTR);
+  if (r == 0) return;  // spurious wake-up: not exited yet
+  exited_ = true;
+  uv_poll_stop(&pidfd_poll_);
+  if (r < 0) status = 0;  // ECHILD: someone else reaped it; nothing to report
+  owner_->on_child_exited(status);
+  if (terminating_ && group_is_empty()) {
+    escalation_done_ = true;
+    uv_timer_stop(&timer_);
+  }
+  maybe_close();
+}
+
+bool ChildProcess::group_is_empty() const noexcept {
+  return ::kill(-pid_, 0) != 0 && errno == ESRCH;
+}
+
+void ChildProcess::begin_termination(unsigned closems, bool stdin_closed) noexcept {
+  if (terminating_) return;
+  terminating_ = true;
+  closems_ = closems;
+  if (exited_ && group_is_empty()) {
+    escalation_done_ = true;
+    maybe_close();
+    return;
+  }
+  if (stdin_closed) {
+    schedule_next_step();
+  } else {
+    waiting_for_stdin_ = true;
+    uv_timer_start(&timer_, &ChildProcess::on_escalation_timer, kStdinFlushTimeoutMs, 0);
+  }
+}
+
+void ChildProcess::note_stdin_closed() noexcept {
+  if (!waiting_for_stdin_) return;
+  waiting_for_stdin_ = false;
+  if (!escalation_done_) schedule_next_step();
+}
+
+void ChildProcess::schedule_next_step() noexcept {
+  uint64_t delay = step_ < 3 ? kSteps[step_].base_delay_ms + uint64_t{closems_} : kKillReportDelayMs;
+  uv_timer_start(&timer_, &ChildProcess::on_escalation_timer, delay, 0);
+}
+
+void ChildProcess::on_escalation_timer(uv_timer_t* handle) noexcept {
+  auto* self = static_cast<ChildProcess*>(handle->data);
+  if (self->waiting_for_stdin_) {
+    // The owner answers by closing stdin and calling note_stdin_closed(),
+    // which schedules the first signal.
+    self->owner_->on_stdin_flush_timeout();
+    return;
+  }
+  if (self->group_is_empty() && self->exited_) {
+    self->escalation_done_ = true;
+    self->maybe_close();
+    return;
+  }
+  if (self->step_ >= 3) {
+    log::write(log::LogLevel::Error, "process", "",
+               "SIGKILL did not terminate " + std::to_string(self->pid_) + "!");
+    // Keep watching the pidfd: the exit will still be reaped when it comes.
+    self->escalation_done_ = true;
+    self->maybe_close();
+    return;
+  }
+  const EscalationStep& step = kSteps[self->step_];
+  if (::kill(-self->pid_, step.signal) != 0 && errno != ESRCH) {
+    log::write(log::LogLevel::Error, "process", "",
+               std::string(step.name) + " unsuccessful to " + std::to_string(self->pid_));
+  } else if (log::enabled(log::LogLevel::Debug)) {
+    log::write(log::LogLevel::Debug, "process", "",
+               std::string("Sent ") + step.name + " to process group " + std::to_string(self->pid_));
+  }
+  ++self->step_;
+  self->schedule_next_step();
+}
+
+void ChildProcess::close_when_done() noexcept {
+  close_requested_ = true;
+  maybe_close();
+}
+
+void ChildProcess::maybe_close() noexcept {
+  if (closing_ || !close_requested_ || !exited_) return;
+  if (terminating_ && !escalation_done_) return;
+  closing_ = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&pidfd_poll_), &ChildProcess::on_handle_closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &ChildProcess::on_handle_closed);
+}
+
+void ChildProcess::on_handle_closed(uv_handle_t* handle) noexcept {
+  auto* self = static_cast<ChildProcess*>(handle->data);
+  if (--self->open_handles_ > 0) return;
+  if (self->pidfd_ >= 0) {
+    ::close(self->pidfd_);  // uv_poll does not own the descriptor
+    self->pidfd_ = -1;
+  }
+  self->owner_->on_child_closed();
+}
+
+}  // namespace wsbridge::proc

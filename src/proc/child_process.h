@@ -1,0 +1,87 @@
+// One child's life after spawn, as an explicit state machine driven by its
+// pidfd (exit) and one timer (the kill escalation):
+//
+//   Running --begin_termination()--> Terminating --exit seen--> Exited
+//      \------------------exit seen----------------------------/
+//
+// Termination follows websocketd's timings: the owner closes stdin first,
+// then SIGINT after 100 ms, SIGTERM 250 ms later, SIGKILL 500 ms later, each
+// delay plus --closems. Signals go to the child's whole process group, so
+// grandchildren do not outlive the connection. The child is always reaped.
+#pragma once
+#include <sys/types.h>
+#include <uv.h>
+
+#include <cstdint>
+
+namespace wsbridge::proc {
+
+class ChildProcess {
+ public:
+  class Owner {
+   public:
+    // The direct child has exited and been reaped; wait_status as from waitpid.
+    virtual void on_child_exited(int wait_status) noexcept = 0;
+    // Both libuv handles are closed; the ChildProcess may be destroyed now.
+    virtual void on_child_closed() noexcept = 0;
+    // The child's stdin could not be flushed within kStdinFlushTimeoutMs of
+    // begin_termination (the child stopped reading): the owner must close
+    // stdin now, dropping what is left, and call note_stdin_closed().
+    virtual void on_stdin_flush_timeout() noexcept = 0;
+
+   protected:
+    ~Owner() = default;
+  };
+
+  ChildProcess() = default;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  // Takes ownership of pidfd and starts watching it. Returns a libuv error.
+  [[nodiscard]] int watch(uv_loop_t* loop, pid_t pid, int pidfd, Owner* owner) noexcept;
+
+  // A child gets this long to read what the client sent before it is told
+  // to stop; a child that stopped reading cannot hold the connection forever.
+  static constexpr unsigned kStdinFlushTimeoutMs = 5000;
+
+  // Starts ending the child. When stdin is still open (its queued data being
+  // flushed) the escalation waits for note_stdin_closed(), at most
+  // kStdinFlushTimeoutMs. Idempotent. If the child has exited and nothing
+  // else is left in its process group, no signal is sent.
+  void begin_termination(unsigned closems, bool stdin_closed) noexcept;
+  // The owner closed the child's stdin: the escalation clock starts.
+  void note_stdin_closed() noexcept;
+
+  // Closes the handles once the child has been reaped and the escalation is
+  // over; on_child_closed follows. Safe to call repeatedly.
+  void close_when_done() noexcept;
+
+  pid_t pid() const noexcept { return pid_; }
+  bool exited() const noexcept { return exited_; }
+
+ private:
+  static void on_pidfd_readable(uv_poll_t* handle, int status, int events) noexcept;
+  static void on_escalation_timer(uv_timer_t* handle) noexcept;
+  static void on_handle_closed(uv_handle_t* handle) noexcept;
+  void reap() noexcept;
+  void schedule_next_step() noexcept;
+  bool group_is_empty() const noexcept;
+  void maybe_close() noexcept;
+
+  Owner* owner_ = nullptr;
+  uv_poll_t pidfd_poll_{};
+  uv_timer_t timer_{};
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+  unsigned closems_ = 0;
+  std::uint8_t step_ = 0;   // next escalation step: 0 SIGINT, 1 SIGTERM, 2 SIGKILL, 3 report
+  std::uint8_t open_handles_ = 0;
+  bool exited_ = false;
+  bool terminating_ = false;
+  bool waiting_for_stdin_ = false;
+  bool escalation_done_ = false;
+  bool close_requested_ = false;
+  bool closing_ = false;
+};
+
+}  // namespace wsbridge::proc

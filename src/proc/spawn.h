@@ -1,0 +1,33 @@
+// Starts a child process with posix_spawn. glibc implements it with
+// clone(CLONE_VM | CLONE_VFORK), so the cost of a spawn does not grow with the
+// server's memory as fork's page-table copy does (see design.md, rule 13).
+#pragma once
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace wsbridge::proc {
+
+struct SpawnedChild {
+  pid_t pid = -1;
+  int pidfd = -1;      // readable when the child exits (pidfd_open)
+  int stdin_fd = -1;   // parent's write end, non-blocking, close-on-exec
+  int stdout_fd = -1;  // parent's read end, non-blocking, close-on-exec
+  int stderr_fd = -1;  // parent's read end, non-blocking, close-on-exec
+};
+
+// Runs `path` with `argv` and `env` ("NAME=value"). The child gets three fresh
+// pipes as descriptors 0, 1 and 2 and no other descriptor (everything else the
+// server holds is close-on-exec), default signal dispositions, an empty signal
+// mask, and a process group of its own so its whole group can be signalled.
+// Returns 0, or an errno value (ENOENT, EACCES, EMFILE...) with nothing left open.
+[[nodiscard]] int spawn_child(const std::string& path, const std::vector<std::string>& argv,
+                              const std::vector<std::string>& env, SpawnedChild& out) noexcept;
+
+// Finds an executable like a shell (and Go's exec.LookPath) does: a name with
+// a '/' is taken as a path; otherwise each PATH entry is tried. The result is
+// made absolute against the current directory. Returns "" when not found.
+std::string find_executable(const std::string& name, const char* path_env);
+
+}  // namespace wsbridge::proc
