@@ -1,0 +1,3 @@
+#!/bin/sh
+# Prints the CGI-style environment a connection's process receives.
+env | sort
