@@ -1,4 +1,4 @@
 #!/bin/sh
-# Prints one line and exits with status 7.
-echo bye
+# Reports its pid, then exits with status 7.
+echo "$$"
 exit 7

@@ -1,0 +1,147 @@
+"""Bounded memory: the server must push back on the fast side instead of buffering.
+
+Both directions: a child flooding a slow client, and a client flooding a child
+that never reads. The server's RSS (/proc/<pid>/status VmRSS) must stay flat.
+"""
+import socket
+import struct
+import time
+
+import pytest
+
+import wsb
+from wsb import script
+
+RSS_BOUND_KIB = 30 * 1024  # growth over the baseline
+
+
+class FrameCounter:
+    """Incremental server-frame parser that only counts payload bytes."""
+
+    def __init__(self):
+        self.buf = bytearray()
+        self.payload_bytes = 0
+        self.a_bytes = 0
+        self.messages = 0
+        self.closed_code = None
+
+    def feed(self, data: bytes):
+        self.buf += data
+        i = 0
+        buf = self.buf
+        while True:
+            if len(buf) - i < 2:
+                break
+            b0, b1 = buf[i], buf[i + 1]
+            n = b1 & 0x7F
+            off = 2
+            if n == 126:
+                if len(buf) - i < 4:
+                    break
+                n = struct.unpack_from("!H", buf, i + 2)[0]
+                off = 4
+            elif n == 127:
+                if len(buf) - i < 10:
+                    break
+                n = struct.unpack_from("!Q", buf, i + 2)[0]
+                off = 10
+            assert not (b1 & 0x80), "server frames must not be masked"
+            if len(buf) - i < off + n:
+                break
+            op = b0 & 0x0F
+            payload = bytes(buf[i + off:i + off + n])
+            if op == wsb.OP_CLOSE:
+                self.closed_code = struct.unpack("!H", payload[:2])[0] if n >= 2 else 1005
+            elif op in (wsb.OP_TEXT, wsb.OP_BIN, wsb.OP_CONT):
+                self.payload_bytes += n
+                self.a_bytes += payload.count(b"a")
+                if b0 & 0x80:
+                    self.messages += 1
+            i += off + n
+        del buf[:i]
+
+
+@pytest.mark.timeout(90)
+def test_slow_client_does_not_make_server_buffer(start_server):
+    total = 10 * 1048576
+    srv = start_server([script("flood.sh"), "10"])
+    time.sleep(0.2)
+    baseline = wsb.rss_kib(srv.pid)
+    peak = baseline
+    c = wsb.RawWS(srv.port, rcvbuf=16384)
+    counter = FrameCounter()
+    counter.feed(c.buf)
+    c.buf = b""
+    try:
+        # Read nothing for 3 s while the child tries to write 10 MiB.
+        t_end = time.monotonic() + 3
+        while time.monotonic() < t_end:
+            peak = max(peak, wsb.rss_kib(srv.pid))
+            time.sleep(0.05)
+        # Then read slowly at first, then at full speed, sampling RSS.
+        deadline = time.monotonic() + 60
+        c.sock.settimeout(5)
+        reads = 0
+        while counter.a_bytes < total and counter.closed_code is None:
+            assert time.monotonic() < deadline, f"only {counter.a_bytes} of {total} bytes in 60 s"
+            try:
+                data = c.sock.recv(8192 if reads < 200 else 262144)
+            except socket.timeout:
+                pytest.fail(f"stalled after {counter.a_bytes} of {total} bytes")
+            if not data:
+                break
+            counter.feed(data)
+            reads += 1
+            if reads < 200:
+                time.sleep(0.005)
+            if reads % 20 == 0:
+                peak = max(peak, wsb.rss_kib(srv.pid))
+    finally:
+        c.close()
+    growth = peak - baseline
+    assert counter.a_bytes == total, f"received {counter.a_bytes} of {total} bytes"
+    assert growth < RSS_BOUND_KIB, (f"server RSS grew {growth} KiB (baseline {baseline} KiB) "
+                                    f"while the client read slowly")
+
+
+@pytest.mark.timeout(90)
+def test_child_not_reading_stdin_stops_server_reading_socket(start_server, stray):
+    limit = 50 * 1048576
+    srv = start_server([script("noread.sh")])
+    time.sleep(0.2)
+    baseline = wsb.rss_kib(srv.pid)
+    peak = baseline
+    c = wsb.RawWS(srv.port)
+    (pid,) = [int(x) for x in c.recv_message(timeout=5)[1].split()]
+    stray.add(pid)
+    chunk = 65536 - 1
+    frame = wsb.encode_frame(wsb.OP_TEXT, b"b" * chunk, mask_key=b"\x11\x22\x33\x44")
+    sent = 0
+    blocked = False
+    c.sock.settimeout(2.0)
+    deadline = time.monotonic() + 40
+    try:
+        while sent < limit and time.monotonic() < deadline:
+            try:
+                c.sock.sendall(frame)
+            except socket.timeout:
+                blocked = True
+                break
+            sent += chunk
+            if (sent // chunk) % 8 == 0:
+                peak = max(peak, wsb.rss_kib(srv.pid))
+        # Let the server settle, then sample again.
+        for _ in range(20):
+            peak = max(peak, wsb.rss_kib(srv.pid))
+            time.sleep(0.05)
+        growth = peak - baseline
+        assert growth < RSS_BOUND_KIB, (f"server RSS grew {growth} KiB after the client sent "
+                                        f"{sent} bytes to a child that never reads")
+        assert blocked, (f"the client sent all {sent} bytes without blocking: the server "
+                         f"kept reading although the child reads nothing")
+        # The server as a whole stays responsive.
+        with wsb.RawWS(srv.port) as other:
+            (other_pid,) = [int(x) for x in other.recv_message(timeout=5)[1].split()]
+            stray.add(other_pid)
+    finally:
+        c.close()

@@ -1,0 +1,211 @@
+"""Connection and child lifecycle: who ends first, close codes, signals, reaping."""
+import os
+import re
+import socket
+import struct
+import time
+
+import pytest
+
+import wsb
+from wsb import script
+
+
+def read_pid_line(c, timeout=5):
+    msg = c.recv_message(timeout=timeout)
+    assert msg[0] == wsb.OP_TEXT, msg
+    return [int(x) for x in msg[1].split()]
+
+
+def collect_until_end(c, limit=100000, timeout=20):
+    """Text payloads until a close frame or TCP end; returns (list, close code or None)."""
+    out = []
+    deadline = time.monotonic() + timeout
+    for _ in range(limit + 1):
+        try:
+            msg = c.recv_message(timeout=max(0.1, deadline - time.monotonic()))
+        except wsb.Closed:
+            return out, None
+        if msg[0] == "close":
+            return out, msg[1]
+        out.append(msg[1])
+    raise AssertionError("too many messages")
+
+
+# ---------------------------------------------------------------- child exits
+
+def test_child_exit_delivers_all_output(start_server):
+    srv = start_server([script("lines_then_exit.sh"), "5000"])
+    with wsb.RawWS(srv.port) as c:
+        got, _ = collect_until_end(c)
+    assert len(got) == 5000
+    assert got == [f"line {i}".encode() for i in range(1, 5001)]
+
+
+@pytest.mark.differs_from_websocketd("websocketd drops TCP without a close frame (1006)")
+def test_child_exit_sends_close_1000_then_tcp_close(start_server):
+    srv = start_server([script("lines_then_exit.sh"), "5000"])
+    with wsb.RawWS(srv.port) as c:
+        got, code = collect_until_end(c)
+        assert len(got) == 5000, "all output must come before the close frame"
+        assert code == 1000, f"expected close 1000 after the child exited, got {code}"
+        c.send_close(1000)
+        assert c.wait_eof(3), "server did not close TCP after the close handshake"
+
+
+@pytest.mark.differs_from_websocketd("websocketd drops an unterminated last line")
+def test_unterminated_last_line_is_delivered(start_server):
+    srv = start_server([script("partial.sh")])
+    with wsb.RawWS(srv.port) as c:
+        got, _ = collect_until_end(c, timeout=5)
+    assert got == [b"line1", b"partial"]
+
+
+@pytest.mark.differs_from_websocketd("websocketd never logs the exit status")
+def test_exit_status_is_logged(start_server):
+    srv = start_server([script("exit_status.sh")], flags=["--loglevel=debug"])
+    with wsb.RawWS(srv.port) as c:
+        (pid,) = read_pid_line(c)
+        collect_until_end(c, timeout=5)
+    deadline = time.monotonic() + 3
+    pattern = re.compile(r"(exit|status|code)\D{0,20}\b7\b", re.I)
+    while time.monotonic() < deadline:
+        lines = [ln for ln in srv.log().splitlines() if str(pid) in ln and pattern.search(ln)]
+        if lines:
+            break
+        time.sleep(0.05)
+    assert lines, f"no log line with pid {pid} and exit status 7:\n{srv.log()[-3000:]}"
+
+
+# ---------------------------------------------------------------- client ends
+
+def test_client_close_code_echoed_and_child_sees_eof(start_server, tmp_path):
+    marker = tmp_path / "eof-seen"
+    srv = start_server([script("pid_then_eof.sh"), str(marker)])
+    with wsb.RawWS(srv.port) as c:
+        (pid,) = read_pid_line(c)
+        c.send_close(4001, b"bye")
+        code, _, _ = c.expect_close(timeout=5)
+        assert code == 4001
+        assert c.wait_eof(5), "server did not close TCP after the close handshake"
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and not marker.exists():
+        time.sleep(0.02)
+    assert marker.exists(), "child never saw stdin EOF"
+    assert wsb.wait_pid_gone(pid, 3) is not None
+
+
+@pytest.mark.parametrize("how", ["fin", "rst"])
+def test_client_vanishing_terminates_and_reaps_child(start_server, stray, how):
+    srv = start_server([script("pid_cat.sh")])
+    c = wsb.RawWS(srv.port)
+    (pid,) = read_pid_line(c)
+    stray.add(pid)
+    c.send_text("in flight")
+    if how == "rst":
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()  # no close frame
+    assert wsb.wait_pid_gone(pid, 3) is not None, f"child {pid} still alive 3 s after the client left"
+
+
+@pytest.mark.timeout(30)
+def test_child_ignoring_int_and_term_is_killed_on_schedule(start_server, stray):
+    srv = start_server([script("ignore_signals.sh")])
+    c = wsb.RawWS(srv.port)
+    (pid,) = read_pid_line(c)
+    stray.add(pid)
+    c.send_close(1000)
+    t0 = time.monotonic()
+    gone = wsb.wait_pid_gone(pid, 5)
+    c.close()
+    assert gone is not None, f"child {pid} ignoring INT/TERM was never SIGKILLed"
+    # EOF, INT at 100 ms, TERM at 350 ms, KILL at 850 ms.
+    assert gone < 0.85 + 0.75, f"SIGKILL came late: {gone:.2f}s"
+    assert gone > 0.6, f"child killed after {gone:.2f}s: no grace before SIGKILL"
+
+
+@pytest.mark.timeout(30)
+def test_closems_delays_the_escalation(start_server, stray):
+    srv = start_server([script("ignore_signals.sh")], flags=["--closems=300"])
+    c = wsb.RawWS(srv.port)
+    (pid,) = read_pid_line(c)
+    stray.add(pid)
+    c.send_close(1000)
+    t0 = time.monotonic()
+    # KILL is due at 850 + 3*300 = 1750 ms.
+    while time.monotonic() - t0 < 1.0:
+        assert wsb.pid_alive(pid), f"killed after {time.monotonic() - t0:.2f}s despite --closems=300"
+        time.sleep(0.02)
+    gone = wsb.wait_pid_gone(pid, 3.0 - (time.monotonic() - t0))
+    c.close()
+    assert gone is not None, "child still alive 3 s after the client left (--closems=300)"
+
+
+@pytest.mark.differs_from_websocketd("websocketd signals only the direct child (#191)")
+@pytest.mark.timeout(30)
+def test_grandchild_is_ended_with_the_process_group(start_server, stray):
+    srv = start_server([script("pid_grandchild.sh")])
+    c = wsb.RawWS(srv.port)
+    pid, gpid = read_pid_line(c)
+    stray.add(pid, gpid)
+    assert wsb.pid_alive(gpid)
+    c.close()  # vanish
+    assert wsb.wait_pid_gone(pid, 3) is not None, "child not ended"
+    assert wsb.wait_pid_gone(gpid, 3) is not None, f"grandchild {gpid} orphaned and still alive"
+
+
+# ---------------------------------------------------------------- server ends
+
+@pytest.mark.differs_from_websocketd("websocketd has no SIGTERM handler: killed by the signal, "
+                                     "no close frames")
+@pytest.mark.timeout(30)
+def test_server_sigterm_closes_clients_with_1001_and_exits_0(start_server, stray):
+    srv = start_server([script("pid_cat.sh")])
+    clients, pids = [], []
+    for _ in range(2):
+        c = wsb.RawWS(srv.port)
+        clients.append(c)
+        (pid,) = read_pid_line(c)
+        pids.append(pid)
+        stray.add(pid)
+    try:
+        rc = srv.terminate(timeout=5)
+        codes = []
+        for c in clients:
+            try:
+                code, _, _ = c.expect_close(timeout=3)
+            except (wsb.Closed, TimeoutError):
+                code = None
+            codes.append(code)
+        assert codes == [1001, 1001], f"close codes on server shutdown: {codes}"
+        for pid in pids:
+            assert wsb.wait_pid_gone(pid, 3) is not None, f"child {pid} survived the server"
+        assert rc == 0, f"server exit status on SIGTERM: {rc}"
+    finally:
+        for c in clients:
+            c.close()
+
+
+@pytest.mark.differs_from_websocketd("websocketd is killed by SIGTERM and orphans children "
+                                     "that ignore it")
+@pytest.mark.timeout(30)
+def test_server_sigterm_ends_stubborn_children(start_server, stray):
+    srv = start_server([script("ignore_signals.sh")])
+    c = wsb.RawWS(srv.port)
+    (pid,) = read_pid_line(c)
+    stray.add(pid)
+    try:
+        rc = srv.terminate(timeout=5)
+        assert wsb.wait_pid_gone(pid, 3) is not None, f"child {pid} ignoring INT/TERM survived"
+        assert rc == 0, f"server exit status on SIGTERM: {rc}"
+    finally:
+        c.close()
+
+
+def test_new_connection_after_child_exit(start_server):
+    srv = start_server([script("exit_after.sh"), "1"])
+    for i in range(3):
+        with wsb.RawWS(srv.port) as c:
+            c.send_text(f"round {i}")
+            got, _ = collect_until_end(c, timeout=5)
+            assert got == [f"round {i}".encode()]

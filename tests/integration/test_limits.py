@@ -1,0 +1,220 @@
+"""Admission and size limits: maxforks, origin policy, handshake errors, header
+size, handshake timeout, message size."""
+import os
+import socket
+import time
+
+import pytest
+
+import wsb
+from wsb import script
+
+
+def children_of(pid):
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                data = f.read()
+        except OSError:
+            continue
+        fields = data[data.rfind(")") + 2:].split()
+        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+            kids.append(int(entry))
+    return kids
+
+
+def upgrade_status(port, **kw):
+    return wsb.http_exchange(port, wsb.upgrade_request(port, **kw))
+
+
+@pytest.fixture
+def echo(start_server):
+    return start_server([script("echo.sh")])
+
+
+# ------------------------------------------------------------------ maxforks
+
+@pytest.mark.timeout(30)
+def test_maxforks_rejects_second_upgrade_with_429_then_recovers(start_server, stray):
+    srv = start_server([script("pid_cat.sh")], flags=["--maxforks=1"])
+    first = wsb.RawWS(srv.port)
+    (pid,) = [int(x) for x in first.recv_message(timeout=5)[1].split()]
+    stray.add(pid)
+    r = upgrade_status(srv.port)
+    assert r.status == 429, r
+    time.sleep(0.2)
+    assert children_of(srv.pid) == [pid], "a child was spawned for the rejected upgrade"
+    first.send_close(1000)
+    first.expect_close(timeout=5)
+    first.close()
+    assert wsb.wait_pid_gone(pid, 3) is not None
+    # The slot comes back (allow a moment for the release).
+    deadline = time.monotonic() + 3
+    while True:
+        try:
+            with wsb.RawWS(srv.port) as again:
+                (pid2,) = [int(x) for x in again.recv_message(timeout=5)[1].split()]
+                stray.add(pid2)
+                again.send_text("works")
+                assert again.recv_message(timeout=5) == (wsb.OP_TEXT, b"works")
+            break
+        except ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+# ------------------------------------------------------------------ origin
+
+@pytest.fixture
+def origin_server(start_server):
+    return start_server([script("echo.sh")], flags=["--origin=http://good.example"])
+
+
+def test_origin_not_listed_gets_403(origin_server):
+    r = upgrade_status(origin_server.port, headers={"Origin": "http://evil.example"})
+    assert r.status == 403, r
+
+
+def test_missing_origin_gets_403_when_restricted(origin_server):
+    r = upgrade_status(origin_server.port)
+    assert r.status == 403, r
+
+
+def test_listed_origin_accepted_on_any_port(origin_server):
+    for origin in ("http://good.example", "http://good.example:8080"):
+        with wsb.RawWS(origin_server.port, headers={"Origin": origin}) as c:
+            c.send_text("hi")
+            assert c.recv_message(timeout=5) == (wsb.OP_TEXT, b"hi")
+
+
+def test_origin_host_comparison_is_exact(origin_server):
+    r = upgrade_status(origin_server.port, headers={"Origin": "http://good.example.evil.example"})
+    assert r.status == 403, r
+    r = upgrade_status(origin_server.port, headers={"Origin": "https://good.example"})
+    assert r.status == 403, r
+
+
+def test_sameorigin(start_server):
+    srv = start_server([script("echo.sh")], flags=["--sameorigin"])
+    other = srv.port + 1 if srv.port < 65535 else srv.port - 1
+    r = upgrade_status(srv.port, headers={"Origin": f"http://127.0.0.1:{other}"})
+    assert r.status == 403, r
+    r = upgrade_status(srv.port, headers={"Origin": "http://evil.example"})
+    assert r.status == 403, r
+    with wsb.RawWS(srv.port, headers={"Origin": f"http://127.0.0.1:{srv.port}"}) as c:
+        c.send_text("same")
+        assert c.recv_message(timeout=5) == (wsb.OP_TEXT, b"same")
+
+
+def test_any_origin_accepted_by_default(echo):
+    with wsb.RawWS(echo.port, headers={"Origin": "http://anything.example"}) as c:
+        c.send_text("ok")
+        assert c.recv_message(timeout=5) == (wsb.OP_TEXT, b"ok")
+
+
+# ------------------------------------------------------------------ handshake errors
+
+@pytest.mark.differs_from_websocketd("websocketd answers 400; RFC 6455 §4.4 wants 426 + "
+                                     "Sec-WebSocket-Version")
+def test_bad_version_gets_426_with_supported_version(echo):
+    r = upgrade_status(echo.port, headers={"Sec-WebSocket-Version": "8"})
+    assert r.status == 426, r
+    assert r.header("sec-websocket-version") == "13", r
+
+
+def test_missing_key_gets_400(echo):
+    r = upgrade_status(echo.port, omit=("Sec-WebSocket-Key",))
+    assert r.status == 400, r
+
+
+@pytest.mark.differs_from_websocketd("the gorilla version in 0.4.1 accepts any non-empty key")
+def test_short_key_gets_400(echo):
+    r = upgrade_status(echo.port, key="c2hvcnRrZXk=")  # base64 of 8 bytes, not 16
+    assert r.status == 400, r
+
+
+def test_post_upgrade_gets_405(echo):
+    r = upgrade_status(echo.port, method="POST")
+    assert r.status == 405, r
+
+
+def test_plain_get_gets_404(echo):
+    r = wsb.http_exchange(echo.port, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert r.status == 404, r
+    r = wsb.http_exchange(echo.port, b"GET /some/path?q=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                     b"Connection: close\r\n\r\n")
+    assert r.status == 404, r
+
+
+@pytest.mark.differs_from_websocketd("Go's limit is 1 MiB of headers; wsbridge caps the "
+                                     "request head and answers 431")
+def test_oversized_header_block_gets_431(echo):
+    filler = "".join(f"X-Filler-{i}: {'v' * 1000}\r\n" for i in range(64))  # ~64 KiB
+    req = (f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{echo.port}\r\nUpgrade: websocket\r\n"
+           f"Connection: Upgrade\r\nSec-WebSocket-Key: {wsb.make_key()}\r\n"
+           f"Sec-WebSocket-Version: 13\r\n{filler}\r\n").encode()
+    r = wsb.http_exchange(echo.port, req)
+    assert r.status == 431, r
+
+
+@pytest.mark.differs_from_websocketd("websocketd 0.4.1 has no handshake timeout (slowloris)")
+@pytest.mark.timeout(40)
+def test_incomplete_request_is_closed_in_bounded_time(echo):
+    with socket.create_connection(("127.0.0.1", echo.port), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
+        t0 = time.monotonic()
+        s.settimeout(25)
+        closed = False
+        while time.monotonic() - t0 < 25:
+            try:
+                data = s.recv(4096)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                closed = True
+                break
+            if not data:
+                closed = True
+                break
+            # A 408 response is fine; keep reading until the close.
+        elapsed = time.monotonic() - t0
+        assert closed and elapsed < 20, f"half-sent request still open after {elapsed:.1f}s"
+
+
+# ------------------------------------------------------------------ message size
+
+@pytest.mark.differs_from_websocketd("--maxmessage does not exist in websocketd 0.4.1 "
+                                     "(unlimited messages)")
+def test_message_over_maxmessage_gets_1009(start_server):
+    srv = start_server([script("echo.sh")], flags=["--maxmessage=1000"])
+    with wsb.RawWS(srv.port) as c:
+        c.send_text(b"m" * 1000)  # at the limit: fine
+        assert c.recv_message(timeout=5) == (wsb.OP_TEXT, b"m" * 1000)
+        c.send_text(b"m" * 1001)
+        code, _, data = c.expect_close(timeout=5)
+        assert code == 1009, f"close code {code}"
+        assert data == [], "the oversized message must not be delivered"
+
+
+@pytest.mark.differs_from_websocketd("--maxmessage does not exist in websocketd 0.4.1")
+def test_fragmented_message_over_maxmessage_gets_1009(start_server):
+    srv = start_server([script("echo.sh")], flags=["--maxmessage=1000"])
+    with wsb.RawWS(srv.port) as c:
+        c.send_frame(wsb.OP_TEXT, b"f" * 600, fin=False)
+        c.send_frame(wsb.OP_CONT, b"f" * 600, fin=True)
+        code, _, data = c.expect_close(timeout=5)
+        assert code == 1009, f"close code {code}"
+        assert data == []
+
+
+@pytest.mark.differs_from_websocketd("--maxframesize exists only on websocketd main")
+def test_maxframesize_alias(start_server):
+    srv = start_server([script("echo.sh")], flags=["--maxframesize=1000"])
+    with wsb.RawWS(srv.port) as c:
+        c.send_text(b"m" * 2000)
+        code, _, _ = c.expect_close(timeout=5)
+        assert code == 1009, f"close code {code}"
