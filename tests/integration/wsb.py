@@ -139,7 +139,7 @@ class Server:
 
     def __init__(self, binary: str, flags: list[str], command: list[str],
                  workdir: str, env: dict | None = None, port: int | None = None,
-                 address: str = "127.0.0.1", name: str = "server"):
+                 address: str = "127.0.0.1", name: str = "server", argv_fn=None):
         self.binary = binary
         self.flags = list(flags)
         self.command = list(command)
@@ -148,6 +148,7 @@ class Server:
         self.fixed_port = port
         self.address = address
         self.name = name
+        self.argv_fn = argv_fn  # port -> full argv, for tests of flag spellings
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
         self.stdout_path = ""
@@ -160,6 +161,8 @@ class Server:
         return self.proc.pid
 
     def argv(self, port: int) -> list[str]:
+        if self.argv_fn is not None:
+            return [self.binary, *self.argv_fn(port)]
         return [self.binary, f"--port={port}", f"--address={self.address}",
                 *self.flags, *self.command]
 
