@@ -145,3 +145,60 @@ def test_child_not_reading_stdin_stops_server_reading_socket(start_server, stray
             stray.add(other_pid)
     finally:
         c.close()
+
+
+def _drain_ticks(sock, counter_box, seconds):
+    """Read whatever arrives for `seconds`; returns the highest tick number seen."""
+    end = time.monotonic() + seconds
+    sock.settimeout(0.05)
+    while time.monotonic() < end:
+        try:
+            data = sock.recv(262144)
+        except socket.timeout:
+            continue
+        if not data:
+            break
+        counter_box["buf"] += data
+    best = counter_box["max"]
+    for line in bytes(counter_box["buf"]).split(b"tick ")[1:]:
+        digits = b""
+        for ch in line:
+            if 48 <= ch <= 57:
+                digits += bytes([ch])
+            else:
+                break
+        if digits:
+            best = max(best, int(digits))
+    counter_box["buf"] = counter_box["buf"][-64:]
+    counter_box["max"] = best
+    return best
+
+
+@pytest.mark.differs_from_websocketd("one goroutine relays both directions: while blocked "
+                                     "writing the child's full stdin it forwards no output")
+@pytest.mark.timeout(60)
+def test_output_keeps_flowing_while_child_stdin_is_full(start_server, stray):
+    srv = start_server([script("ticker.sh")])
+    c = wsb.RawWS(srv.port)
+    try:
+        (pid,) = [int(x) for x in c.recv_message(timeout=5)[1].split()]
+        stray.add(pid)
+        frame = wsb.encode_frame(wsb.OP_TEXT, b"s" * 32767, mask_key=b"\x01\x02\x03\x04")
+        c.sock.settimeout(1.0)
+        sent = 0
+        # The child never reads: its stdin pipe fills, then the server's
+        # buffers, then the socket; stop once sending blocks (bounded at 8 MiB).
+        while sent < 8 * 1048576:
+            try:
+                c.sock.sendall(frame)
+            except socket.timeout:
+                break
+            sent += len(frame)
+        box = {"buf": bytearray(c.buf), "max": -1}
+        c.buf = b""
+        first = _drain_ticks(c.sock, box, 0.5)
+        later = _drain_ticks(c.sock, box, 1.5)
+        assert later - first >= 10, (f"output stalled while stdin was full: tick {first} "
+                                     f"then {later} 1.5 s later (sent {sent} bytes)")
+    finally:
+        c.close()

@@ -30,6 +30,8 @@ DIFFERENCES = {
                            "needs 16 base64-encoded bytes (400)",
     "sigterm:close_code": "websocketd has no SIGTERM handler (clients see 1006); wsbridge "
                           "closes open connections with 1001",
+    "unlaunchable:status": "a command that cannot start: websocketd answers 101 then drops "
+                           "the connection; wsbridge answers 500 before the upgrade",
     "sigterm:exit_status": "websocketd is killed by SIGTERM (-15); wsbridge shuts down and "
                            "exits 0",
 }
@@ -216,12 +218,29 @@ def sc_sigterm(start):
     return {"close_code": code, "exit_status": rc}
 
 
+def sc_unlaunchable(start):
+    d = wsb.workdir("wsb-unlaunchable-")
+    cmd = os.path.join(d, "vanishing.sh")
+    with open(cmd, "w") as f:
+        f.write("#!/bin/sh\nexec cat\n")
+    os.chmod(cmd, 0o755)
+    try:
+        srv = start([cmd])
+        os.chmod(cmd, 0o644)
+        status = wsb.http_exchange(srv.port, wsb.upgrade_request(srv.port)).status
+    finally:
+        os.unlink(cmd)
+        os.rmdir(d)
+    return {"status": status, "server_alive": srv.proc.poll() is None}
+
+
 SCENARIOS = {
     "echo": sc_echo, "exit": sc_exit, "multiline": sc_multiline, "count": sc_count,
     "env": sc_env, "partial": sc_partial, "invalid_utf8_output": sc_invalid_utf8_output,
     "invalid_utf8_input": sc_invalid_utf8_input, "handshake": sc_handshake,
     "origin": sc_origin, "maxforks": sc_maxforks, "client_close": sc_client_close,
     "binary": sc_binary, "stderr": sc_stderr, "args": sc_args, "sigterm": sc_sigterm,
+    "unlaunchable": sc_unlaunchable,
 }
 
 

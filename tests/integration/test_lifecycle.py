@@ -209,3 +209,16 @@ def test_new_connection_after_child_exit(start_server):
             c.send_text(f"round {i}")
             got, _ = collect_until_end(c, timeout=5)
             assert got == [f"round {i}".encode()]
+
+
+@pytest.mark.differs_from_websocketd("websocketd answers 101 then drops the connection")
+def test_command_that_cannot_start_gets_500_before_upgrade(start_server, tmp_path):
+    cmd = tmp_path / "vanishing.sh"
+    cmd.write_text("#!/bin/sh\nexec cat\n")
+    cmd.chmod(0o755)
+    srv = start_server([str(cmd)])
+    cmd.chmod(0o644)  # no longer executable: spawning fails
+    r = wsb.http_exchange(srv.port, wsb.upgrade_request(srv.port))
+    assert r.status == 500, r
+    # The server survives and logs the failure.
+    assert srv.proc.poll() is None
