@@ -23,7 +23,9 @@ class LineSplitter {
   std::optional<std::string_view> next_line(std::string_view& input);
 
   // At end of stream: the unterminated last line, if any. (websocketd drops
-  // it; we deliver it so no output is lost.)
+  // it; we deliver it so no output is lost.) Like next_line, it returns one
+  // piece per call (a tail over max_line comes in cut pieces): call it until
+  // it returns nullopt.
   std::optional<std::string_view> finish();
 
   // Bytes held for an incomplete line.
