@@ -185,6 +185,21 @@ def sc_binary(start):
     return {"data": got, "opcodes": sorted(ops)}
 
 
+def sc_types(start):
+    text_srv = start([script("echo.sh")])
+    with wsb.RawWS(text_srv.port) as c:
+        c.send_frame(wsb.OP_BIN, b"bin")
+        c.send_text("after")
+        text_mode = c.recv_message(timeout=5)
+    bin_srv = start([script("echo.sh")], flags=["--binary"])
+    with wsb.RawWS(bin_srv.port) as c:
+        c.send_text("txt")
+        got = b""
+        while len(got) < 4:
+            got += c.recv_message(timeout=5)[1]
+    return {"binary_in_text_mode": text_mode, "text_in_binary_mode": got}
+
+
 def sc_stderr(start):
     srv = start([script("stderr.sh")])
     with wsb.RawWS(srv.port) as c:
@@ -240,7 +255,7 @@ SCENARIOS = {
     "invalid_utf8_input": sc_invalid_utf8_input, "handshake": sc_handshake,
     "origin": sc_origin, "maxforks": sc_maxforks, "client_close": sc_client_close,
     "binary": sc_binary, "stderr": sc_stderr, "args": sc_args, "sigterm": sc_sigterm,
-    "unlaunchable": sc_unlaunchable,
+    "unlaunchable": sc_unlaunchable, "types": sc_types,
 }
 
 

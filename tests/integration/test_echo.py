@@ -180,3 +180,36 @@ def test_two_connections_get_separate_children(echo):
             assert await recv(b) == "to-b"
             assert await recv(a) == "to-a"
     run(go())
+
+
+def test_binary_message_in_text_mode_is_written_raw(echo):
+    # websocketd 0.4.1: a binary message goes to stdin as is, with no newline.
+    with wsb.RawWS(echo.port) as c:
+        c.send_frame(wsb.OP_BIN, b"bin")
+        c.send_text("after")
+        assert c.recv_message(timeout=5) == (wsb.OP_TEXT, b"binafter")
+
+
+def test_text_message_in_binary_mode_gets_newline(start_server):
+    srv = start_server([script("echo.sh")], flags=["--binary"])
+    with wsb.RawWS(srv.port) as c:
+        c.send_text("txt")
+        got = b""
+        while len(got) < 4:
+            op, payload = c.recv_message(timeout=5)
+            assert op == wsb.OP_BIN
+            got += payload
+        assert got == b"txt\n"
+
+
+@pytest.mark.timeout(60)
+def test_fifty_concurrent_connections(echo):
+    async def one(i):
+        async with connect(echo.url()) as ws:
+            for j in range(10):
+                await ws.send(f"c{i} m{j}")
+                assert await recv(ws, 10) == f"c{i} m{j}"
+
+    async def go():
+        await asyncio.gather(*(one(i) for i in range(50)))
+    run(go(), timeout=45)
