@@ -46,7 +46,8 @@ std::uint16_t close_code_for(ProtocolError error) noexcept;
 const char* describe(ProtocolError error) noexcept;
 
 // True for a close code a peer may send on the wire (§7.4.1, §7.4.2):
-// 1000-1003, 1007-1011, 3000-4999. 1004-1006 and 1015 are reserved.
+// 1000-1003, 1007-1011, 3000-4999, plus 1012-1014, which IANA registered
+// after the RFC. 1004-1006 and 1015 are reserved.
 bool is_valid_close_code_on_wire(std::uint16_t code) noexcept;
 
 }  // namespace wsbridge::ws

@@ -46,6 +46,11 @@ class FrameDecoder {
   std::uint8_t mask_[4] = {};
   std::uint64_t payload_left_ = 0;
   std::uint64_t payload_offset_ = 0;  // position in the payload, for the mask phase
+  ProtocolError error_ = ProtocolError::None;  // repeated by every call once Failed
+
+  Event decode_header(std::uint8_t* data, std::size_t size, std::size_t& consumed) noexcept;
+  ProtocolError check_header_prefix() const noexcept;
+  std::size_t header_size_needed() const noexcept;
 };
 
 }  // namespace wsbridge::ws

@@ -43,7 +43,17 @@ class MessageReader {
   // which is released again after a large message so idle connections stay small.
   Event next(std::uint8_t* data, std::size_t size, std::size_t& consumed);
 
+  // Capacity of the reassembly buffer, for tests and memory accounting. After
+  // a message larger than 64 KiB was delivered, the next call to next()
+  // gives the memory back (capacity returns to an empty string's).
+  std::size_t buffer_capacity() const noexcept { return message_buf_.capacity(); }
+
  private:
+  Event fail(ProtocolError error) noexcept;
+  ProtocolError on_frame_start(const FrameHeader& header, std::uint8_t* rest, std::size_t rest_size) noexcept;
+  ProtocolError on_payload(const std::uint8_t* data, std::size_t size);
+  bool on_frame_end(Event& out) noexcept;
+
   FrameDecoder decoder_{true};
   std::uint64_t max_message_size_;
   Utf8Validator utf8_;
@@ -54,13 +64,13 @@ class MessageReader {
   std::string message_buf_;
   // Current frame.
   FrameHeader frame_{};
-  std::uint64_t frame_received_ = 0;
   bool frame_zero_copy_ = false;
   std::uint8_t* zero_copy_data_ = nullptr;
   // Control frame in progress (interleaved between fragments is allowed).
   std::uint8_t control_buf_[kMaxControlPayload] = {};
   std::size_t control_size_ = 0;
   bool failed_ = false;
+  ProtocolError error_ = ProtocolError::None;
 };
 
 }  // namespace wsbridge::ws

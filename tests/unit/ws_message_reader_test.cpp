@@ -1,0 +1,436 @@
+// Message reader: message order (§5.4), control frames between fragments,
+// close payloads, incremental UTF-8, the size limit, zero-copy delivery and
+// buffer release — each fed whole, byte by byte, split at every byte and in
+// random pieces.
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cstdint>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "wsbridge/ws/message_reader.h"
+
+using namespace wsbridge::ws;
+using Kind = MessageReader::EventKind;
+
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+
+// A masked client frame; length_override announces a length without
+// sending that many bytes (for size-limit tests).
+Bytes frame(Opcode op, bool fin, const std::string& payload, bool override_length = false,
+            std::uint64_t declared = 0) {
+  static const std::array<std::uint8_t, 4> key = {0xA1, 0x02, 0xC3, 0x74};
+  Bytes out;
+  out.push_back(static_cast<std::uint8_t>((fin ? 0x80 : 0) | static_cast<std::uint8_t>(op)));
+  const std::uint64_t len = override_length ? declared : payload.size();
+  if (len < 126) {
+    out.push_back(static_cast<std::uint8_t>(0x80 | len));
+  } else if (len <= 0xFFFF) {
+    out.push_back(0x80 | 126);
+    out.push_back(static_cast<std::uint8_t>(len >> 8));
+    out.push_back(static_cast<std::uint8_t>(len));
+  } else {
+    out.push_back(0x80 | 127);
+    for (int k = 7; k >= 0; --k) out.push_back(static_cast<std::uint8_t>(len >> (8 * k)));
+  }
+  out.insert(out.end(), key.begin(), key.end());
+  for (std::size_t i = 0; i < payload.size(); ++i) {
+    out.push_back(static_cast<std::uint8_t>(static_cast<std::uint8_t>(payload[i]) ^ key[i % 4]));
+  }
+  return out;
+}
+
+Bytes text(const std::string& s, bool fin = true) { return frame(Opcode::Text, fin, s); }
+Bytes binary(const std::string& s, bool fin = true) { return frame(Opcode::Binary, fin, s); }
+Bytes cont(const std::string& s, bool fin) { return frame(Opcode::Continuation, fin, s); }
+Bytes ping(const std::string& s) { return frame(Opcode::Ping, true, s); }
+Bytes pong(const std::string& s) { return frame(Opcode::Pong, true, s); }
+Bytes close_frame(const std::string& s) { return frame(Opcode::Close, true, s); }
+Bytes close_with(std::uint16_t code, const std::string& reason = "") {
+  std::string p;
+  p += static_cast<char>(code >> 8);
+  p += static_cast<char>(code & 0xFF);
+  return close_frame(p + reason);
+}
+
+Bytes concat(std::initializer_list<Bytes> parts) {
+  Bytes out;
+  for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+std::string describe_event(const MessageReader::Event& ev) {
+  std::ostringstream s;
+  switch (ev.kind) {
+    case Kind::Message: s << (ev.binary ? "binary " : "text ") << ev.payload; break;
+    case Kind::Ping: s << "ping " << ev.payload; break;
+    case Kind::Pong: s << "pong " << ev.payload; break;
+    case Kind::Close: s << "close " << ev.close_code << " " << ev.payload; break;
+    case Kind::Error: s << "error " << describe(ev.error); break;
+    case Kind::NeedMore: s << "needmore"; break;
+  }
+  s << "|";
+  return s.str();
+}
+
+// Feeds input in pieces, draining events until NeedMore after each piece,
+// and returns the transcript. Stops at the first Error, after checking that
+// the reader repeats it.
+std::string run(MessageReader& reader, const Bytes& input, const std::vector<std::size_t>& pieces) {
+  std::string log;
+  std::size_t pos = 0;
+  for (std::size_t n : pieces) {
+    Bytes piece(input.begin() + static_cast<std::ptrdiff_t>(pos),
+                input.begin() + static_cast<std::ptrdiff_t>(pos + n));
+    pos += n;
+    std::size_t off = 0;
+    for (;;) {
+      std::size_t used = 777;
+      const auto ev = reader.next(piece.data() + off, piece.size() - off, used);
+      REQUIRE(used <= piece.size() - off);
+      off += used;
+      if (ev.kind == Kind::NeedMore) {
+        REQUIRE(off == piece.size());
+        break;
+      }
+      log += describe_event(ev);
+      if (ev.kind == Kind::Error) {
+        Bytes more = text("more");
+        std::size_t used_after = 5;
+        const auto again = reader.next(more.data(), more.size(), used_after);
+        CHECK(again.kind == Kind::Error);
+        CHECK(again.error == ev.error);
+        CHECK(used_after == 0);
+        return log;
+      }
+    }
+  }
+  return log;
+}
+
+std::string run(const Bytes& input, const std::vector<std::size_t>& pieces, std::uint64_t max = 0) {
+  MessageReader reader(max);
+  return run(reader, input, pieces);
+}
+
+std::vector<std::vector<std::size_t>> split_plans(std::size_t n, std::uint32_t seed, bool every_split) {
+  std::vector<std::vector<std::size_t>> plans;
+  plans.push_back({n});
+  plans.push_back(std::vector<std::size_t>(n, 1));
+  if (every_split) {
+    for (std::size_t k = 1; k < n; ++k) plans.push_back({k, n - k});
+  }
+  std::mt19937 rng(seed);
+  for (int r = 0; r < 25; ++r) {
+    std::vector<std::size_t> plan;
+    std::size_t left = n;
+    while (left > 0) {
+      const std::size_t take = std::min<std::size_t>(left, 1 + rng() % 23);
+      plan.push_back(take);
+      left -= take;
+    }
+    plans.push_back(plan);
+  }
+  return plans;
+}
+
+void check_all_splits(const Bytes& input, const std::string& expected, std::uint64_t max = 0) {
+  CHECK(run(input, {input.size()}, max) == expected);
+  const auto seed = static_cast<std::uint32_t>(input.size() * 31 + 5);
+  for (const auto& plan : split_plans(input.size(), seed, input.size() <= 2048)) {
+    INFO("pieces " << plan.size() << " first " << plan.front());
+    REQUIRE(run(input, plan, max) == expected);
+  }
+}
+
+std::string err(ProtocolError e) { return std::string("error ") + describe(e) + "|"; }
+
+}  // namespace
+
+TEST_CASE("reader: single-frame text and binary messages", "[ws_message_reader_test]") {
+  check_all_splits(text("Hello"), "text Hello|");
+  check_all_splits(binary(std::string("\x00\xFF\x80", 3)), std::string("binary \x00\xFF\x80|", 11));
+  check_all_splits(text(""), "text |");
+  check_all_splits(binary(""), "binary |");
+  check_all_splits(concat({text("a"), binary("b"), text("c")}), "text a|binary b|text c|");
+}
+
+TEST_CASE("reader: fragmented messages are reassembled", "[ws_message_reader_test]") {
+  check_all_splits(concat({text("Hel", false), cont("lo ", false), cont("world", true)}), "text Hello world|");
+  check_all_splits(concat({binary("ab", false), cont("", false), cont("cd", true)}), "binary abcd|");
+  check_all_splits(concat({text("", false), cont("", true)}), "text |");
+  // Two fragmented messages in a row reuse the buffer correctly.
+  check_all_splits(concat({text("one", false), cont("1", true), binary("two", false), cont("2", true)}),
+                   "text one1|binary two2|");
+}
+
+TEST_CASE("reader: control frames between fragments", "[ws_message_reader_test]") {
+  check_all_splits(concat({text("Hel", false), ping("p1"), cont("lo", false), pong(""), ping(""),
+                           cont("!", true)}),
+                   "ping p1|pong |ping |text Hello!|");
+  check_all_splits(concat({binary("x", false), close_with(1000, "bye")}), "close 1000 bye|");
+  check_all_splits(ping(std::string(125, 'q')), "ping " + std::string(125, 'q') + "|");
+  check_all_splits(concat({ping("a"), pong("b"), text("c")}), "ping a|pong b|text c|");
+}
+
+TEST_CASE("reader: sequence errors", "[ws_message_reader_test]") {
+  check_all_splits(cont("x", true), err(ProtocolError::UnexpectedContinuation));
+  check_all_splits(cont("x", false), err(ProtocolError::UnexpectedContinuation));
+  check_all_splits(concat({text("a"), cont("b", true)}), "text a|" + err(ProtocolError::UnexpectedContinuation));
+  check_all_splits(concat({text("a", false), text("b")}), err(ProtocolError::ExpectedContinuation));
+  check_all_splits(concat({text("a", false), binary("b")}), err(ProtocolError::ExpectedContinuation));
+  check_all_splits(concat({binary("a", false), ping(""), binary("b", false)}),
+                   "ping |" + err(ProtocolError::ExpectedContinuation));
+}
+
+TEST_CASE("reader: frame errors from the decoder are passed through", "[ws_message_reader_test]") {
+  Bytes unmasked = {0x81, 0x01, 'x'};
+  check_all_splits(unmasked, err(ProtocolError::UnmaskedClientFrame));
+  check_all_splits(concat({text("ok"), Bytes{0xC1, 0x80, 0, 0, 0, 0}}), "text ok|" + err(ProtocolError::ReservedBitsSet));
+  check_all_splits(Bytes{0x83, 0x80, 0, 0, 0, 0}, err(ProtocolError::UnknownOpcode));
+  check_all_splits(frame(Opcode::Ping, false, ""), err(ProtocolError::FragmentedControlFrame));
+  check_all_splits(ping(std::string(126, 'x')), err(ProtocolError::ControlFrameTooLong));
+  check_all_splits(frame(Opcode::Binary, true, "", true, 0x8000000000000000ULL), err(ProtocolError::LengthTooLarge));
+}
+
+TEST_CASE("reader: close payloads", "[ws_message_reader_test]") {
+  check_all_splits(close_frame(""), "close 1005 |");
+  check_all_splits(close_frame("\x03"), err(ProtocolError::ClosePayloadTooShort));
+  check_all_splits(close_with(1000), "close 1000 |");
+  check_all_splits(close_with(1001, "going away"), "close 1001 going away|");
+  check_all_splits(close_with(4000, "caf\xC3\xA9"), "close 4000 caf\xC3\xA9|");
+  check_all_splits(close_with(1000, std::string(123, 'r')), "close 1000 " + std::string(123, 'r') + "|");
+  check_all_splits(close_with(1000, "\xC3"), err(ProtocolError::InvalidCloseReasonUtf8));
+  check_all_splits(close_with(1000, "ok\xFF"), err(ProtocolError::InvalidCloseReasonUtf8));
+  check_all_splits(close_with(1000, "\xED\xA0\x80"), err(ProtocolError::InvalidCloseReasonUtf8));
+  // An invalid code is reported before a bad reason is looked at.
+  check_all_splits(close_with(1005, "\xFF"), err(ProtocolError::InvalidCloseCode));
+}
+
+TEST_CASE("reader: close codes on the wire", "[ws_message_reader_test]") {
+  struct Case {
+    std::uint16_t code;
+    bool valid;
+  };
+  const Case cases[] = {{0, false},    {999, false},  {1000, true},  {1003, true},  {1004, false},
+                        {1005, false}, {1006, false}, {1007, true},  {1011, true},  {1012, true},
+                        {1013, true},  {1014, true},  {1015, false}, {1016, false}, {2999, false},
+                        {3000, true},  {4999, true},  {5000, false}, {65535, false}};
+  for (const Case& c : cases) {
+    INFO("code " << c.code);
+    const std::string expected =
+        c.valid ? "close " + std::to_string(c.code) + " why|" : err(ProtocolError::InvalidCloseCode);
+    check_all_splits(close_with(c.code, "why"), expected);
+  }
+}
+
+TEST_CASE("reader: text UTF-8 across fragments", "[ws_message_reader_test]") {
+  // A code point split over fragments (and a ping in between) is fine.
+  check_all_splits(concat({text("\xE2\x82", false), ping(""), cont("\xAC", true)}), "ping |text \xE2\x82\xAC|");
+  check_all_splits(concat({text("\xF0", false), cont("\x9F", false), cont("\x98", false), cont("\x80", true)}),
+                   "text \xF0\x9F\x98\x80|");
+  // Binary messages are not checked.
+  check_all_splits(binary("\xFF\xC0"), "binary \xFF\xC0|");
+  // Invalid bytes.
+  check_all_splits(text("\xFF"), err(ProtocolError::InvalidTextUtf8));
+  check_all_splits(text("\xED\xA0\x80"), err(ProtocolError::InvalidTextUtf8));
+  check_all_splits(text("\xC0\xAF"), err(ProtocolError::InvalidTextUtf8));
+  check_all_splits(text("\xF4\x90\x80\x80"), err(ProtocolError::InvalidTextUtf8));
+  // A message ending inside a code point fails at its last frame.
+  check_all_splits(text("abc\xE2\x82"), err(ProtocolError::InvalidTextUtf8));
+  check_all_splits(concat({text("abc\xE2", false), cont("\x82", true)}), err(ProtocolError::InvalidTextUtf8));
+  // A complete code point after a ping is still required to finish.
+  check_all_splits(concat({text("a\xC3", false), ping("x"), cont("b", true)}),
+                   "ping x|" + err(ProtocolError::InvalidTextUtf8));
+}
+
+TEST_CASE("reader: bad UTF-8 fails at once, before the message is complete", "[ws_message_reader_test]") {
+  SECTION("in the first fragment") {
+    MessageReader reader(0);
+    Bytes first = text("ok\xFF", false);  // no FIN: the message is far from over
+    std::size_t used = 0;
+    const auto ev = reader.next(first.data(), first.size(), used);
+    CHECK(ev.kind == Kind::Error);
+    CHECK(ev.error == ProtocolError::InvalidTextUtf8);
+  }
+  SECTION("inside a frame whose payload has only partly arrived") {
+    MessageReader reader(0);
+    Bytes whole = text(std::string(100, 'a') + "\xC0" + std::string(1000, 'b'));
+    // Header (4 bytes: 16-bit length) + mask (4) + 101 payload bytes.
+    const std::size_t part = 8 + 101;
+    std::size_t used = 0;
+    const auto ev = reader.next(whole.data(), part, used);
+    CHECK(ev.kind == Kind::Error);
+    CHECK(ev.error == ProtocolError::InvalidTextUtf8);
+  }
+  SECTION("in a later fragment") {
+    MessageReader reader(0);
+    Bytes input = concat({text("good", false), cont("\xE2\x28\xA1", false)});
+    CHECK(run(reader, input, {input.size()}) == err(ProtocolError::InvalidTextUtf8));
+  }
+}
+
+TEST_CASE("reader: message size limit", "[ws_message_reader_test]") {
+  const std::string ten(10, 'x');
+  check_all_splits(text(ten), "text " + ten + "|", 10);
+  check_all_splits(text(ten + "y"), err(ProtocolError::MessageTooBig), 10);
+  check_all_splits(concat({text("12345", false), cont("67890", true)}), "text 1234567890|", 10);
+  check_all_splits(concat({text("12345", false), cont("67890", false), cont("1", true)}),
+                   err(ProtocolError::MessageTooBig), 10);
+  check_all_splits(concat({binary("12345", false), cont("67890", false), cont("", true)}),
+                   "binary 1234567890|", 10);
+  // The limit is per message, not per connection.
+  check_all_splits(concat({text(ten), text(ten), binary(ten)}), "text " + ten + "|text " + ten + "|binary " + ten + "|", 10);
+  // Control frames do not count.
+  check_all_splits(concat({text("12345", false), ping(std::string(100, 'p')), cont("67890", true)}),
+                   "ping " + std::string(100, 'p') + "|text 1234567890|", 10);
+  // 0 means unlimited.
+  check_all_splits(binary(std::string(70000, 'z')), "binary " + std::string(70000, 'z') + "|", 0);
+}
+
+TEST_CASE("reader: too-big is refused from the header, before the payload", "[ws_message_reader_test]") {
+  SECTION("single frame announcing more than the limit") {
+    MessageReader reader(1024);
+    // Only the 14-byte header of a frame announcing 1 GiB; no payload at all.
+    Bytes header = frame(Opcode::Binary, true, "", true, 1ULL << 30);
+    REQUIRE(header.size() == 14);
+    std::size_t used = 0;
+    const auto ev = reader.next(header.data(), header.size(), used);
+    CHECK(ev.kind == Kind::Error);
+    CHECK(ev.error == ProtocolError::MessageTooBig);
+    CHECK(reader.buffer_capacity() < 1024);
+  }
+  SECTION("later fragment pushes the total over") {
+    MessageReader reader(1000);
+    Bytes input = concat({binary(std::string(600, 'a'), false), frame(Opcode::Continuation, true, "", true, 401)});
+    CHECK(run(reader, input, {input.size()}) == err(ProtocolError::MessageTooBig));
+  }
+  SECTION("a huge declared length cannot overflow the running total") {
+    MessageReader reader(1000);
+    Bytes input = concat({binary("abc", false), frame(Opcode::Continuation, true, "", true, 0x7FFFFFFFFFFFFFFFULL)});
+    CHECK(run(reader, input, {input.size()}) == err(ProtocolError::MessageTooBig));
+  }
+}
+
+TEST_CASE("reader: an unfragmented frame inside the buffer is delivered without a copy", "[ws_message_reader_test]") {
+  MessageReader reader(0);
+  Bytes input = concat({text("zero copy"), binary("second")});
+  std::size_t used = 0;
+  auto ev = reader.next(input.data(), input.size(), used);
+  REQUIRE(ev.kind == Kind::Message);
+  CHECK(ev.payload == "zero copy");
+  const auto* base = reinterpret_cast<const char*>(input.data());
+  CHECK(ev.payload.data() == base + 6);  // right after the 2-byte header and 4-byte key
+  CHECK(reader.buffer_capacity() < 64);  // nothing was buffered
+  std::size_t pos = used;
+  ev = reader.next(input.data() + pos, input.size() - pos, used);
+  REQUIRE(ev.kind == Kind::Message);
+  CHECK(ev.payload == "second");
+  CHECK(ev.payload.data() == base + pos + 6);
+}
+
+TEST_CASE("reader: a split or fragmented message is delivered from the internal buffer", "[ws_message_reader_test]") {
+  SECTION("frame split across reads") {
+    MessageReader reader(0);
+    Bytes input = text("assembled");
+    std::size_t used = 0;
+    CHECK(reader.next(input.data(), 10, used).kind == Kind::NeedMore);
+    CHECK(used == 10);
+    const auto ev = reader.next(input.data() + 10, input.size() - 10, used);
+    REQUIRE(ev.kind == Kind::Message);
+    CHECK(ev.payload == "assembled");
+    const auto* base = reinterpret_cast<const char*>(input.data());
+    CHECK((ev.payload.data() < base || ev.payload.data() >= base + input.size()));
+  }
+  SECTION("fragmented message in one read") {
+    MessageReader reader(0);
+    Bytes input = concat({text("frag", false), cont("mented", true)});
+    std::size_t used = 0;
+    const auto ev = reader.next(input.data(), input.size(), used);
+    REQUIRE(ev.kind == Kind::Message);
+    CHECK(ev.payload == "fragmented");
+    CHECK(used == input.size());
+  }
+}
+
+TEST_CASE("reader: the buffer of a large message is released, a small one kept", "[ws_message_reader_test]") {
+  MessageReader reader(0);
+  const std::string big(100 * 1024, 'B');
+  Bytes input = concat({binary(big.substr(0, 50000), false), cont(big.substr(50000), true)});
+  std::size_t used = 0;
+  auto ev = reader.next(input.data(), input.size(), used);
+  REQUIRE(ev.kind == Kind::Message);
+  CHECK(ev.payload == big);
+  CHECK(reader.buffer_capacity() >= big.size());
+  // The drain call that returns NeedMore gives the memory back.
+  ev = reader.next(nullptr, 0, used);
+  CHECK(ev.kind == Kind::NeedMore);
+  CHECK(reader.buffer_capacity() < 64 * 1024);
+  CHECK(reader.buffer_capacity() < 100);
+
+  // A small fragmented message keeps its buffer for reuse.
+  Bytes small = concat({text(std::string(1000, 's'), false), cont("!", true)});
+  ev = reader.next(small.data(), small.size(), used);
+  REQUIRE(ev.kind == Kind::Message);
+  CHECK(ev.payload.size() == 1001);
+  ev = reader.next(nullptr, 0, used);
+  CHECK(ev.kind == Kind::NeedMore);
+  CHECK(reader.buffer_capacity() >= 1001);
+}
+
+TEST_CASE("reader: the view stays valid until the next call", "[ws_message_reader_test]") {
+  // Deliver a large fragmented message and read the whole view before
+  // calling next() again: ASan would flag a freed buffer.
+  MessageReader reader(0);
+  const std::string big(200 * 1024, 'v');
+  Bytes input = concat({text(big.substr(0, 1000), false), cont(big.substr(1000), true), text("after")});
+  std::size_t used = 0;
+  auto ev = reader.next(input.data(), input.size(), used);
+  REQUIRE(ev.kind == Kind::Message);
+  CHECK(ev.payload == big);
+  std::size_t pos = used;
+  ev = reader.next(input.data() + pos, input.size() - pos, used);
+  REQUIRE(ev.kind == Kind::Message);
+  CHECK(ev.payload == "after");
+}
+
+TEST_CASE("reader: empty input and nullptr give NeedMore", "[ws_message_reader_test]") {
+  MessageReader reader(0);
+  std::size_t used = 3;
+  CHECK(reader.next(nullptr, 0, used).kind == Kind::NeedMore);
+  CHECK(used == 0);
+}
+
+TEST_CASE("reader: a long random conversation, in random pieces", "[ws_message_reader_test]") {
+  std::mt19937 rng(4242);
+  Bytes input;
+  std::string expected;
+  for (int m = 0; m < 200; ++m) {
+    const bool is_binary = rng() % 2 == 0;
+    const std::size_t fragments = 1 + rng() % 4;
+    std::string whole;
+    std::string pings_before;  // pings between fragments come out before the message
+    std::string pings_after;   // a ping after the last fragment comes out after it
+    for (std::size_t f = 0; f < fragments; ++f) {
+      std::string part(rng() % 300, '\0');
+      for (char& c : part) c = is_binary ? static_cast<char>(rng()) : static_cast<char>('a' + rng() % 26);
+      whole += part;
+      const Opcode op = f == 0 ? (is_binary ? Opcode::Binary : Opcode::Text) : Opcode::Continuation;
+      const Bytes fr = frame(op, f + 1 == fragments, part);
+      input.insert(input.end(), fr.begin(), fr.end());
+      if (rng() % 5 == 0) {
+        const Bytes p = ping("p" + std::to_string(m));
+        input.insert(input.end(), p.begin(), p.end());
+        (f + 1 == fragments ? pings_after : pings_before) += "ping p" + std::to_string(m) + "|";
+      }
+    }
+    expected += pings_before + (is_binary ? "binary " : "text ") + whole + "|" + pings_after;
+  }
+  CHECK(run(input, {input.size()}) == expected);
+  for (const auto& plan : split_plans(input.size(), 777, false)) REQUIRE(run(input, plan) == expected);
+}
