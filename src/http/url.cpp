@@ -41,7 +41,58 @@ std::string clean_rooted(std::string_view path) {
   return cleaned;
 }
 
+// Go's shouldEscape(c, encodePath) is false for exactly these bytes.
+bool is_path_safe(unsigned char c) noexcept {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '-': case '_': case '.': case '~':
+    case '$': case '&': case '+': case ',': case '/': case ':': case ';': case '=': case '@':
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Go's validEncoded(s, encodePath): RFC 3986 pchar plus '/', '[', ']' and
+// '%', so a raw path the client chose to leave partly unescaped ("/a!b")
+// is reported as sent rather than normalised.
+bool is_valid_encoded_path(std::string_view raw) noexcept {
+  for (const char ch : raw) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '!': case '$': case '&': case '\'': case '(': case ')': case '*': case '+':
+      case ',': case ';': case '=': case ':': case '@': case '[': case ']': case '%':
+        continue;
+      default:
+        if (!is_path_safe(c)) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
+
+std::string escape_path(std::string_view decoded) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(decoded.size());
+  for (const char ch : decoded) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (is_path_safe(c)) {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0x0F];
+    }
+  }
+  return out;
+}
+
+std::string escaped_request_path(std::string_view raw, std::string_view decoded) {
+  if (is_valid_encoded_path(raw)) return std::string(raw);
+  return escape_path(decoded);
+}
 
 std::optional<std::string> percent_decode_path(std::string_view encoded) {
   std::string decoded;

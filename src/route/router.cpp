@@ -15,43 +15,14 @@ Route make(RouteKind kind) {
   return route;
 }
 
-// Go's shouldEscape(c, encodePath): what url.URL.String() leaves unescaped
-// in a path. Matching it makes our Location headers byte-identical to
-// websocketd's (e.g. "/b!" → "/b%21", "/ü" → "/%C3%BC").
-bool is_path_safe(unsigned char c) noexcept {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '-': case '_': case '.': case '~':
-    case '$': case '&': case '+': case ',': case '/': case ':': case ';': case '=': case '@':
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Go escapes the path with upper-case hex (url.escape) but the non-ASCII
-// bytes of a redirect's query with lower-case hex (http.hexEscapeNonASCII
-// uses strconv.AppendInt(.., 16)); both are kept for identical headers.
-void append_escaped(std::string& out, unsigned char c, const char* hex) {
+// Go escapes the non-ASCII bytes of a redirect's query with lower-case hex
+// (http.hexEscapeNonASCII uses strconv.AppendInt(.., 16)), unlike the
+// upper-case hex of the path; kept for byte-identical Location headers.
+void append_escaped(std::string& out, unsigned char c) {
+  static constexpr char kLowerHex[] = "0123456789abcdef";
   out += '%';
-  out += hex[c >> 4];
-  out += hex[c & 0x0F];
-}
-constexpr const char* kUpperHex = "0123456789ABCDEF";
-constexpr const char* kLowerHex = "0123456789abcdef";
-
-std::string escape_path(std::string_view path) {
-  std::string out;
-  out.reserve(path.size());
-  for (const char ch : path) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (is_path_safe(c)) {
-      out += ch;
-    } else {
-      append_escaped(out, c, kUpperHex);
-    }
-  }
-  return out;
+  out += kLowerHex[c >> 4];
+  out += kLowerHex[c & 0x0F];
 }
 
 // The raw query goes into Location as sent, except that bytes outside ASCII
@@ -60,7 +31,7 @@ void append_query(std::string& out, std::string_view query) {
   for (const char ch : query) {
     const auto c = static_cast<unsigned char>(ch);
     if (c >= 0x80) {
-      append_escaped(out, c, kLowerHex);
+      append_escaped(out, c);
     } else {
       out += ch;
     }
@@ -107,7 +78,8 @@ Route route_request(const http::Request& request, const cli::Config& config) {
   const std::string cleaned = http::clean_path(*decoded);
   if (cleaned != *decoded) {
     Route route = make(RouteKind::Redirect);
-    route.location = escape_path(cleaned);
+    // url.URL.String() escapes the path, so "/b!" becomes "/b%21".
+    route.location = http::escape_path(cleaned);
     if (!request.query.empty()) {
       route.location += '?';
       append_query(route.location, request.query);

@@ -75,3 +75,23 @@ TEST_CASE("clean_path is idempotent", "[http_url_test]") {
     REQUIRE(clean_path(once) == once);
   }
 }
+
+TEST_CASE("escape_path escapes like Go's url.URL", "[http_url_test]") {
+  REQUIRE(wsbridge::http::escape_path("/b!") == "/b%21");
+  REQUIRE(wsbridge::http::escape_path("/$&+,:;=@~-_./AZaz09") == "/$&+,:;=@~-_./AZaz09");
+  REQUIRE(wsbridge::http::escape_path("/a b?#%") == "/a%20b%3F%23%25");
+  REQUIRE(wsbridge::http::escape_path("/\xc3\xbc'()*") == "/%C3%BC%27%28%29%2A");
+  REQUIRE(wsbridge::http::escape_path(std::string("/\0\x7f", 3)) == "/%00%7F");
+}
+
+TEST_CASE("escaped_request_path keeps a valid raw path as sent", "[http_url_test]") {
+  using wsbridge::http::escaped_request_path;
+  REQUIRE(escaped_request_path("/p%20q/r", "/p q/r") == "/p%20q/r");
+  REQUIRE(escaped_request_path("/%41", "/A") == "/%41");
+  REQUIRE(escaped_request_path("/a!b'(c)*[d]", "/a!b'(c)*[d]") == "/a!b'(c)*[d]");
+  // Raw bytes Go would not leave unescaped make it re-escape the decoded path.
+  REQUIRE(escaped_request_path("/\xc3\xbc", "/\xc3\xbc") == "/%C3%BC");
+  REQUIRE(escaped_request_path("/a#b", "/a#b") == "/a%23b");
+  REQUIRE(escaped_request_path("/%41\"", "/A\"") == "/A%22");
+  REQUIRE(escaped_request_path("", "") == "");
+}
