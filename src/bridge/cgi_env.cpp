@@ -3,6 +3,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "bridge/host_port.h"
 #include "wsbridge/http/url.h"
 
 namespace wsbridge::bridge {
@@ -66,35 +67,6 @@ std::string_view request_host(const http::Request& request) {
   return host != nullptr ? std::string_view(*host) : std::string_view{};
 }
 
-enum class SplitResult { Ok, MissingPort, Invalid };
-
-// Go's net.SplitHostPort, whose exact error cases decide SERVER_NAME and
-// SERVER_PORT in websocketd (tellHostPort): "[::1]:8080" → "::1", "8080";
-// a missing port keeps the whole string as the host; other errors
-// ("a:b:c", unbalanced brackets) leave both empty.
-SplitResult split_host_port(std::string_view hostport, std::string_view& host, std::string_view& port) {
-  const std::size_t last_colon = hostport.rfind(':');
-  if (last_colon == std::string_view::npos) return SplitResult::MissingPort;
-  std::size_t j = 0;
-  std::size_t k = 0;
-  if (hostport.front() == '[') {
-    const std::size_t end = hostport.find(']');
-    if (end == std::string_view::npos) return SplitResult::Invalid;
-    if (end + 1 == hostport.size()) return SplitResult::MissingPort;
-    if (end + 1 != last_colon) return hostport[end + 1] == ':' ? SplitResult::Invalid : SplitResult::MissingPort;
-    host = hostport.substr(1, end - 1);
-    j = 1;
-    k = end + 1;
-  } else {
-    host = hostport.substr(0, last_colon);
-    if (host.find(':') != std::string_view::npos) return SplitResult::Invalid;
-  }
-  if (hostport.find('[', j) != std::string_view::npos) return SplitResult::Invalid;
-  if (hostport.find(']', k) != std::string_view::npos) return SplitResult::Invalid;
-  port = hostport.substr(last_colon + 1);
-  return SplitResult::Ok;
-}
-
 // Keeps websocketd's (Go exec's) rule for a repeated name: the last value
 // wins, in the position where the name first appeared.
 class EnvBuilder {
@@ -151,21 +123,14 @@ std::vector<std::string> build_child_env(const http::Request& request, const Con
   // before everything else, so nothing passed can fake a request variable.
   for (const auto& [name, value] : passenv) env.set(name, value);
 
+  // From the Host header, not the socket: a Host without a port gives the
+  // scheme's default port, not the one we listen on; an unparseable one
+  // ("a:b:c") gives empty values (websocketd logs "Host port detection error").
   std::string_view server_name;
   std::string_view server_port;
-  const std::string_view host = request_host(request);
-  switch (split_host_port(host, server_name, server_port)) {
-    case SplitResult::Ok:
-      break;
-    case SplitResult::MissingPort:
-      // websocketd reports the scheme's default port, not the one we listen on.
-      server_name = host;
-      server_port = facts.tls ? "443" : "80";
-      break;
-    case SplitResult::Invalid:
-      server_name = {};
-      server_port = {};
-      break;
+  if (const auto host_port = tell_host_port(request_host(request), facts.tls)) {
+    server_name = host_port->first;
+    server_port = host_port->second;
   }
 
   const std::optional<std::string> decoded = http::percent_decode_path(request.path);
