@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/pidfd.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -126,7 +126,9 @@ int spawn_child(const std::string& path, const std::vector<std::string>& argv,
     return err;
   }
 
-  int pidfd = ::pidfd_open(pid, 0);
+  // Through syscall(): Debian 12's <sys/pidfd.h> lacks C++ linkage for the
+  // glibc wrapper. The descriptor is close-on-exec by definition.
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (pidfd < 0) {
     // Without a pidfd we cannot be told of the exit: end the child now and
     // reap it, rather than leave a process nobody will wait for.
