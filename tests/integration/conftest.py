@@ -87,6 +87,8 @@ def start_server(bin_path, tmp_path, stray, request):
         return srv
 
     yield start
+    crashed = [f"{srv.name} ({srv.argv(srv.port)}) exited with {srv.proc.returncode}"
+               for srv in started if srv.died_unexpectedly()]
     for srv in started:
         srv.stop()
     # Show the server logs when a test failed: the first thing one wants.
@@ -95,6 +97,8 @@ def start_server(bin_path, tmp_path, stray, request):
         for srv in started:
             sys.stderr.write(f"\n--- {srv.name} log ({srv.stdout_path}) ---\n{srv.log()[-4000:]}"
                              f"\n--- {srv.name} stderr ---\n{srv.stderr()[-2000:]}\n")
+    if crashed:
+        pytest.fail("server died during the test: " + "; ".join(crashed), pytrace=False)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

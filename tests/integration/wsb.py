@@ -149,6 +149,7 @@ class Server:
         self.address = address
         self.name = name
         self.argv_fn = argv_fn  # port -> full argv, for tests of flag spellings
+        self.connect_host = address.strip("[]") if address else "127.0.0.1"
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
         self.stdout_path = ""
@@ -183,7 +184,7 @@ class Server:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
                     break
-                if tcp_connect_ok(port):
+                if tcp_connect_ok(port, self.connect_host):
                     return self
                 time.sleep(0.02)
             rc = self.proc.poll()
@@ -199,6 +200,11 @@ class Server:
                 continue  # someone took the port between probe and bind
             raise ServerStartError(f"{self.argv(port)} exited: {last_err}")
         raise ServerStartError(f"could not start after {attempts} attempts: {last_err}")
+
+    def died_unexpectedly(self) -> bool:
+        """True when the server exited although nobody asked it to."""
+        return (self.proc is not None and self.returncode is None
+                and self.proc.poll() is not None)
 
     def url(self, path: str = "/") -> str:
         return f"ws://127.0.0.1:{self.port}{path}"
