@@ -202,3 +202,37 @@ def test_output_keeps_flowing_while_child_stdin_is_full(start_server, stray):
                                      f"then {later} 1.5 s later (sent {sent} bytes)")
     finally:
         c.close()
+
+
+@pytest.mark.timeout(60)
+def test_ping_flood_without_reading_pongs_stays_bounded(start_server):
+    srv = start_server([script("echo.sh")])
+    time.sleep(0.2)
+    baseline = wsb.rss_kib(srv.pid)
+    peak = baseline
+    c = wsb.RawWS(srv.port, rcvbuf=16384)
+    ping = wsb.encode_frame(wsb.OP_PING, b"p" * 125, mask_key=b"\x05\x06\x07\x08")
+    batch = ping * 256  # 33 KiB of pings → 32 KiB of pongs
+    c.sock.settimeout(2.0)
+    sent = 0
+    deadline = time.monotonic() + 20
+    try:
+        # Up to 40 MiB of pongs owed to a client that reads none of them.
+        while sent < 40 * 1048576 and time.monotonic() < deadline:
+            try:
+                c.sock.sendall(batch)
+            except socket.timeout:
+                break
+            except (BrokenPipeError, ConnectionResetError):
+                break  # dropping such a client is acceptable too
+            sent += 256 * 127
+            if (sent // (256 * 127)) % 16 == 0:
+                peak = max(peak, wsb.rss_kib(srv.pid))
+        for _ in range(10):
+            peak = max(peak, wsb.rss_kib(srv.pid))
+            time.sleep(0.05)
+    finally:
+        c.close()
+    growth = peak - baseline
+    assert growth < RSS_BOUND_KIB, (f"server RSS grew {growth} KiB while owing pongs to a client "
+                                    f"that does not read ({sent} bytes of pongs owed)")

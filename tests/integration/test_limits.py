@@ -218,3 +218,33 @@ def test_maxframesize_alias(start_server):
         c.send_text(b"m" * 2000)
         code, _, _ = c.expect_close(timeout=5)
         assert code == 1009, f"close code {code}"
+
+
+@pytest.mark.differs_from_websocketd("Go has no header-count limit")
+def test_too_many_headers_rejected(echo):
+    filler = "".join(f"X-H{i}: v\r\n" for i in range(300))
+    req = (f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{echo.port}\r\nUpgrade: websocket\r\n"
+           f"Connection: Upgrade\r\nSec-WebSocket-Key: {wsb.make_key()}\r\n"
+           f"Sec-WebSocket-Version: 13\r\n{filler}\r\n").encode()
+    r = wsb.http_exchange(echo.port, req)
+    assert r.status in (431, 400), r
+
+
+@pytest.mark.differs_from_websocketd("Go accepts URLs up to its 1 MiB header limit")
+def test_huge_request_uri_rejected(echo):
+    path = "/" + "u" * 40000
+    r = wsb.http_exchange(echo.port, wsb.upgrade_request(echo.port, path=path))
+    assert r.status in (414, 431), r
+
+
+@pytest.mark.differs_from_websocketd("gorilla upgrades HTTP/1.0 requests; RFC 6455 §4.1 "
+                                     "requires HTTP/1.1 or later")
+def test_http10_upgrade_rejected(echo):
+    req = wsb.upgrade_request(echo.port).replace(b"HTTP/1.1", b"HTTP/1.0", 1)
+    r = wsb.http_exchange(echo.port, req)
+    assert r.status != 101 and 400 <= r.status < 500, r
+
+
+def test_missing_host_rejected(echo):
+    r = wsb.http_exchange(echo.port, wsb.upgrade_request(echo.port, omit=("Host",)))
+    assert r.status == 400, r
