@@ -62,9 +62,10 @@ class FrameCounter:
 
 
 @pytest.mark.timeout(90)
-def test_slow_client_does_not_make_server_buffer(start_server):
+@pytest.mark.parametrize("mode", ["text", "binary"])
+def test_slow_client_does_not_make_server_buffer(start_server, mode):
     total = 10 * 1048576
-    srv = start_server([script("flood.sh"), "10"])
+    srv = start_server([script("flood.sh"), "10"], flags=["--binary"] if mode == "binary" else [])
     time.sleep(0.2)
     baseline = wsb.rss_kib(srv.pid)
     peak = baseline

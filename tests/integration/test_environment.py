@@ -162,3 +162,24 @@ def test_proxy_header_not_passed_as_http_proxy(env_server):
     assert "HTTP_PROXY" not in env, f"HTTP_PROXY={env.get('HTTP_PROXY')!r} (httpoxy)"
     # Other headers still arrive.
     assert env.get("HTTP_UPGRADE") == "websocket"
+
+
+def test_ipv6_client_variables(start_server):
+    srv = start_server([script("env.sh")], env=SERVER_ENV, address="[::1]")
+    lines = []
+    with wsb.RawWS(srv.port, host="::1", headers={"Host": f"[::1]:{srv.port}"}) as c:
+        local_port = c.sock.getsockname()[1]
+        for _ in range(500):
+            try:
+                msg = c.recv_message(timeout=5)
+            except wsb.Closed:
+                break
+            if msg[0] == "close":
+                break
+            lines.append(msg[1].decode())
+    env = dict(line.partition("=")[::2] for line in lines)
+    assert env.get("REMOTE_ADDR") == "::1", env.get("REMOTE_ADDR")
+    assert env.get("REMOTE_HOST") == "::1", env.get("REMOTE_HOST")
+    assert env.get("REMOTE_PORT") == str(local_port)
+    assert env.get("SERVER_NAME") == "::1", env.get("SERVER_NAME")
+    assert env.get("SERVER_PORT") == str(srv.port)

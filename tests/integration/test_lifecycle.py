@@ -222,3 +222,41 @@ def test_command_that_cannot_start_gets_500_before_upgrade(start_server, tmp_pat
     assert r.status == 500, r
     # The server survives and logs the failure.
     assert srv.proc.poll() is None
+
+
+@pytest.mark.timeout(30)
+def test_client_close_during_output_flood(start_server, stray):
+    srv = start_server([script("flood.sh"), "50"])
+    with wsb.RawWS(srv.port) as c:
+        for _ in range(50):
+            assert c.recv_message(timeout=5)[0] == wsb.OP_TEXT
+        c.send_close(1000)
+        t0 = time.monotonic()
+        try:
+            code, _, _ = c.expect_close(timeout=10)  # skips queued data
+        except wsb.Closed:
+            pytest.fail("TCP closed without answering the close frame")
+        assert code == 1000
+        assert time.monotonic() - t0 < 5
+        # Data frames sent after our close are ignored, and TCP ends.
+        with __import__("contextlib").suppress(OSError):
+            c.send_text("after close")
+        assert c.wait_eof(5)
+    # The flood's processes are ended (the shell and its pipeline share a group).
+    time.sleep(0.1)
+    assert srv.proc.poll() is None
+
+
+@pytest.mark.timeout(30)
+def test_child_closing_stdout_ends_session_and_child(start_server, stray):
+    srv = start_server([script("close_stdout.sh")])
+    with wsb.RawWS(srv.port) as c:
+        (pid,) = read_pid_line(c)
+        stray.add(pid)
+        t0 = time.monotonic()
+        try:
+            c.expect_close(timeout=5)
+        except wsb.Closed:
+            pass  # websocketd: TCP close without a close frame
+        assert time.monotonic() - t0 < 3, "session outlived the child's stdout by 3 s"
+    assert wsb.wait_pid_gone(pid, 3) is not None, "child that closed stdout was not ended"
