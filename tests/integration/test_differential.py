@@ -92,7 +92,9 @@ def sc_count(start):
 def sc_env(start):
     srv = start([script("env.sh")])
     headers = {"Host": "example.test:8080", "X-Foo-Bar": "v1", "Origin": "http://o.example",
-               "User-Agent": "diff/1", "Proxy": "http://evil.example", "Cookie": "a=b; c=d"}
+               "User-Agent": "diff/1", "Proxy": "http://evil.example", "Cookie": "a=b; c=d",
+               "X-Dup": "first", "x-dup": "second", "X_Under": "under",
+               "X-Spaces": "  padded value  ", "X-Empty": ""}
     with wsb.RawWS(srv.port, "/dir/a%20b?x=1&y=%20z+q", headers) as c:
         lines, _ = collect(c)
     env = dict(line.decode().partition("=")[::2] for line in lines)
@@ -142,7 +144,8 @@ def sc_handshake(start):
 
 
 def sc_origin(start):
-    srv = start([script("echo.sh")], flags=["--origin=http://good.example"])
+    srv = start([script("echo.sh")], flags=["--origin=http://good.example,"
+                                            "https://other.example:8443,third.example"])
     p = srv.port
 
     def status(**kw):
@@ -150,7 +153,31 @@ def sc_origin(start):
     return {
         "evil": status(headers={"Origin": "http://evil.example"}),
         "none": status(),
+        "null": status(headers={"Origin": "null"}),
+        "good": status(headers={"Origin": "http://good.example"}),
         "good_other_port": status(headers={"Origin": "http://good.example:81"}),
+        "good_https": status(headers={"Origin": "https://good.example"}),
+        "upper_case_host": status(headers={"Origin": "http://GOOD.example"}),
+        "second_entry": status(headers={"Origin": "https://other.example:8443"}),
+        "second_entry_wrong_port": status(headers={"Origin": "https://other.example:8444"}),
+        "schemeless_entry": status(headers={"Origin": "ws://third.example"}),
+    }
+
+
+def sc_sameorigin(start):
+    srv = start([script("echo.sh")], flags=["--sameorigin"])
+    p = srv.port
+
+    def status(**kw):
+        return wsb.http_exchange(p, wsb.upgrade_request(p, **kw)).status
+    return {
+        "same": status(headers={"Origin": f"http://127.0.0.1:{p}"}),
+        "other_port": status(headers={"Origin": "http://127.0.0.1:1"}),
+        "default_ports": status(headers={"Origin": "http://example.test",
+                                         "Host": "example.test"}),
+        "https_vs_http_host": status(headers={"Origin": "https://example.test",
+                                              "Host": "example.test"}),
+        "none": status(),
     }
 
 
@@ -255,7 +282,7 @@ SCENARIOS = {
     "invalid_utf8_input": sc_invalid_utf8_input, "handshake": sc_handshake,
     "origin": sc_origin, "maxforks": sc_maxforks, "client_close": sc_client_close,
     "binary": sc_binary, "stderr": sc_stderr, "args": sc_args, "sigterm": sc_sigterm,
-    "unlaunchable": sc_unlaunchable, "types": sc_types,
+    "unlaunchable": sc_unlaunchable, "types": sc_types, "sameorigin": sc_sameorigin,
 }
 
 

@@ -242,7 +242,7 @@ def test_client_close_during_output_flood(start_server, stray):
         with __import__("contextlib").suppress(OSError):
             c.send_text("after close")
         assert c.wait_eof(5)
-    # The flood's processes are ended (the shell and its pipeline share a group).
+    # The server survives the abandoned flood (the fixture also checks this).
     time.sleep(0.1)
     assert srv.proc.poll() is None
 
@@ -260,3 +260,47 @@ def test_child_closing_stdout_ends_session_and_child(start_server, stray):
             pass  # websocketd: TCP close without a close frame
         assert time.monotonic() - t0 < 3, "session outlived the child's stdout by 3 s"
     assert wsb.wait_pid_gone(pid, 3) is not None, "child that closed stdout was not ended"
+
+
+@pytest.mark.timeout(40)
+def test_idle_websocket_outlives_the_request_timeout(start_server):
+    # The HTTP request-head timeout (10 s in wsbridge) must not apply once upgraded.
+    srv = start_server([script("echo.sh")])
+    with wsb.RawWS(srv.port) as c:
+        c.send_text("before idle")
+        assert c.recv_message(timeout=5) == (wsb.OP_TEXT, b"before idle")
+        time.sleep(12)
+        c.send_text("after idle")
+        assert c.recv_message(timeout=5) == (wsb.OP_TEXT, b"after idle")
+
+
+@pytest.mark.differs_from_websocketd("websocketd sends no close frame on child exit")
+@pytest.mark.timeout(30)
+def test_server_closes_tcp_when_client_never_answers_close(start_server):
+    srv = start_server([script("print_then_exit.sh"), "only line"])
+    with wsb.RawWS(srv.port) as c:
+        assert c.recv_message(timeout=5) == (wsb.OP_TEXT, b"only line")
+        code, _, _ = c.expect_close(timeout=5)
+        assert code == 1000
+        t0 = time.monotonic()
+        # We never send our close frame: the server must still end TCP.
+        assert c.wait_eof(8), "server kept TCP open waiting for our close frame"
+        assert time.monotonic() - t0 < 8
+
+
+@pytest.mark.timeout(30)
+def test_maxforks_slot_released_when_child_exits_by_itself(start_server):
+    srv = start_server([script("exit_after.sh"), "1"], flags=["--maxforks=1"])
+    for i in range(3):
+        deadline = time.monotonic() + 3
+        while True:
+            try:
+                c = wsb.RawWS(srv.port)
+                break
+            except ConnectionError:
+                assert time.monotonic() < deadline, "maxforks slot never released"
+                time.sleep(0.05)
+        with c:
+            c.send_text(f"r{i}")
+            got, _ = collect_until_end(c, timeout=5)
+            assert got == [f"r{i}".encode()]
