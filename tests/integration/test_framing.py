@@ -57,6 +57,12 @@ MALFORMED = {
     "close_code_999": ([F(OP_CLOSE, wsb.close_payload(999))], 1002),
     "close_code_5000": ([F(OP_CLOSE, wsb.close_payload(5000))], 1002),
     "close_reason_invalid_utf8": ([F(OP_CLOSE, wsb.close_payload(1000, b"\xff\xfe"))], 1007),
+    # 64-bit length with the most significant bit set (RFC 6455 §5.2).
+    "length_msb_set": ([bytes([0x81, 0xFF]) + (1 << 63 | 5).to_bytes(8, "big") + b"\0\0\0\0"],
+                       1002),
+    # A 1 TiB frame: over the default --maxmessage (16 MiB), refused from its header.
+    "length_one_tib": ([bytes([0x82, 0xFF]) + (1 << 40).to_bytes(8, "big") + b"\0\0\0\0"],
+                       1009),
 }
 
 # Cases websocketd 0.4.1 (gorilla, no UTF-8 validation) gets wrong.
@@ -67,6 +73,8 @@ WEBSOCKETD_GETS_WRONG = {
     "utf8_overlong": "no UTF-8 validation of text messages",
     "close_reason_invalid_utf8": "no UTF-8 validation of close reasons",
     "close_one_byte_payload": "gorilla treats a 1-byte close payload as 'no status'",
+    "length_one_tib": "websocketd has no message size limit",
+    "length_msb_set": "gorilla drops TCP without a close frame",
 }
 
 
@@ -133,6 +141,26 @@ def test_empty_close_is_answered(echo):
         got, _, _ = c.expect_close(timeout=5)
         assert got in (None, 1000), got
         assert c.wait_eof(5)
+
+
+def test_nul_and_control_bytes_pass_through(echo):
+    with wsb.RawWS(echo.port) as c:
+        c.send_text(b"a\x00b\x01\x1b[0m\x7f")
+        assert c.recv_message(timeout=5) == (OP_TEXT, b"a\x00b\x01\x1b[0m\x7f")
+
+
+def test_fragmented_binary_message_in_binary_mode(start_server):
+    srv = start_server([script("echo.sh")], flags=["--binary"])
+    with wsb.RawWS(srv.port) as c:
+        c.send_frame(OP_BIN, b"\x00\x01", fin=False)
+        c.send_frame(OP_PING, b"x")
+        c.send_frame(OP_CONT, b"\x02\xff", fin=True)
+        got = b""
+        while len(got) < 4:
+            msg = c.recv_message(timeout=5)
+            assert msg[0] == OP_BIN
+            got += msg[1]
+        assert got == b"\x00\x01\x02\xff"
 
 
 def test_server_frames_are_unmasked(echo):
