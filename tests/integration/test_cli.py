@@ -173,3 +173,18 @@ def test_loglevel_none_is_silent(start_server):
     assert echo_round_trip(srv.port) == (wsb.OP_TEXT, b"ping")
     srv.terminate()
     assert srv.log() == "", srv.log()
+
+
+def test_several_addresses_all_listen(start_server):
+    srv = start_server([script("echo.sh")], flags=["--address=[::1]"])
+    assert echo_round_trip(srv.port, "v4") == (wsb.OP_TEXT, b"v4")
+    with wsb.RawWS(srv.port, host="::1") as c:
+        c.send_text("v6")
+        assert c.recv_message(timeout=5) == (wsb.OP_TEXT, b"v6")
+
+
+def test_duplicate_address_exits_3(bin_path):
+    port = wsb.free_port()
+    r = cli(bin_path, f"--port={port}", "--address=127.0.0.1", "--address=127.0.0.1",
+            script("echo.sh"))
+    assert r.returncode == 3, r
