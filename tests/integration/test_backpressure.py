@@ -237,3 +237,37 @@ def test_ping_flood_without_reading_pongs_stays_bounded(start_server):
     growth = peak - baseline
     assert growth < RSS_BOUND_KIB, (f"server RSS grew {growth} KiB while owing pongs to a client "
                                     f"that does not read ({sent} bytes of pongs owed)")
+
+
+@pytest.mark.timeout(60)
+def test_echo_to_client_that_never_reads_stays_bounded(start_server):
+    # client → server → cat → server → client: with the client reading nothing,
+    # every buffer on the way must fill and the server must stop reading.
+    srv = start_server([script("echo.sh")])
+    time.sleep(0.2)
+    baseline = wsb.rss_kib(srv.pid)
+    peak = baseline
+    c = wsb.RawWS(srv.port, rcvbuf=16384)
+    frame = wsb.encode_frame(wsb.OP_TEXT, b"e" * 16383, mask_key=b"\x09\x0a\x0b\x0c")
+    c.sock.settimeout(2.0)
+    sent = 0
+    blocked = False
+    deadline = time.monotonic() + 30
+    try:
+        while sent < 50 * 1048576 and time.monotonic() < deadline:
+            try:
+                c.sock.sendall(frame)
+            except socket.timeout:
+                blocked = True
+                break
+            sent += len(frame)
+            if (sent // len(frame)) % 32 == 0:
+                peak = max(peak, wsb.rss_kib(srv.pid))
+        for _ in range(10):
+            peak = max(peak, wsb.rss_kib(srv.pid))
+            time.sleep(0.05)
+    finally:
+        c.close()
+    growth = peak - baseline
+    assert growth < RSS_BOUND_KIB, f"server RSS grew {growth} KiB ({sent} bytes sent)"
+    assert blocked, f"all {sent} bytes accepted although the client reads nothing"

@@ -168,3 +168,14 @@ def test_server_frames_are_unmasked(echo):
         c.send_text("check mask")
         fin, op, payload, masked = c.recv_frame(timeout=5)
         assert (fin, op, payload, masked) == (True, OP_TEXT, b"check mask", False)
+
+
+def test_protocol_error_ends_the_child(start_server, stray):
+    srv = start_server([script("pid_cat.sh")])
+    with wsb.RawWS(srv.port) as c:
+        (pid,) = [int(x) for x in c.recv_message(timeout=5)[1].split()]
+        stray.add(pid)
+        c.send_raw(wsb.encode_frame(OP_TEXT, b"unmasked", mask=False))
+        code, _, _ = c.expect_close(timeout=5)
+        assert code == 1002
+    assert wsb.wait_pid_gone(pid, 3) is not None, "child outlived the protocol error"
