@@ -342,7 +342,10 @@ void Connection::start_websocket(const http::Request& request, char* rest, std::
 
 void Connection::on_websocket_bytes(char* data, std::size_t size) noexcept {
   auto* bytes = reinterpret_cast<std::uint8_t*>(data);
-  while (size > 0 && !socket_closed_) {
+  // Drain events until NeedMore even when no bytes are left: the reader frees
+  // a large message's buffer only on the call after it handed the message
+  // out, and an idle connection must not keep it.
+  while (!socket_closed_) {
     std::size_t consumed = 0;
     ws::MessageReader::Event event;
     try {
