@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <dirent.h>
@@ -18,6 +20,7 @@
 #include "proc/spawn.h"
 #include "wsbridge/bridge/origin_policy.h"
 #include "wsbridge/cli/config.h"
+#include "wsbridge/http/url.h"
 
 namespace {
 
@@ -71,8 +74,7 @@ void raise_descriptor_limit() {
 // built yet: refusing them clearly beats silently ignoring them.
 bool reject_unsupported(const Config& config) {
   const char* flag = nullptr;
-  if (!config.dir.empty()) flag = "--dir";
-  else if (!config.staticdir.empty()) flag = "--staticdir";
+  if (!config.staticdir.empty()) flag = "--staticdir";
   else if (!config.cgidir.empty()) flag = "--cgidir";
   else if (config.devconsole) flag = "--devconsole";
   else if (config.ssl || !config.sslcert.empty() || !config.sslkey.empty()) flag = "--ssl";
@@ -84,6 +86,40 @@ bool reject_unsupported(const Config& config) {
   else if (config.passstderr) flag = "--passstderr";
   if (flag == nullptr) return false;
   std::fprintf(stderr, "wsbridge: %s is not supported yet by this version.\n", flag);
+  return true;
+}
+
+// --dir, --staticdir and --cgidir are made absolute once (websocketd uses
+// filepath.Abs) and must name folders, with websocketd's messages.
+bool prepare_folder(std::string& folder) {
+  if (folder.empty()) return true;
+  if (folder.front() != '/') {
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof cwd) == nullptr) return false;
+    folder = wsbridge::http::clean_path(std::string(cwd) + "/" + folder);
+  } else {
+    folder = wsbridge::http::clean_path(folder);
+  }
+  struct stat info {};
+  return stat(folder.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+}
+
+bool prepare_folders(Config& config) {
+  const struct {
+    std::string* folder;
+    const char* message;
+  } folders[] = {
+      {&config.dir, "Could not find your script dir '%s'.\n"},
+      {&config.staticdir, "Your static dir '%s' is not pointing to an accessible directory.\n"},
+      {&config.cgidir, "Your CGI dir '%s' is not pointing to an accessible directory.\n"},
+  };
+  for (const auto& entry : folders) {
+    const std::string as_given = *entry.folder;
+    if (!prepare_folder(*entry.folder)) {
+      std::fprintf(stderr, entry.message, as_given.c_str());
+      return false;
+    }
+  }
   return true;
 }
 
@@ -103,18 +139,21 @@ int main(int argc, char** argv) {
   if (!outcome.run) return outcome.exit_code;
   std::fflush(stdout);
 
+  if (!prepare_folders(outcome.config)) return kExitConfigError;
   auto context = std::make_unique<net::ServerContext>();
   const Config& config = outcome.config;
   context->config = &config;
   wsbridge::log::set_level(config.loglevel);
   if (reject_unsupported(config)) return kExitConfigError;
 
-  context->command_path = wsbridge::proc::find_executable(config.command, std::getenv("PATH"));
-  if (context->command_path.empty()) {
+  if (!config.command.empty()) {
+    context->command_path = wsbridge::proc::find_executable(config.command, std::getenv("PATH"));
+  }
+  if (!config.command.empty() && context->command_path.empty()) {
     std::fprintf(stderr, "Unable to locate specified COMMAND '%s' in OS path.\n", config.command.c_str());
     return kExitConfigError;
   }
-  context->command_argv.push_back(context->command_path);
+  if (!config.command.empty()) context->command_argv.push_back(context->command_path);
   for (const auto& arg : config.command_args) context->command_argv.push_back(arg);
   context->command_text = config.command;
   context->passenv = wsbridge::bridge::capture_passenv(config.passenv, [](const char* name) -> const char* {
@@ -152,8 +191,13 @@ int main(int argc, char** argv) {
     wsbridge::log::write(LogLevel::Fatal, "server", "", "Can't start server: " + error);
     return kExitCannotListen;
   }
-  wsbridge::log::write(LogLevel::Info, "server", "",
-                       "Serving using application   : " + join_command(config, context->command_path) + " ");
+  if (!config.command.empty()) {
+    wsbridge::log::write(LogLevel::Info, "server", "",
+                         "Serving using application   : " + join_command(config, context->command_path) + " ");
+  }
+  if (!config.dir.empty()) {
+    wsbridge::log::write(LogLevel::Info, "server", "", "Serving from directory      : " + config.dir);
+  }
   for (const auto& address : addresses) {
     std::string shown = address.host.empty() ? "0.0.0.0:" + std::to_string(port) : address.display;
     wsbridge::log::write(LogLevel::Info, "server", "", "Starting WebSocket server   : ws://" + shown + "/");

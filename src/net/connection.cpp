@@ -11,6 +11,7 @@
 #include <new>
 
 #include "log/logger.h"
+#include "net/disk_fs_view.h"
 #include "proc/spawn.h"
 #include "wsbridge/bridge/cgi_env.h"
 #include "wsbridge/bridge/utf8_sanitizer.h"
@@ -199,13 +200,45 @@ void Connection::handle_request(char* rest, std::size_t rest_size) noexcept {
     log::append_field(log_fields_, "url", describe_request(request));
     log::append_field(log_fields_, "id", next_unique_id(context_));
     log::append_field(log_fields_, "remote", remote_addr);
-    log::append_field(log_fields_, "command", context_.command_text);
-
-    route::Route route = route::route_request(request, *context_.config);
+    static const DiskFsView disk;
+    route::Route route = route::route_request(request, *context_.config, disk);
+    // websocketd names the program in every line of a COMMAND server, and
+    // the script in --dir mode once one is found.
+    if (route.kind == route::RouteKind::WebSocketScript) {
+      log::append_field(log_fields_, "command", route.file_path);
+    } else if (!context_.command_text.empty()) {
+      log::append_field(log_fields_, "command", context_.command_text);
+    }
     switch (route.kind) {
       case route::RouteKind::WebSocketCommand:
-        start_websocket(request, rest, rest_size);
+      case route::RouteKind::WebSocketScript:
+        start_websocket(request, route, rest, rest_size);
         return;
+      case route::RouteKind::ScriptNotFound:
+        // websocketd takes a fork slot before it looks for the script.
+        if (context_.fork_limit_reached()) {
+          log::write(LogLevel::Error, "http", log_fields_, "Max of possible forks already active, upgrade rejected");
+          respond_and_close(429, "429 Too Many Requests\n");
+          return;
+        }
+        log::write(LogLevel::Access, "session", log_fields_, "NOT FOUND: script not found");
+        respond_and_close(404, "404 Not Found\n");
+        return;
+      case route::RouteKind::DevConsole:
+      case route::RouteKind::CgiScript:
+      case route::RouteKind::StaticFile:
+        respond_and_close(501, "501 Not Implemented\n", context_.http_headers);
+        return;
+      case route::RouteKind::Forbidden:
+        log::write(LogLevel::Access, "http", log_fields_, "FORBIDDEN: " + route.message);
+        respond_and_close(403, "403 Forbidden: " + route.message + "\n", context_.http_headers);
+        return;
+      case route::RouteKind::MethodNotAllowed: {
+        std::vector<http::Header> headers = context_.http_headers;
+        headers.push_back({"Allow", "GET, HEAD"});
+        respond_and_close(405, "405 Method Not Allowed: " + route.message + "\n", headers);
+        return;
+      }
       case route::RouteKind::Redirect: {
         std::vector<http::Header> headers = context_.http_headers;
         headers.push_back({"Location", route.location});
@@ -241,7 +274,8 @@ void Connection::respond_and_close(int status, std::string_view body,
 
 // ------------------------------------------------------------- the upgrade
 
-void Connection::start_websocket(const http::Request& request, char* rest, std::size_t rest_size) noexcept {
+void Connection::start_websocket(const http::Request& request, const route::Route& route, char* rest,
+                                 std::size_t rest_size) noexcept {
   const cli::Config& config = *context_.config;
   // websocketd's order: fork limit, then the handshake, then the origin.
   if (context_.fork_limit_reached()) {
@@ -276,7 +310,6 @@ void Connection::start_websocket(const http::Request& request, char* rest, std::
 
   // Spawn before answering 101, so a command that cannot start gets a clear
   // HTTP error instead of websocketd's 101 followed by a dropped connection.
-  route::Route route = route::route_request(request, config);
   bridge::ConnectionFacts facts;
   peer_address(&socket_, facts.remote_addr, facts.remote_port);
   facts.remote_host = facts.remote_addr;
@@ -292,11 +325,15 @@ void Connection::start_websocket(const http::Request& request, char* rest, std::
     for (const auto& entry : env) log::write(LogLevel::Debug, "process", log_fields_, "Std. variable: " + entry);
   }
 
+  // A --dir script runs with no arguments, as websocketd runs it.
+  const bool is_script = route.kind == route::RouteKind::WebSocketScript;
   proc::SpawnedChild spawned;
-  int err = proc::spawn_child(context_.command_path, context_.command_argv, env, spawned);
+  int err = is_script ? proc::spawn_child(route.file_path, {route.file_path}, env, spawned)
+                      : proc::spawn_child(context_.command_path, context_.command_argv, env, spawned);
   if (err != 0) {
     log::write(LogLevel::Error, "process", log_fields_,
-               "Could not launch process " + context_.command_text + " (" + std::strerror(err) + ")");
+               "Could not launch process " + (is_script ? route.file_path : context_.command_text) + " (" +
+                   std::strerror(err) + ")");
     respond_and_close(500, std::string("500 Internal Server Error: could not launch the command (") +
                                std::strerror(err) + ")\n");
     return;

@@ -19,6 +19,7 @@
 #include "proc/child_process.h"
 #include "wsbridge/bridge/line_splitter.h"
 #include "wsbridge/http/request_parser.h"
+#include "wsbridge/route/router.h"
 #include "wsbridge/ws/message_reader.h"
 
 namespace wsbridge::net {
@@ -44,7 +45,8 @@ class Connection final : private WriteQueue::Owner, private proc::ChildProcess::
   // Handshake phase.
   void on_request_bytes(char* data, std::size_t size) noexcept;
   void handle_request(char* rest, std::size_t rest_size) noexcept;
-  void start_websocket(const http::Request& request, char* rest, std::size_t rest_size) noexcept;
+  void start_websocket(const http::Request& request, const route::Route& route, char* rest,
+                       std::size_t rest_size) noexcept;
   void respond_and_close(int status, std::string_view body,
                          const std::vector<http::Header>& extra_headers = {}) noexcept;
   std::string describe_request(const http::Request& request) const;

@@ -190,3 +190,68 @@ TEST_CASE("without a command an upgrade finds nothing", "[route_router_test]") {
   REQUIRE(route_request(make_request("/x", true), config).kind == RouteKind::NotFound);
   REQUIRE(route_request(make_request("//x", true), config).kind == RouteKind::Redirect);
 }
+
+// ------------------------------------------------ --dir, console, CGI, static
+
+#include "fake_fs.h"
+
+namespace {
+
+test_support::FakeFs served_tree() {
+  test_support::FakeFs fs;
+  fs.dir("/ws").file("/ws/chat.sh").dir("/cgi").file("/cgi/env.cgi").dir("/www").file("/www/index.html")
+      .file("/www/env.cgi").file("/www/chat.sh");
+  return fs;
+}
+
+}  // namespace
+
+TEST_CASE("--dir upgrades run the script found along the path", "[route_router_test]") {
+  const auto fs = served_tree();
+  Config config;
+  config.dir = "/ws";
+  auto route = route_request(make_request("/chat.sh/room?x=1", true), config, fs);
+  REQUIRE(route.kind == RouteKind::WebSocketScript);
+  CHECK(route.file_path == "/ws/chat.sh");
+  CHECK(route.script_name == "/chat.sh");
+  CHECK(route.path_info == "/room");
+  CHECK(route_request(make_request("/nope.sh", true), config, fs).kind == RouteKind::ScriptNotFound);
+  CHECK(route_request(make_request("/", true), config, fs).kind == RouteKind::ScriptNotFound);
+  // Plain requests never run --dir scripts.
+  CHECK(route_request(make_request("/chat.sh", false), config, fs).kind == RouteKind::NotFound);
+  // Unclean paths are redirected before any lookup.
+  CHECK(route_request(make_request("/x/../chat.sh", true), config, fs).kind == RouteKind::Redirect);
+}
+
+TEST_CASE("plain requests: console, then CGI, then static, then 404", "[route_router_test]") {
+  const auto fs = served_tree();
+  Config config;
+  config.command = "/bin/cat";
+  config.devconsole = true;
+  CHECK(route_request(make_request("/any/path?q=1", false), config, fs).kind == RouteKind::DevConsole);
+  CHECK(route_request(make_request("/any/path", true), config, fs).kind == RouteKind::WebSocketCommand);
+
+  Config served;
+  served.cgidir = "/cgi";
+  served.staticdir = "/www";
+  auto cgi = route_request(make_request("/env.cgi/extra?a=b", false, "POST"), served, fs);
+  REQUIRE(cgi.kind == RouteKind::CgiScript);
+  CHECK(cgi.file_path == "/cgi/env.cgi");
+  CHECK(cgi.script_name == "/env.cgi");
+  CHECK(cgi.path_info == "/extra");
+  auto page = route_request(make_request("/", false), served, fs);
+  REQUIRE(page.kind == RouteKind::StaticFile);
+  CHECK(page.file_path == "/www/index.html");
+  CHECK(route_request(make_request("/chat.sh", false, "POST"), served, fs).kind == RouteKind::MethodNotAllowed);
+  CHECK(route_request(make_request("/chat.sh", false, "HEAD"), served, fs).kind == RouteKind::StaticFile);
+  CHECK(route_request(make_request("/.env", false), served, fs).kind == RouteKind::Forbidden);
+  auto slash = route_request(make_request("/index.html?v=2", false), served, fs);
+  REQUIRE(slash.kind == RouteKind::Redirect);
+  CHECK(slash.location == "/?v=2");
+  // Without a COMMAND or --dir even an upgrade request is plain HTTP.
+  CHECK(route_request(make_request("/", true), served, fs).kind == RouteKind::StaticFile);
+  CHECK(route_request(make_request("/missing", false), served, fs).kind == RouteKind::NotFound);
+  Config nothing;
+  nothing.dir = "/ws";
+  CHECK(route_request(make_request("/", false), nothing, fs).kind == RouteKind::NotFound);
+}
