@@ -77,9 +77,6 @@ bool reject_unsupported(const Config& config) {
   if (!config.staticdir.empty()) flag = "--staticdir";
   else if (!config.cgidir.empty()) flag = "--cgidir";
   else if (config.devconsole) flag = "--devconsole";
-  else if (config.ssl || !config.sslcert.empty() || !config.sslkey.empty()) flag = "--ssl";
-  else if (!config.sslca.empty()) flag = "--sslca";
-  else if (config.redirport != 0) flag = "--redirport";
   else if (config.reverselookup) flag = "--reverselookup";
   else if (!config.unixsocket.empty()) flag = "--unixsocket";
   else if (config.pingms != 0) flag = "--pingms";
@@ -187,7 +184,13 @@ int main(int argc, char** argv) {
 
   uv_loop_t* loop = uv_default_loop();
   net::Server server(loop, *context);
-  if (!server.listen(addresses, port, error)) {
+  context->https_port = port;
+  if (config.ssl && !server.enable_tls({config.sslcert, config.sslkey, config.sslca}, error)) {
+    wsbridge::log::write(LogLevel::Fatal, "server", "", "Can't start server: " + error);
+    return kExitCannotListen;
+  }
+  if (!server.listen(addresses, port, error) ||
+      (config.redirport != 0 && !server.listen_for_redirects(addresses, config.redirport, error))) {
     wsbridge::log::write(LogLevel::Fatal, "server", "", "Can't start server: " + error);
     return kExitCannotListen;
   }
@@ -200,7 +203,13 @@ int main(int argc, char** argv) {
   }
   for (const auto& address : addresses) {
     std::string shown = address.host.empty() ? "0.0.0.0:" + std::to_string(port) : address.display;
-    wsbridge::log::write(LogLevel::Info, "server", "", "Starting WebSocket server   : ws://" + shown + "/");
+    wsbridge::log::write(LogLevel::Info, "server", "",
+                         std::string("Starting WebSocket server   : ") + (config.ssl ? "wss://" : "ws://") + shown + "/");
+    if (config.redirport != 0) {
+      std::string redirect_host = address.host.empty() ? "0.0.0.0" : address.display.substr(0, address.display.rfind(':'));
+      wsbridge::log::write(LogLevel::Info, "server", "",
+                           "Starting redirect server   : http://" + redirect_host + ":" + std::to_string(config.redirport) + "/");
+    }
   }
   server.run();
   wsbridge::log::write(LogLevel::Info, "server", "", "Stopped");

@@ -56,6 +56,26 @@ void append_header(std::string& out, std::string_view name, std::string_view val
 
 }  // namespace
 
+std::string html_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&#34;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string moved_permanently_body(std::string_view location) {
+  return "<a href=\"" + html_escape(location) + "\">Moved Permanently</a>.\n";
+}
+
 std::string_view reason_phrase(int status) noexcept {
   switch (status) {
     case 101: return "Switching Protocols";

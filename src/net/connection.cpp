@@ -16,6 +16,7 @@
 #include "wsbridge/bridge/cgi_env.h"
 #include "wsbridge/bridge/utf8_sanitizer.h"
 #include "wsbridge/http/response.h"
+#include "wsbridge/route/https_redirect.h"
 #include "wsbridge/route/router.h"
 #include "wsbridge/ws/frame_encoder.h"
 #include "wsbridge/ws/handshake.h"
@@ -88,9 +89,10 @@ Connection::Connection(ServerContext& context) : context_(context) {
 
 Connection::~Connection() = default;
 
-void Connection::accept_from(uv_stream_t* listener, ServerContext& context) noexcept {
+void Connection::accept_from(uv_stream_t* listener, ServerContext& context, bool redirect_only) noexcept {
   auto* connection = new (std::nothrow) Connection(context);
   if (connection == nullptr) return;
+  connection->redirect_only_ = redirect_only;
   uv_loop_t* loop = listener->loop;
   uv_tcp_init(loop, &connection->socket_);
   connection->socket_.data = connection;
@@ -114,6 +116,15 @@ void Connection::accept_from(uv_stream_t* listener, ServerContext& context) noex
   }
   uv_tcp_nodelay(&connection->socket_, 1);
   connection->socket_queue_.attach(as_stream(&connection->socket_), connection);
+  if (context.tls_context != nullptr && !redirect_only) {
+    connection->tls_.reset(new (std::nothrow) tls::TlsSession(context.tls_context->get()));
+    if (!connection->tls_ || !connection->tls_->valid()) {
+      log::write(LogLevel::Error, "server", "", "Cannot create a TLS session");
+      connection->close_socket();
+      return;
+    }
+    connection->socket_queue_.set_tls(connection->tls_.get());
+  }
   connection->parser_ = std::unique_ptr<http::RequestParser>(
       new (std::nothrow) http::RequestParser(context.parser_limits));
   if (!connection->parser_) {
@@ -154,12 +165,11 @@ void Connection::on_socket_read(uv_stream_t* stream, ssize_t nread, const uv_buf
   auto* self = static_cast<Connection*>(stream->data);
   if (nread > 0) {
     auto size = static_cast<std::size_t>(nread);
-    if (self->phase_ == Phase::ReadingRequest) {
-      self->on_request_bytes(buf->base, size);
-    } else if (self->phase_ == Phase::WebSocket) {
-      self->on_websocket_bytes(buf->base, size);
+    if (self->tls_) {
+      self->on_tls_records(buf->base, size);
+    } else {
+      self->on_plaintext(buf->base, size);
     }
-    // Phase::Responding: anything more the client sends is ignored.
     return;
   }
   if (nread == 0) return;  // EAGAIN
@@ -169,6 +179,42 @@ void Connection::on_socket_read(uv_stream_t* stream, ssize_t nread, const uv_buf
                std::string("Client went away without a close frame: ") + uv_strerror(static_cast<int>(nread)));
   }
   self->close_socket();
+}
+
+void Connection::on_tls_records(const char* data, std::size_t size) noexcept {
+  std::string& plaintext = context_.tls_plaintext;
+  std::string& replies = context_.tls_replies;
+  plaintext.clear();
+  replies.clear();
+  bool ok;
+  try {
+    ok = tls_->receive(data, size, plaintext, replies);
+  } catch (const std::bad_alloc&) {
+    ok = false;
+  }
+  if (!replies.empty()) socket_queue_.write_raw(replies.data(), replies.size());
+  if (!ok) {
+    // websocketd (Go) reports these as "http: TLS handshake error from ...".
+    log::write(LogLevel::Access, "http", log_fields_, "TLS error: " + tls_->error());
+    socket_queue_.set_tls(nullptr);  // no close_notify on a broken session
+    phase_ = Phase::Responding;
+    socket_queue_.finish_then();
+    return;
+  }
+  if (!plaintext.empty()) on_plaintext(plaintext.data(), plaintext.size());
+  if (tls_ && tls_->peer_closed() && !socket_closed_) {
+    // close_notify: the client will send nothing more, as at EOF.
+    close_socket();
+  }
+}
+
+void Connection::on_plaintext(char* data, std::size_t size) noexcept {
+  if (phase_ == Phase::ReadingRequest) {
+    on_request_bytes(data, size);
+  } else if (phase_ == Phase::WebSocket) {
+    on_websocket_bytes(data, size);
+  }
+  // Phase::Responding: anything more the client sends is ignored.
 }
 
 void Connection::on_request_bytes(char* data, std::size_t size) noexcept {
@@ -187,7 +233,7 @@ void Connection::on_request_bytes(char* data, std::size_t size) noexcept {
 
 std::string Connection::describe_request(const http::Request& request) const {
   const std::string* host = request.find_header("Host");
-  return std::string(context_.config->ssl ? "https://" : "http://") + (host ? *host : "") + request.target;
+  return std::string(tls_ ? "https://" : "http://") + (host ? *host : "") + request.target;
 }
 
 void Connection::handle_request(char* rest, std::size_t rest_size) noexcept {
@@ -200,6 +246,10 @@ void Connection::handle_request(char* rest, std::size_t rest_size) noexcept {
     log::append_field(log_fields_, "url", describe_request(request));
     log::append_field(log_fields_, "id", next_unique_id(context_));
     log::append_field(log_fields_, "remote", remote_addr);
+    if (redirect_only_) {
+      redirect_to_https(request);
+      return;
+    }
     static const DiskFsView disk;
     route::Route route = route::route_request(request, *context_.config, disk);
     // websocketd names the program in every line of a COMMAND server, and
@@ -242,7 +292,7 @@ void Connection::handle_request(char* rest, std::size_t rest_size) noexcept {
       case route::RouteKind::Redirect: {
         std::vector<http::Header> headers = context_.http_headers;
         headers.push_back({"Location", route.location});
-        respond_and_close(301, "<a href=\"" + route.location + "\">Moved Permanently</a>.\n", headers);
+        respond_and_close(301, http::moved_permanently_body(route.location), headers);
         return;
       }
       case route::RouteKind::BadRequest:
@@ -256,6 +306,28 @@ void Connection::handle_request(char* rest, std::size_t rest_size) noexcept {
   } catch (const std::bad_alloc&) {
     respond_and_close(503, "503 Service Unavailable: out of memory\n");
   }
+}
+
+void Connection::redirect_to_https(const http::Request& request) noexcept {
+  // The fallback host is the address this connection reached us on.
+  sockaddr_storage local{};
+  int length = sizeof local;
+  char text[INET6_ADDRSTRLEN] = "localhost";
+  std::string fallback = text;
+  if (uv_tcp_getsockname(&socket_, reinterpret_cast<sockaddr*>(&local), &length) == 0) {
+    if (local.ss_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&local)->sin_addr, text, sizeof text);
+      fallback = text;
+    } else if (local.ss_family == AF_INET6) {
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&local)->sin6_addr, text, sizeof text);
+      fallback = std::string("[") + text + "]";
+    }
+  }
+  std::string location = route::https_redirect_location(request, context_.https_port, fallback);
+  log::write(LogLevel::Access, "http", log_fields_, "REDIRECT to " + location);
+  std::vector<http::Header> headers = context_.http_headers;
+  headers.push_back({"Location", location});
+  respond_and_close(301, http::moved_permanently_body(location), headers);
 }
 
 void Connection::respond_and_close(int status, std::string_view body,
@@ -403,7 +475,12 @@ void Connection::on_websocket_bytes(char* data, std::size_t size) noexcept {
         if (!close_sent_) deliver_to_child(event.binary, event.payload);
         break;
       case ws::MessageReader::EventKind::Ping:
-        if (!close_sent_) send_frame(ws::Opcode::Pong, event.payload);
+        if (!close_sent_) {
+          send_frame(ws::Opcode::Pong, event.payload);
+          // A client that pings but never reads its pongs must not grow our
+          // queue: stop reading it until it catches up.
+          if (socket_queue_.over_high_water()) pause_socket_reading(kOutputFull);
+        }
         break;
       case ws::MessageReader::EventKind::Pong:
         break;
@@ -445,11 +522,22 @@ void Connection::deliver_to_child(bool binary, std::string_view payload) noexcep
   uv_buf_t bufs[2] = {uv_buf_init(const_cast<char*>(payload.data()), static_cast<unsigned>(payload.size())),
                       uv_buf_init(&newline, 1)};
   stdin_queue_.write(bufs, binary ? 1 : 2);
-  if (stdin_queue_.over_high_water() && !socket_paused_ && !socket_closed_) {
-    // The child reads slower than the client sends: stop reading the socket
-    // so TCP flow control pushes back on the client.
-    socket_paused_ = true;
-    uv_read_stop(as_stream(&socket_));
+  // The child reads slower than the client sends: stop reading the socket
+  // so TCP flow control pushes back on the client.
+  if (stdin_queue_.over_high_water()) pause_socket_reading(kStdinFull);
+}
+
+void Connection::pause_socket_reading(std::uint8_t reason) noexcept {
+  if (socket_closed_) return;
+  if (socket_pause_reasons_ == 0) uv_read_stop(as_stream(&socket_));
+  socket_pause_reasons_ |= reason;
+}
+
+void Connection::resume_socket_reading(std::uint8_t reason) noexcept {
+  if ((socket_pause_reasons_ & reason) == 0) return;
+  socket_pause_reasons_ &= static_cast<std::uint8_t>(~reason);
+  if (socket_pause_reasons_ == 0 && !socket_closed_) {
+    uv_read_start(as_stream(&socket_), &Connection::on_alloc, &Connection::on_socket_read);
   }
 }
 
@@ -582,9 +670,9 @@ void Connection::on_queue_drained(WriteQueue& queue) noexcept {
       stdout_paused_ = false;
       uv_read_start(as_stream(&stdout_pipe_), &Connection::on_alloc, &Connection::on_stdout_read);
     }
-  } else if (socket_paused_ && !socket_closed_) {
-    socket_paused_ = false;
-    uv_read_start(as_stream(&socket_), &Connection::on_alloc, &Connection::on_socket_read);
+    resume_socket_reading(kOutputFull);
+  } else {
+    resume_socket_reading(kStdinFull);
   }
 }
 
@@ -612,10 +700,7 @@ void Connection::on_queue_error(WriteQueue& queue, int uv_error) noexcept {
     log::write(LogLevel::Debug, "process", log_fields_,
                std::string("Child's stdin closed: ") + uv_strerror(uv_error));
     close_stdin();
-    if (socket_paused_ && !socket_closed_) {
-      socket_paused_ = false;
-      uv_read_start(as_stream(&socket_), &Connection::on_alloc, &Connection::on_socket_read);
-    }
+    resume_socket_reading(kStdinFull);
     return;
   }
   log::write(LogLevel::Debug, "websocket", log_fields_, std::string("Cannot send: ") + uv_strerror(uv_error));

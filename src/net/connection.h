@@ -20,14 +20,17 @@
 #include "wsbridge/bridge/line_splitter.h"
 #include "wsbridge/http/request_parser.h"
 #include "wsbridge/route/router.h"
+#include "wsbridge/tls/tls_session.h"
 #include "wsbridge/ws/message_reader.h"
 
 namespace wsbridge::net {
 
 class Connection final : private WriteQueue::Owner, private proc::ChildProcess::Owner {
  public:
-  // Accepts one pending connection from `listener`. Never throws.
-  static void accept_from(uv_stream_t* listener, ServerContext& context) noexcept;
+  // Accepts one pending connection from `listener`. Never throws. A
+  // redirect-only connection (--redirport) answers every request with a 301
+  // to the https URL.
+  static void accept_from(uv_stream_t* listener, ServerContext& context, bool redirect_only = false) noexcept;
 
   // Server shutdown: close frame 1001, child ended, as for a client that left.
   void shut_down_for_server() noexcept;
@@ -50,9 +53,16 @@ class Connection final : private WriteQueue::Owner, private proc::ChildProcess::
   void respond_and_close(int status, std::string_view body,
                          const std::vector<http::Header>& extra_headers = {}) noexcept;
   std::string describe_request(const http::Request& request) const;
+  void redirect_to_https(const http::Request& request) noexcept;
+
+  // Bytes from the socket, after TLS when there is TLS.
+  void on_plaintext(char* data, std::size_t size) noexcept;
+  void on_tls_records(const char* data, std::size_t size) noexcept;
 
   // WebSocket phase.
   void on_websocket_bytes(char* data, std::size_t size) noexcept;
+  void pause_socket_reading(std::uint8_t reason) noexcept;
+  void resume_socket_reading(std::uint8_t reason) noexcept;
   void deliver_to_child(bool binary, std::string_view payload) noexcept;
   void send_frame(ws::Opcode opcode, std::string_view payload) noexcept;
   void send_close(std::uint16_t code, std::string_view reason) noexcept;
@@ -102,6 +112,7 @@ class Connection final : private WriteQueue::Owner, private proc::ChildProcess::
   proc::ChildProcess child_;
   std::unique_ptr<http::RequestParser> parser_;  // only until the head is read
   std::unique_ptr<ws::MessageReader> reader_;    // only after the upgrade
+  std::unique_ptr<tls::TlsSession> tls_;         // only with --ssl
   bridge::LineSplitter stdout_lines_{0};
   bridge::LineSplitter stderr_lines_{kMaxStderrLine};
   std::string log_fields_;
@@ -111,7 +122,10 @@ class Connection final : private WriteQueue::Owner, private proc::ChildProcess::
   Phase phase_ = Phase::ReadingRequest;
   std::uint8_t open_handles_ = 0;
   bool socket_closed_ = false;
-  bool socket_paused_ = false;  // reading stopped: child stdin is full
+  // Why socket reading is stopped (bits); it resumes when none is left.
+  static constexpr std::uint8_t kStdinFull = 1;   // the child reads slower than the client sends
+  static constexpr std::uint8_t kOutputFull = 2;  // the client does not read what it asks for (pongs)
+  std::uint8_t socket_pause_reasons_ = 0;
   bool stdout_paused_ = false;  // reading stopped: socket is full
   bool close_sent_ = false;
   bool close_received_ = false;
@@ -123,6 +137,7 @@ class Connection final : private WriteQueue::Owner, private proc::ChildProcess::
   bool stderr_closed_ = true;
   bool timer_closed_ = false;
   bool disconnect_logged_ = false;
+  bool redirect_only_ = false;
 };
 
 }  // namespace wsbridge::net

@@ -28,12 +28,49 @@ bool Server::listen(const std::vector<ListenAddress>& addresses, int port, std::
   return true;
 }
 
+bool Server::listen_for_redirects(const std::vector<ListenAddress>& addresses, int port, std::string& error) {
+  for (const ListenAddress& address : addresses) {
+    auto handle = std::make_unique<uv_tcp_t>();
+    handle->data = this;
+    ListenAddress redirect = address;
+    int err = start_listener(loop_, handle.get(), redirect, port, &Server::on_redirect_connection, error);
+    if (err != 0) return false;
+    listeners_.push_back(std::move(handle));
+  }
+  return true;
+}
+
+bool Server::enable_tls(const tls::TlsFiles& files, std::string& error) {
+  tls_ = std::make_unique<tls::TlsContext>();
+  if (!tls_->load(files, error)) return false;
+  tls_files_ = files;
+  context_.tls_context = tls_.get();
+  return true;
+}
+
+void Server::on_reload_signal(uv_signal_t* handle, int /*signum*/) noexcept {
+  auto* self = static_cast<Server*>(handle->data);
+  std::string error;
+  // Connections keep the context they started with; new ones get the new
+  // certificate. A bad file keeps the old one serving.
+  if (self->tls_->load(self->tls_files_, error)) {
+    log::write(LogLevel::Info, "server", "", "SIGHUP: reloaded TLS certificate and key");
+  } else {
+    log::write(LogLevel::Error, "server", "", "SIGHUP: keeping the previous certificate: " + error);
+  }
+}
+
 void Server::run() {
   uv_signal_init(loop_, &sigint_);
   uv_signal_init(loop_, &sigterm_);
   sigint_.data = sigterm_.data = this;
   uv_signal_start(&sigint_, &Server::on_signal, SIGINT);
   uv_signal_start(&sigterm_, &Server::on_signal, SIGTERM);
+  if (tls_) {
+    uv_signal_init(loop_, &sighup_);
+    sighup_.data = this;
+    uv_signal_start(&sighup_, &Server::on_reload_signal, SIGHUP);
+  }
   context_.server = this;
   context_.on_last_connection_closed = &Server::on_last_connection_closed;
   uv_run(loop_, UV_RUN_DEFAULT);
@@ -48,6 +85,15 @@ void Server::on_connection(uv_stream_t* listener, int status) noexcept {
     return;
   }
   Connection::accept_from(listener, self->context_);
+}
+
+void Server::on_redirect_connection(uv_stream_t* listener, int status) noexcept {
+  auto* self = static_cast<Server*>(listener->data);
+  if (status != 0) {
+    log::write(LogLevel::Error, "server", "", std::string("Accept failed: ") + uv_strerror(status));
+    return;
+  }
+  Connection::accept_from(listener, self->context_, /*redirect_only=*/true);
 }
 
 void Server::on_signal(uv_signal_t* handle, int signum) noexcept {
@@ -98,6 +144,7 @@ void Server::finish() noexcept {
   finished_ = true;
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+  if (tls_) uv_close(reinterpret_cast<uv_handle_t*>(&sighup_), nullptr);
   if (context_.connection_count > 0) {
     // Forced exit: no child may outlive us.
     for (Connection* c = context_.first_connection; c != nullptr; c = c->next_) c->kill_child_now();

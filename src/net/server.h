@@ -9,6 +9,7 @@
 
 #include "net/listener.h"
 #include "net/server_context.h"
+#include "wsbridge/tls/tls_context.h"
 
 namespace wsbridge::net {
 
@@ -22,11 +23,20 @@ class Server {
   // nothing listening.
   bool listen(const std::vector<ListenAddress>& addresses, int port, std::string& error);
 
+  // --redirport: plain-HTTP listeners whose every request is redirected to
+  // the https URL of the main port.
+  bool listen_for_redirects(const std::vector<ListenAddress>& addresses, int port, std::string& error);
+
+  // --ssl: loads the certificate and key now (and again on SIGHUP).
+  bool enable_tls(const tls::TlsFiles& files, std::string& error);
+
   // Runs until SIGINT/SIGTERM have been handled and every connection is gone.
   void run();
 
  private:
   static void on_connection(uv_stream_t* listener, int status) noexcept;
+  static void on_redirect_connection(uv_stream_t* listener, int status) noexcept;
+  static void on_reload_signal(uv_signal_t* handle, int signum) noexcept;
   static void on_signal(uv_signal_t* handle, int signum) noexcept;
   static void on_deadline(uv_timer_t* timer) noexcept;
   static void on_last_connection_closed(ServerContext& context) noexcept;
@@ -38,6 +48,9 @@ class Server {
   std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
   uv_signal_t sigint_{};
   uv_signal_t sigterm_{};
+  uv_signal_t sighup_{};
+  std::unique_ptr<tls::TlsContext> tls_;
+  tls::TlsFiles tls_files_;
   uv_timer_t deadline_{};
   bool finished_ = false;
 };

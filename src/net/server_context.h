@@ -13,6 +13,7 @@
 #include "wsbridge/cli/config.h"
 #include "wsbridge/http/request.h"
 #include "wsbridge/http/request_parser.h"
+#include "wsbridge/tls/tls_context.h"
 
 namespace wsbridge::net {
 
@@ -31,6 +32,8 @@ constexpr std::size_t kReadBufferSize = 64 * 1024;
 
 struct ServerContext {
   const cli::Config* config = nullptr;
+  tls::TlsContext* tls_context = nullptr;  // with --ssl; reloaded on SIGHUP
+  int https_port = 443;                    // where --redirport sends clients
   std::string command_path;               // absolute, resolved once at start-up
   std::vector<std::string> command_argv;  // argv[0] = command_path
   std::string command_text;               // for the log's command:'...' field
@@ -59,6 +62,8 @@ struct ServerContext {
   alignas(16) char read_buffer[kReadBufferSize];
   std::string frame_scratch;  // outgoing frames of one stdout read
   std::string utf8_scratch;   // repaired child output
+  std::string tls_plaintext;  // decrypted bytes of one socket read
+  std::string tls_replies;    // TLS records produced while reading
   std::uint64_t last_unique_id = 0;
 };
 

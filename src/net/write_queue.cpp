@@ -9,7 +9,42 @@ namespace {
 constexpr std::size_t kKeepCapacity = 64 * 1024;
 }  // namespace
 
+namespace {
+// TLS records of one write are built here and handed to the kernel at once;
+// the loop is single-threaded, so one buffer serves every connection.
+std::string& ciphertext_scratch() {
+  static std::string scratch;
+  return scratch;
+}
+}  // namespace
+
 bool WriteQueue::write(const uv_buf_t* bufs, unsigned count) noexcept {
+  if (tls_ == nullptr) return write_plain(bufs, count);
+  if (failed_ || finishing_) return !failed_;
+  std::string& records = ciphertext_scratch();
+  records.clear();
+  try {
+    for (unsigned i = 0; i < count; ++i) {
+      if (bufs[i].len > 0 && !tls_->send(bufs[i].base, bufs[i].len, records)) {
+        fail(UV_EPROTO);
+        return false;
+      }
+    }
+  } catch (...) {
+    fail(UV_ENOMEM);
+    return false;
+  }
+  bool ok = write_raw(records.data(), records.size());
+  if (records.capacity() > kKeepCapacity) std::string().swap(records);
+  return ok;
+}
+
+bool WriteQueue::write_raw(const char* data, std::size_t size) noexcept {
+  uv_buf_t buf = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(size));
+  return write_plain(&buf, 1);
+}
+
+bool WriteQueue::write_plain(const uv_buf_t* bufs, unsigned count) noexcept {
   if (failed_ || finishing_) return !failed_;
   size_t total = 0;
   for (unsigned i = 0; i < count; ++i) total += bufs[i].len;
@@ -88,6 +123,16 @@ void WriteQueue::on_write_done(uv_write_t* req, int status) noexcept {
 
 void WriteQueue::finish_then() noexcept {
   if (finishing_) return;
+  if (tls_ != nullptr && !failed_) {
+    // close_notify tells the peer the data ended here, not by truncation.
+    std::string& records = ciphertext_scratch();
+    records.clear();
+    try {
+      tls_->close(records);
+    } catch (...) {
+    }
+    if (!records.empty()) write_raw(records.data(), records.size());
+  }
   finishing_ = true;
   if (failed_) return;
   if (!writing_ && pending_.empty()) {

@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <string>
 
+#include "wsbridge/tls/tls_session.h"
+
 namespace wsbridge::net {
 
 class WriteQueue {
@@ -36,9 +38,16 @@ class WriteQueue {
     owner_ = owner;
   }
 
+  // With a TLS session set, write() encrypts what it is given and
+  // finish_then() sends close_notify first. Set once, before any write.
+  void set_tls(tls::TlsSession* session) noexcept { tls_ = session; }
+
   // Queues the buffers in order. Returns false after an error (the data is
   // dropped: the peer is gone).
   bool write(const uv_buf_t* bufs, unsigned count) noexcept;
+  // Queues bytes that are already on the wire's format (TLS records the
+  // session produced while reading), bypassing encryption.
+  bool write_raw(const char* data, std::size_t size) noexcept;
   bool write(const char* data, std::size_t size) noexcept {
     uv_buf_t buf = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(size));
     return write(&buf, 1);
@@ -54,12 +63,14 @@ class WriteQueue {
 
  private:
   static void on_write_done(uv_write_t* req, int status) noexcept;
+  bool write_plain(const uv_buf_t* bufs, unsigned count) noexcept;
   void start_write() noexcept;
   void fail(int uv_error) noexcept;
   void release_large_buffers() noexcept;
 
   uv_stream_t* stream_ = nullptr;
   Owner* owner_ = nullptr;
+  tls::TlsSession* tls_ = nullptr;
   uv_write_t request_{};
   std::string pending_;    // accepted, not yet handed to libuv
   std::string in_flight_;  // handed to libuv by the current uv_write

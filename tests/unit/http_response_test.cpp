@@ -106,3 +106,9 @@ TEST_CASE("format_switching_protocols matches gorilla's 101", "[http_response_te
             "\r\n");
   }
 }
+
+TEST_CASE("html_escape and the 301 body escape what could become markup", "[http_response_test]") {
+  using wsbridge::http::html_escape;
+  CHECK(html_escape("/a?x=<script>&y=\"'") == "/a?x=&lt;script&gt;&amp;y=&#34;&#39;");
+  CHECK(wsbridge::http::moved_permanently_body("/b\"c") == "<a href=\"/b&#34;c\">Moved Permanently</a>.\n");
+}

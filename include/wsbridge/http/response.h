@@ -8,6 +8,12 @@
 
 namespace wsbridge::http {
 
+// Escapes & < > " ' for text placed in HTML (bodies that echo a URL).
+std::string html_escape(std::string_view text);
+
+// The body Go's http.Redirect writes for a 301 to `location`, escaped.
+std::string moved_permanently_body(std::string_view location);
+
 // Standard reason phrase for a status code ("Not Found"); "Unknown" otherwise.
 std::string_view reason_phrase(int status) noexcept;
 
