@@ -8,6 +8,13 @@ namespace {
 
 bool is_continuation(char c) noexcept { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
+// memchr over [data, data + size), which may be an empty view with no
+// storage at all (a default string_view, as an end-of-stream call passes):
+// memchr's pointer must not be null even when size is 0 (C11 7.24.1).
+const void* find_newline(const char* data, std::size_t size) noexcept {
+  return size == 0 ? nullptr : std::memchr(data, '\n', size);
+}
+
 // Length a UTF-8 sequence announces in its lead byte; 1 for ASCII and for
 // bytes that cannot start a sequence (those are invalid anyway, and cutting
 // right after them splits nothing).
@@ -52,7 +59,7 @@ Piece take_line(std::string_view data, std::size_t max_line, bool at_eof) noexce
   // (max_line bytes, "\r", "\n"), so the search never needs to look further:
   // scanning a long unterminated run costs O(max_line) per piece, not O(n).
   const std::size_t window = max_line == 0 ? data.size() : std::min(data.size(), max_line + 2);
-  const void* newline = std::memchr(data.data(), '\n', window);
+  const void* newline = find_newline(data.data(), window);
   if (newline != nullptr) {
     const auto at = static_cast<std::size_t>(static_cast<const char*>(newline) - data.data());
     const std::size_t content = (at > 0 && data[at - 1] == '\r') ? at - 1 : at;
@@ -111,7 +118,7 @@ std::optional<std::string_view> LineSplitter::next_line(std::string_view& input)
   // cut it, so partial_ never exceeds max_line + 2 bytes.
   const std::size_t room = max_line_ == 0 ? input.size() : max_line_ + 2 - partial_.size();
   const std::size_t window = std::min(input.size(), room);
-  const void* newline = std::memchr(input.data(), '\n', window);
+  const void* newline = find_newline(input.data(), window);
   const std::size_t take =
       newline != nullptr ? static_cast<std::size_t>(static_cast<const char*>(newline) - input.data()) + 1 : window;
   partial_.append(input.data(), take);

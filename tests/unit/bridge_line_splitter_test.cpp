@@ -242,3 +242,21 @@ TEST_CASE("last_line_was_cut resets for a normal line", "[bridge_line_splitter_t
   REQUIRE_FALSE(splitter.next_line(input));
   REQUIRE_FALSE(splitter.finish());
 }
+
+// Found by the UBSan build: an empty view with no storage (the child's
+// stderr at end of stream) reached memchr with a null pointer, which is
+// undefined even for zero bytes. Only a sanitized build can see it fail.
+TEST_CASE("an empty view with a null data pointer is just no input", "[bridge_line_splitter_test]") {
+  for (const std::size_t max_line : {std::size_t{0}, std::size_t{4}}) {
+    LineSplitter splitter(max_line);
+    std::string_view nothing;
+    REQUIRE(nothing.data() == nullptr);
+    REQUIRE_FALSE(splitter.next_line(nothing));
+    std::string_view partial = "ab";
+    REQUIRE_FALSE(splitter.next_line(partial));
+    nothing = {};
+    REQUIRE_FALSE(splitter.next_line(nothing));  // the buffered path, with nothing to add
+    REQUIRE(*splitter.finish() == "ab");
+    REQUIRE_FALSE(splitter.finish());
+  }
+}
