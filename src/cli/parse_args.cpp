@@ -283,16 +283,16 @@ std::unique_ptr<CLI::App> build_app(Config& config, Extras& extras) {
   app->add_option("--cgidir", config.cgidir, "Serve CGI scripts from DIR." + later)
       ->type_name("DIR");
   flag("--devconsole", config.devconsole, "Serve a test page over HTTP." + later);
-  flag("--ssl", config.ssl, "Listen with TLS; needs --sslcert and\n--sslkey." + later);
-  app->add_option("--sslcert", config.sslcert, "TLS certificate chain, PEM." + later)
+  flag("--ssl", config.ssl, "Listen with TLS 1.2/1.3; needs --sslcert\nand --sslkey. SIGHUP reloads both.");
+  app->add_option("--sslcert", config.sslcert, "TLS certificate chain, PEM.")
       ->type_name("FILE");
-  app->add_option("--sslkey", config.sslkey, "TLS private key, PEM." + later)
+  app->add_option("--sslkey", config.sslkey, "TLS private key, PEM.")
       ->type_name("FILE");
   app->add_option("--sslca", config.sslca,
-                  "Require client certificates from this CA.\n" + later.substr(1))
+                  "Require client certificates from this CA.")
       ->type_name("FILE");
   app->add_option("--redirport", config.redirport,
-                  "Redirect plain HTTP on PORT to the main\nport." + later)
+                  "Also listen on PORT with plain HTTP and\nredirect every request to the https URL.")
       ->type_name("PORT")
       ->check(go_signed_integer());
   flag("--reverselookup", config.reverselookup,
