@@ -9,8 +9,9 @@ build_packages=(g++ cmake make pkg-config libuv1-dev libssl-dev libcli11-dev
                 catch2 node-llhttp)
 # Tests: real peers (python websockets + pytest, node ws) and the reference
 # implementation we compare against.
+# clang-14 + its runtime libraries build the libFuzzer targets (scripts/fuzz.sh).
 test_packages=(python3 python3-websockets python3-pytest nodejs node-ws
-               websocketd procps)
+               websocketd procps openssl clang-14 libclang-rt-14-dev)
 
 wanted=("${build_packages[@]}")
 if [[ "${1:-}" == "--with-tests" ]]; then
