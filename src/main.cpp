@@ -32,6 +32,7 @@ namespace net = wsbridge::net;
 // 3 cannot listen.
 constexpr int kExitConfigError = 1;
 constexpr int kExitCannotListen = 3;
+constexpr int kExitConflictingOptions = 4;  // --devconsole with --staticdir or --cgidir
 
 // Descriptors 0-2 must be open, or the first pipe we create could become
 // "stdin" and the child's dup2 onto itself would keep close-on-exec.
@@ -74,8 +75,7 @@ void raise_descriptor_limit() {
 // built yet: refusing them clearly beats silently ignoring them.
 bool reject_unsupported(const Config& config) {
   const char* flag = nullptr;
-  if (!config.staticdir.empty()) flag = "--staticdir";
-  else if (!config.cgidir.empty()) flag = "--cgidir";
+  if (!config.cgidir.empty()) flag = "--cgidir";
   else if (config.devconsole) flag = "--devconsole";
   else if (config.reverselookup) flag = "--reverselookup";
   else if (!config.unixsocket.empty()) flag = "--unixsocket";
@@ -142,6 +142,13 @@ int main(int argc, char** argv) {
   context->config = &config;
   wsbridge::log::set_level(config.loglevel);
   if (reject_unsupported(config)) return kExitConfigError;
+  // The console answers every plain request, so it would hide the files.
+  if (config.devconsole && (!config.staticdir.empty() || !config.cgidir.empty())) {
+    wsbridge::log::write(LogLevel::Fatal, "server", "",
+                         std::string("Invalid parameters: --devconsole cannot be used with ") +
+                             (!config.staticdir.empty() ? "--staticdir" : "--cgidir") + ". Pick one.");
+    return kExitConflictingOptions;
+  }
 
   if (!config.command.empty()) {
     context->command_path = wsbridge::proc::find_executable(config.command, std::getenv("PATH"));
@@ -201,10 +208,22 @@ int main(int argc, char** argv) {
   if (!config.dir.empty()) {
     wsbridge::log::write(LogLevel::Info, "server", "", "Serving from directory      : " + config.dir);
   }
+  if (!config.staticdir.empty()) {
+    wsbridge::log::write(LogLevel::Info, "server", "", "Serving static content from : " + config.staticdir);
+  }
+  if (!config.cgidir.empty()) {
+    wsbridge::log::write(LogLevel::Info, "server", "", "Serving CGI scripts from    : " + config.cgidir);
+  }
   for (const auto& address : addresses) {
     std::string shown = address.host.empty() ? "0.0.0.0:" + std::to_string(port) : address.display;
     wsbridge::log::write(LogLevel::Info, "server", "",
                          std::string("Starting WebSocket server   : ") + (config.ssl ? "wss://" : "ws://") + shown + "/");
+    const std::string http_url = std::string(config.ssl ? "https://" : "http://") + shown + "/";
+    if (config.devconsole) {
+      wsbridge::log::write(LogLevel::Info, "server", "", "Developer console enabled   : " + http_url);
+    } else if (!config.staticdir.empty() || !config.cgidir.empty()) {
+      wsbridge::log::write(LogLevel::Info, "server", "", "Serving CGI or static files : " + http_url);
+    }
     if (config.redirport != 0) {
       std::string redirect_host = address.host.empty() ? "0.0.0.0" : address.display.substr(0, address.display.rfind(':'));
       wsbridge::log::write(LogLevel::Info, "server", "",

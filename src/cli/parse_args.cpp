@@ -162,6 +162,7 @@ class HelpFormatter : public CLI::Formatter {
 // Values that CLI11 writes to but that are not Config fields themselves.
 struct Extras {
   std::string loglevel;
+  std::string logformat = "text";
   bool version = false;
   bool license = false;
 };
@@ -269,6 +270,10 @@ std::unique_ptr<CLI::App> build_app(Config& config, Extras& extras) {
                   "Least severe messages logged: debug, trace,\n"
                   "access, info, error, fatal, or none.")
       ->type_name("LEVEL");
+  app->add_option("--logformat", extras.logformat,
+                  "Log line layout: text (websocketd's) or\n"
+                  "json (one object per line, for log shippers).")
+      ->type_name("FORMAT");
   flag("--version", extras.version, "Print the version and exit.");
   flag("--license", extras.license, "Print the license and exit.");
 
@@ -296,7 +301,7 @@ std::unique_ptr<CLI::App> build_app(Config& config, Extras& extras) {
       ->type_name("PORT")
       ->check(go_signed_integer());
   flag("--reverselookup", config.reverselookup,
-       "REMOTE_HOST from reverse DNS." + later);
+       "REMOTE_HOST from a reverse DNS lookup\n(done off the event loop).");
   app->add_option("--unixsocket", config.unixsocket,
                   "Also listen on a Unix socket at PATH.\n" + later.substr(1))
       ->type_name("PATH");
@@ -512,6 +517,10 @@ ParseOutcome parse_checked(int argc, const char* const* argv) {
                     "'. Use --help to see allowed values.",
                 true);
   }
+  if (extras.logformat != "text" && extras.logformat != "json") {
+    return fail(1, "Incorrect logformat flag '" + extras.logformat + "'. Use text or json.", true);
+  }
+  config.log_json = extras.logformat == "json";
   if (extras.version) {
     outcome.stdout_text = version_line();
     return outcome;

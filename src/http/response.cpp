@@ -91,6 +91,7 @@ std::string_view reason_phrase(int status) noexcept {
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
+    case 411: return "Length Required";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
     case 416: return "Range Not Satisfiable";
@@ -101,6 +102,7 @@ std::string_view reason_phrase(int status) noexcept {
     case 501: return "Not Implemented";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
     case 505: return "HTTP Version Not Supported";
     default: return "Unknown";
   }
@@ -126,6 +128,26 @@ std::string format_response(int status, const std::vector<Header>& headers, std:
   append_header(out, "Connection", "close");
   out += "\r\n";
   out.append(body.data(), body.size());
+  return out;
+}
+
+std::string format_response_head(int status, const std::vector<Header>& headers,
+                                 std::optional<std::uint64_t> content_length, std::string_view reason) {
+  std::string out;
+  out.reserve(256);
+  out += "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  if (reason.empty() || reason.find_first_of("\r\n") != std::string_view::npos) reason = reason_phrase(status);
+  out.append(reason.data(), reason.size());
+  out += "\r\n";
+  for (const Header& header : headers) {
+    if (!is_safe_header(header) || is_framing_header(header.name)) continue;
+    append_header(out, header.name, header.value);
+  }
+  if (content_length) append_header(out, "Content-Length", std::to_string(*content_length));
+  append_header(out, "Connection", "close");
+  out += "\r\n";
   return out;
 }
 

@@ -1,14 +1,19 @@
 #include "log/logger.h"
 
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <ctime>
+
+#include "wsbridge/bridge/utf8_sanitizer.h"
 
 namespace wsbridge::log {
 namespace {
 
 LogLevel g_level = LogLevel::Access;
+bool g_json = false;
 
 const char* level_name(LogLevel level) noexcept {
   switch (level) {
@@ -39,34 +44,109 @@ std::string_view current_time_text() noexcept {
   return {text, length};
 }
 
+// RFC 3339 UTC with milliseconds, the form log pipelines parse without help.
+std::string current_time_rfc3339() {
+  timeval now{};
+  gettimeofday(&now, nullptr);
+  struct tm parts {};
+  gmtime_r(&now.tv_sec, &parts);
+  char text[40];
+  size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &parts);
+  snprintf(text + n, sizeof text - n, ".%03dZ", static_cast<int>(now.tv_usec / 1000));
+  return text;
+}
+
 void pad_to(std::string& line, std::string_view text, size_t width) {
   line.append(text);
   if (text.size() < width) line.append(width - text.size(), ' ');
 }
 
+void append_json_string(std::string& out, std::string_view text) {
+  // Child stderr may hold any bytes; JSON must be UTF-8.
+  std::string scratch;
+  text = bridge::sanitize_utf8(text, scratch);
+  out.push_back('"');
+  for (char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char escaped[8];
+          snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
+          out += escaped;
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+// Reads back what append_field wrote: name:'value' pairs separated by spaces,
+// with \' and \\ escapes inside values.
+void append_fields_as_json(std::string& out, std::string_view fields) {
+  size_t i = 0;
+  while (i < fields.size()) {
+    size_t colon = fields.find(":'", i);
+    if (colon == std::string_view::npos) break;
+    std::string_view name = fields.substr(i, colon - i);
+    std::string value;
+    size_t j = colon + 2;
+    for (; j < fields.size() && fields[j] != '\''; ++j) {
+      if (fields[j] == '\\' && j + 1 < fields.size()) ++j;
+      value.push_back(fields[j]);
+    }
+    out.push_back(',');
+    append_json_string(out, name);
+    out.push_back(':');
+    append_json_string(out, value);
+    i = j + 2;  // past the closing quote and the space
+  }
+}
+
 }  // namespace
 
 void set_level(LogLevel level) noexcept { g_level = level; }
+void set_json(bool json) noexcept { g_json = json; }
 
 bool enabled(LogLevel level) noexcept {
   return g_level != LogLevel::None && level != LogLevel::None && level >= g_level;
+}
+
+std::string format_line(LogLevel level, std::string_view category, std::string_view fields,
+                        std::string_view message, bool json) {
+  std::string line;
+  line.reserve(64 + category.size() + fields.size() + message.size());
+  if (json) {
+    line += "{\"time\":\"" + current_time_rfc3339() + "\",\"level\":\"" + level_name(level) + "\",\"category\":";
+    append_json_string(line, category);
+    append_fields_as_json(line, fields);
+    line += ",\"message\":";
+    append_json_string(line, message);
+    line.push_back('}');
+    return line;
+  }
+  line.append(current_time_text());
+  line.append(" | ");
+  pad_to(line, level_name(level), 6);
+  line.append(" | ");
+  pad_to(line, category, 10);
+  line.append(" | ");
+  line.append(fields);
+  line.append(" | ");
+  line.append(message);
+  return line;
 }
 
 void write(LogLevel level, std::string_view category, std::string_view fields,
            std::string_view message) noexcept {
   if (!enabled(level)) return;
   try {
-    std::string line;
-    line.reserve(64 + category.size() + fields.size() + message.size());
-    line.append(current_time_text());
-    line.append(" | ");
-    pad_to(line, level_name(level), 6);
-    line.append(" | ");
-    pad_to(line, category, 10);
-    line.append(" | ");
-    line.append(fields);
-    line.append(" | ");
-    line.append(message);
+    std::string line = format_line(level, category, fields, message, g_json);
     line.push_back('\n');
     const char* data = line.data();
     size_t left = line.size();
@@ -88,7 +168,10 @@ void append_field(std::string& fields, std::string_view name, std::string_view v
   if (!fields.empty()) fields.push_back(' ');
   fields.append(name);
   fields.append(":'");
-  fields.append(value);
+  for (char c : value) {
+    if (c == '\'' || c == '\\') fields.push_back('\\');
+    fields.push_back(c);
+  }
   fields.push_back('\'');
 }
 

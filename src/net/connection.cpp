@@ -12,6 +12,7 @@
 
 #include "log/logger.h"
 #include "net/disk_fs_view.h"
+#include "net/static_responder.h"
 #include "proc/spawn.h"
 #include "wsbridge/bridge/cgi_env.h"
 #include "wsbridge/bridge/utf8_sanitizer.h"
@@ -274,9 +275,11 @@ void Connection::handle_request(char* rest, std::size_t rest_size) noexcept {
         log::write(LogLevel::Access, "session", log_fields_, "NOT FOUND: script not found");
         respond_and_close(404, "404 Not Found\n");
         return;
+      case route::RouteKind::StaticFile:
+        serve_static_file(request, route);
+        return;
       case route::RouteKind::DevConsole:
       case route::RouteKind::CgiScript:
-      case route::RouteKind::StaticFile:
         respond_and_close(501, "501 Not Implemented\n", context_.http_headers);
         return;
       case route::RouteKind::Forbidden:
@@ -329,6 +332,29 @@ void Connection::redirect_to_https(const http::Request& request) noexcept {
   headers.push_back({"Location", location});
   respond_and_close(301, http::moved_permanently_body(location), headers);
 }
+
+void Connection::serve_static_file(const http::Request& request, const route::Route& route) noexcept {
+  log::write(LogLevel::Access, "http", log_fields_, "STATIC");
+  phase_ = Phase::Responding;
+  static_file_ = StaticResponder::start(request, route.file_path, context_.http_headers, *this);
+  parser_.reset();  // the request is not needed any more
+  uv_timer_start(&timer_, &Connection::on_timer, kResponseStallTimeoutMs, 0);
+  if (static_file_ && !static_file_->pump(context_.read_buffer, sizeof context_.read_buffer)) static_file_.reset();
+}
+
+void Connection::send_response_bytes(const char* data, std::size_t size) noexcept {
+  socket_queue_.write(data, size);
+}
+
+bool Connection::response_backlogged() const noexcept { return socket_queue_.over_high_water(); }
+
+void Connection::end_response() noexcept {
+  // The last bytes get as long to leave as any other chunk.
+  uv_timer_start(&timer_, &Connection::on_timer, kResponseStallTimeoutMs, 0);
+  socket_queue_.finish_then();
+}
+
+void Connection::abort_response() noexcept { close_socket(); }
 
 void Connection::respond_and_close(int status, std::string_view body,
                                    const std::vector<http::Header>& extra_headers) noexcept {
@@ -671,6 +697,11 @@ void Connection::on_queue_drained(WriteQueue& queue) noexcept {
       uv_read_start(as_stream(&stdout_pipe_), &Connection::on_alloc, &Connection::on_stdout_read);
     }
     resume_socket_reading(kOutputFull);
+    if (static_file_ && !socket_closed_) {
+      // The client took what was queued: it is alive, send more.
+      uv_timer_start(&timer_, &Connection::on_timer, kResponseStallTimeoutMs, 0);
+      if (!static_file_->pump(context_.read_buffer, sizeof context_.read_buffer)) static_file_.reset();
+    }
   } else {
     resume_socket_reading(kStdinFull);
   }

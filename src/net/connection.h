@@ -14,7 +14,9 @@
 #include <string>
 #include <string_view>
 
+#include "net/response_sink.h"
 #include "net/server_context.h"
+#include "net/static_responder.h"
 #include "net/write_queue.h"
 #include "proc/child_process.h"
 #include "wsbridge/bridge/line_splitter.h"
@@ -25,7 +27,7 @@
 
 namespace wsbridge::net {
 
-class Connection final : private WriteQueue::Owner, private proc::ChildProcess::Owner {
+class Connection final : private WriteQueue::Owner, private proc::ChildProcess::Owner, private ResponseSink {
  public:
   // Accepts one pending connection from `listener`. Never throws. A
   // redirect-only connection (--redirport) answers every request with a 301
@@ -50,6 +52,7 @@ class Connection final : private WriteQueue::Owner, private proc::ChildProcess::
   void handle_request(char* rest, std::size_t rest_size) noexcept;
   void start_websocket(const http::Request& request, const route::Route& route, char* rest,
                        std::size_t rest_size) noexcept;
+  void serve_static_file(const http::Request& request, const route::Route& route) noexcept;
   void respond_and_close(int status, std::string_view body,
                          const std::vector<http::Header>& extra_headers = {}) noexcept;
   std::string describe_request(const http::Request& request) const;
@@ -93,6 +96,11 @@ class Connection final : private WriteQueue::Owner, private proc::ChildProcess::
   void on_queue_drained(WriteQueue& queue) noexcept override;
   void on_queue_finished(WriteQueue& queue) noexcept override;
   void on_queue_error(WriteQueue& queue, int uv_error) noexcept override;
+  // ResponseSink (static files, CGI output)
+  void send_response_bytes(const char* data, std::size_t size) noexcept override;
+  bool response_backlogged() const noexcept override;
+  void end_response() noexcept override;
+  void abort_response() noexcept override;
   // ChildProcess::Owner
   void on_child_exited(int wait_status) noexcept override;
   void on_child_closed() noexcept override;
@@ -113,6 +121,7 @@ class Connection final : private WriteQueue::Owner, private proc::ChildProcess::
   std::unique_ptr<http::RequestParser> parser_;  // only until the head is read
   std::unique_ptr<ws::MessageReader> reader_;    // only after the upgrade
   std::unique_ptr<tls::TlsSession> tls_;         // only with --ssl
+  std::unique_ptr<StaticResponder> static_file_;  // while a file's body is being sent
   bridge::LineSplitter stdout_lines_{0};
   bridge::LineSplitter stderr_lines_{kMaxStderrLine};
   std::string log_fields_;

@@ -58,10 +58,13 @@ StaticLookup find_static_file(const std::string& root, const std::string& cgi_ro
     return StaticLookup::IndexRedirect;
   }
 
+  // Looked up without the trailing slash, as Go's http.Dir cleans the name
+  // before opening it ("/a.txt/" finds the file a.txt, which is redirected).
+  const bool trailing_slash = !decoded_path.empty() && decoded_path.back() == '/';
   std::string path = root;
   while (!path.empty() && path.back() == '/') path.pop_back();
   path += decoded_path;
-  const bool trailing_slash = !decoded_path.empty() && decoded_path.back() == '/';
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
   switch (fs.kind_of(path)) {
     case FileKind::Missing:
       return StaticLookup::NotFound;
@@ -80,7 +83,7 @@ StaticLookup find_static_file(const std::string& root, const std::string& cgi_ro
         match.location = decoded_path + "/";
         return StaticLookup::AddSlash;
       }
-      const std::string index = path + std::string(kIndexFile);
+      const std::string index = path + "/" + std::string(kIndexFile);
       if (fs.kind_of(index) != FileKind::Regular) return StaticLookup::NoListing;
       return serve_file(index, *real_root, cgi_root, fs, match);
     }

@@ -26,6 +26,7 @@ struct Config {
   std::vector<std::string> headers_ws;    // --header-ws: on 101 responses
   std::vector<std::string> headers_http;  // --header-http: on plain HTTP responses
   LogLevel loglevel = LogLevel::Access;
+  bool log_json = false;               // --logformat=json: one JSON object per line
   // Accepted so newer websocketd command lines parse; later work implements them.
   std::string dir, staticdir, cgidir, sslcert, sslkey, sslca, unixsocket;
   bool devconsole = false, ssl = false, reverselookup = false, passstderr = false;
