@@ -3,6 +3,9 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <cstring>
 
 #include "log/logger.h"
@@ -60,6 +63,40 @@ void Server::on_reload_signal(uv_signal_t* handle, int /*signum*/) noexcept {
   }
 }
 
+bool Server::adopt(const std::vector<systemd::InheritedSocket>& sockets, std::string& error) {
+  for (const auto& inherited : sockets) {
+    int domain = 0;
+    socklen_t length = sizeof domain;
+    getsockopt(inherited.fd, SOL_SOCKET, SO_DOMAIN, &domain, &length);
+    if (domain != AF_INET && domain != AF_INET6) {
+      error = "socket activation: descriptor " + std::to_string(inherited.fd) + " is not a TCP socket";
+      return false;
+    }
+    auto handle = std::make_unique<uv_tcp_t>();
+    handle->data = this;
+    int err = uv_tcp_init(loop_, handle.get());
+    if (err == 0) err = uv_tcp_open(handle.get(), inherited.fd);
+    if (err == 0) err = uv_listen(reinterpret_cast<uv_stream_t*>(handle.get()), 4096, &Server::on_connection);
+    if (err != 0) {
+      error = "socket activation: descriptor " + std::to_string(inherited.fd) + ": " + uv_strerror(err);
+      return false;
+    }
+    listeners_.push_back(std::move(handle));
+  }
+  return true;
+}
+
+void Server::report_status() noexcept {
+  systemd::notify("STATUS=" + std::to_string(context_.connection_count) + " connection(s), " +
+                  std::to_string(context_.active_children) + " child process(es)");
+}
+
+void Server::on_status_timer(uv_timer_t* timer) noexcept {
+  auto* self = static_cast<Server*>(timer->data);
+  self->report_status();
+  if (systemd::watchdog_interval_usec() != 0) systemd::notify("WATCHDOG=1");
+}
+
 void Server::run() {
   uv_signal_init(loop_, &sigint_);
   uv_signal_init(loop_, &sigterm_);
@@ -73,6 +110,18 @@ void Server::run() {
   }
   context_.server = this;
   context_.on_last_connection_closed = &Server::on_last_connection_closed;
+  // systemd (Type=notify): ready once every listener is up. The timer sends
+  // the status line and, with WatchdogSec=, the keep-alive at half the
+  // interval; it never keeps the loop alive by itself.
+  systemd::notify("READY=1");
+  report_status();
+  std::uint64_t watchdog_usec = systemd::watchdog_interval_usec();
+  std::uint64_t period_ms = watchdog_usec != 0 ? std::max<std::uint64_t>(watchdog_usec / 2000, 1) : 5000;
+  uv_timer_init(loop_, &status_timer_);
+  status_timer_.data = this;
+  uv_timer_start(&status_timer_, &Server::on_status_timer, period_ms, period_ms);
+  uv_unref(reinterpret_cast<uv_handle_t*>(&status_timer_));
+  status_timer_started_ = true;
   uv_run(loop_, UV_RUN_DEFAULT);
 }
 
@@ -108,6 +157,7 @@ void Server::begin_shutdown(int signum) noexcept {
     return;
   }
   context_.shutting_down = true;
+  systemd::notify("STOPPING=1");
   log::write(LogLevel::Info, "server", "",
              std::string("Received ") + (signum == SIGINT ? "SIGINT" : "SIGTERM") +
                  ": closing connections and ending children");
@@ -144,6 +194,7 @@ void Server::finish() noexcept {
   finished_ = true;
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+  if (status_timer_started_) uv_close(reinterpret_cast<uv_handle_t*>(&status_timer_), nullptr);
   if (tls_) uv_close(reinterpret_cast<uv_handle_t*>(&sighup_), nullptr);
   if (context_.connection_count > 0) {
     // Forced exit: no child may outlive us.

@@ -9,6 +9,7 @@
 
 #include "net/listener.h"
 #include "net/server_context.h"
+#include "net/systemd.h"
 #include "wsbridge/tls/tls_context.h"
 
 namespace wsbridge::net {
@@ -27,6 +28,9 @@ class Server {
   // the https URL of the main port.
   bool listen_for_redirects(const std::vector<ListenAddress>& addresses, int port, std::string& error);
 
+  // Socket activation: listens on descriptors systemd passed instead of binding.
+  bool adopt(const std::vector<systemd::InheritedSocket>& sockets, std::string& error);
+
   // --ssl: loads the certificate and key now (and again on SIGHUP).
   bool enable_tls(const tls::TlsFiles& files, std::string& error);
 
@@ -39,6 +43,8 @@ class Server {
   static void on_reload_signal(uv_signal_t* handle, int signum) noexcept;
   static void on_signal(uv_signal_t* handle, int signum) noexcept;
   static void on_deadline(uv_timer_t* timer) noexcept;
+  static void on_status_timer(uv_timer_t* timer) noexcept;
+  void report_status() noexcept;
   static void on_last_connection_closed(ServerContext& context) noexcept;
   void begin_shutdown(int signum) noexcept;
   void finish() noexcept;
@@ -52,6 +58,8 @@ class Server {
   std::unique_ptr<tls::TlsContext> tls_;
   tls::TlsFiles tls_files_;
   uv_timer_t deadline_{};
+  uv_timer_t status_timer_{};  // systemd STATUS= and WATCHDOG=1
+  bool status_timer_started_ = false;
   bool finished_ = false;
 };
 
