@@ -1,0 +1,138 @@
+"""Real reverse proxies (Debian's nginx and HAProxy) in front of wsbridge, for
+test_nginx.py and test_haproxy.py.
+
+Each proxy runs in the foreground as a child of the test, listening on
+127.0.0.1 only, with its pid file, logs and temporary files in the test's
+tmp dir. It is stopped by its PID (SIGTERM, then SIGKILL of its process
+group, which holds only it and its workers) and always reaped.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import wsb
+
+EXAMPLES = os.path.normpath(os.path.join(wsb.HERE, "..", "..", "examples"))
+
+
+def find_program(name: str) -> str | None:
+    """Debian puts nginx and haproxy in /usr/sbin, which a non-root PATH lacks."""
+    return shutil.which(name) or next(
+        (p for p in (f"/usr/sbin/{name}", f"/sbin/{name}") if os.access(p, os.X_OK)), None)
+
+
+def read_example(relpath: str) -> str:
+    with open(os.path.join(EXAMPLES, relpath)) as f:
+        return f.read()
+
+
+def replace_once(text: str, pattern: str, replacement: str, flags: int = 0) -> str:
+    """re.sub that insists the example still has what we substitute."""
+    new, n = re.subn(pattern, lambda _m: replacement, text, count=1, flags=flags)
+    if n != 1:
+        raise AssertionError(f"example no longer matches {pattern!r}; update the test")
+    return new
+
+
+class ProxyProcess:
+    """One foreground proxy process (nginx master or haproxy)."""
+
+    def __init__(self, name: str, argv: list[str], workdir: str, port: int):
+        self.name = name
+        self.argv = argv
+        self.workdir = workdir
+        self.port = port
+        self.log_path = os.path.join(workdir, f"{name}.out")
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, ready_timeout: float = 10.0) -> "ProxyProcess":
+        with open(self.log_path, "wb") as out:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT, cwd=self.workdir,
+                                         start_new_session=True)
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n"
+                                   f"{self.output()}")
+            if wsb.tcp_connect_ok(self.port):
+                return self
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"{self.name} not accepting on {self.port} within {ready_timeout}s:\n"
+                           f"{self.output()}")
+
+    def output(self) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 5.0):
+        """SIGTERM the master (fast shutdown, it ends its workers), then make sure."""
+        if self.proc is None:
+            return
+        pid = self.proc.pid
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        # Workers left behind by a master that died: same process group (ours,
+        # from start_new_session), so end the group too.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def nginx_config(workdir: str, listen_port: int, backend_ports: list[int]) -> str:
+    """examples/nginx/wsbridge.conf with our ports, wrapped in a main config
+    whose pid, logs and temp files live in workdir."""
+    site = read_example("nginx/wsbridge.conf")
+    site = replace_once(site, r"^\s*listen 80;", f"    listen 127.0.0.1:{listen_port};", re.M)
+    servers = "".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=10s;\n"
+                      for p in backend_ports)
+    site = replace_once(site, r"(    server 127\.0\.0\.1:808\d[^\n]*\n)+", servers)
+    # As root, nginx would switch its workers to "nobody", who cannot use
+    # the temp dirs under our tmp dir.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    temp = "".join(f"    {kind}_temp_path {workdir}/{kind}_temp;\n"
+                   for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    return (f"{user}daemon off;\nmaster_process on;\nworker_processes 1;\n"
+            # Upgraded connections would otherwise hold a stopping worker.
+            f"worker_shutdown_timeout 2s;\n"
+            f"pid {workdir}/nginx.pid;\nerror_log {workdir}/nginx-error.log info;\n"
+            f"events {{ worker_connections 512; }}\n"
+            f"http {{\n    access_log {workdir}/nginx-access.log;\n{temp}\n{site}\n}}\n")
+
+
+def start_nginx(workdir: str, backend_ports: list[int], attempts: int = 3) -> ProxyProcess:
+    nginx = find_program("nginx")
+    assert nginx, "nginx not installed"
+    last = None
+    for _ in range(attempts):
+        port = wsb.free_port()
+        conf = os.path.join(workdir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(nginx_config(workdir, port, backend_ports))
+        # -e: the error log before the config is read (default /var/log/nginx).
+        proxy = ProxyProcess("nginx", [nginx, "-p", workdir, "-e",
+                                       os.path.join(workdir, "nginx-error.log"), "-c", conf],
+                             workdir, port)
+        try:
+            return proxy.start()
+        except RuntimeError as e:
+            last = e
+            if "in use" not in str(e):
+                raise
+    raise last

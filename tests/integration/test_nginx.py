@@ -1,0 +1,136 @@
+"""wsbridge behind Debian's nginx, configured by examples/nginx/wsbridge.conf
+(ports substituted): the WebSocket proxying from nginx's documentation, the
+forwarding headers, and scale-out over two instances with fail-over.
+"""
+import os
+
+import pytest
+
+import proxies
+import wsb
+
+pytestmark = pytest.mark.skipif(
+    proxies.find_program("nginx") is None,
+    reason="nginx not installed (scripts/install-deps.sh --with-tests installs Debian's nginx)")
+
+
+@pytest.fixture
+def nginx(tmp_path, request):
+    """Factory: nginx(backend_ports) -> running nginx on 127.0.0.1:<port>."""
+    started = []
+
+    def start(backend_ports):
+        proxy = proxies.start_nginx(str(tmp_path), list(backend_ports))
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.stop()
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        with open(tmp_path / "nginx-error.log", errors="replace") as f:
+            print("--- nginx error log ---\n" + f.read()[-4000:])
+
+
+def echo(ws: wsb.RawWS, text: str):
+    ws.send_text(text)
+    assert ws.recv_message(5) == (wsb.OP_TEXT, text.encode())
+
+
+def connects(srv) -> int:
+    return srv.log().count("| CONNECT")
+
+
+@pytest.mark.timeout(30)
+def test_echo_through_nginx(start_server, nginx):
+    backend = start_server([wsb.script("echo.sh")])
+    proxy = nginx([backend.port])
+    with wsb.RawWS(proxy.port) as ws:
+        # nginx answered the upgrade with wsbridge's 101 and accept key
+        # (RawWS checks it), and relays frames both ways.
+        for text in ("hello through nginx", "ünïcødé ✓", "x" * 200_000):
+            echo(ws, text)
+        ws.send_frame(wsb.OP_PING, b"are you there")
+        assert ws.recv_message(5, return_control=True) == (wsb.OP_PONG, b"are you there")
+        ws.send_close(1000)
+        code, _, seen = ws.expect_close(timeout=5)
+        assert code == 1000 and seen == []
+    assert backend.wait_log("| DISCONNECT", timeout=3)
+
+
+@pytest.mark.timeout(30)
+def test_child_sees_forwarding_headers(start_server, nginx):
+    backend = start_server([wsb.script("env.sh")])
+    proxy = nginx([backend.port])
+    # The client claims an address of its own: nginx appends the real peer.
+    with wsb.RawWS(proxy.port, path="/app?room=1",
+                   headers={"X-Forwarded-For": "203.0.113.7"}) as ws:
+        code, _, seen = ws.expect_close(timeout=5)
+    env = dict(p.decode().split("=", 1) for _, p in seen if b"=" in p)
+    assert code == 1000
+    assert env["HTTP_X_FORWARDED_FOR"] == "203.0.113.7, 127.0.0.1"
+    assert env["HTTP_X_REAL_IP"] == "127.0.0.1"
+    assert env["HTTP_X_FORWARDED_PROTO"] == "http"
+    assert env["QUERY_STRING"] == "room=1"
+    assert env["REQUEST_URI"] == "/app?room=1"
+    # Host is $http_host (the client's, with its port), not the upstream name;
+    # wsbridge leaves Host out of HTTP_* but uses it for SERVER_NAME.
+    assert env["SERVER_NAME"] == "127.0.0.1"
+    assert "HTTP_HOST" not in env
+    # Hop-by-hop headers are nginx's business, not the program's.
+    assert env.get("HTTP_UPGRADE", "websocket").lower() == "websocket"
+
+
+@pytest.mark.timeout(40)
+def test_two_instances_share_the_load_and_survive_one_stopping(start_server, nginx):
+    a = start_server([wsb.script("echo.sh")])
+    b = start_server([wsb.script("echo.sh")])
+    proxy = nginx([a.port, b.port])
+
+    n = 8
+    clients = []
+    try:
+        for i in range(n):
+            ws = wsb.RawWS(proxy.port)
+            clients.append(ws)
+            echo(ws, f"client {i}")
+        # Every connection reached one instance or the other, and both got
+        # a share (least_conn alternates while connections stay open).
+        assert a.wait_log("| CONNECT") and b.wait_log("| CONNECT")
+        assert connects(a) + connects(b) == n
+        assert connects(a) >= n // 4 and connects(b) >= n // 4, \
+            f"unbalanced: a={connects(a)} b={connects(b)}"
+        on_a = connects(a)
+
+        # Stop instance a (as systemctl stop or a deploy would, by its PID).
+        assert a.terminate(timeout=5) == 0
+        # Its clients got wsbridge's close 1001 through nginx; b's still work.
+        survivors, closed = [], 0
+        for ws in clients:
+            try:
+                ws.send_text("still there?")
+                msg = ws.recv_message(5)
+            except (wsb.Closed, OSError):
+                msg = ("gone",)
+            if msg[0] == "close":
+                assert msg[1] == 1001
+                closed += 1
+            elif msg[0] == "gone":
+                closed += 1
+            else:
+                assert msg == (wsb.OP_TEXT, b"still there?")
+                survivors.append(ws)
+        assert closed == on_a and len(survivors) == n - on_a
+
+        # New connections keep succeeding: nginx finds a refusing the
+        # connection and passes each one to b.
+        b_before = connects(b)
+        for i in range(6):
+            with wsb.RawWS(proxy.port) as ws:
+                echo(ws, f"after failover {i}")
+        assert connects(b) == b_before + 6
+        assert connects(a) == on_a
+    finally:
+        for ws in clients:
+            ws.close()
