@@ -256,6 +256,14 @@ std::unique_ptr<CLI::App> build_app(Config& config, Extras& extras) {
   flag("--sameorigin", config.sameorigin,
        "Reject (403) upgrades whose Origin host and\n"
        "port differ from the Host header.");
+  app->add_option("--user", config.user,
+                  "After binding, run as this user (name or\n"
+                  "uid), children too. Needs root.")
+      ->type_name("USER");
+  app->add_option("--group", config.group,
+                  "After binding, run as this group; default:\n"
+                  "the --user's primary group. Needs root.")
+      ->type_name("GROUP");
   repeatable("--header", config.headers,
              "Header \"Name: value\" added to WebSocket\n"
              "upgrade responses; repeatable.");

@@ -136,3 +136,52 @@ def start_nginx(workdir: str, backend_ports: list[int], attempts: int = 3) -> Pr
             if "in use" not in str(e):
                 raise
     raise last
+
+
+def ipv6_loopback_ok() -> bool:
+    import socket
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def haproxy_config(listen_port: int, backend_ports: list[int], ipv6: bool) -> str:
+    """examples/haproxy/haproxy.cfg listening on loopback only, with our backends."""
+    cfg = read_example("haproxy/haproxy.cfg")
+    # A test needs few connections, and a container's descriptor limit may
+    # not allow the example's.
+    cfg = replace_once(cfg, r"^    maxconn \d+$", "    maxconn 1000", re.M)
+    binds = f"    bind 127.0.0.1:{listen_port}\n"
+    if ipv6:
+        binds += f"    bind [::1]:{listen_port}\n"
+    cfg = replace_once(cfg, r"^    bind :80\n", binds, re.M)
+    m = re.search(r"^    server ws1 127\.0\.0\.1:8081 (.*)$", cfg, re.M)
+    assert m, "examples/haproxy/haproxy.cfg no longer has 'server ws1 127.0.0.1:8081 ...'"
+    options = m.group(1)
+    servers = "".join(f"    server ws{i + 1} 127.0.0.1:{p} {options}\n"
+                      for i, p in enumerate(backend_ports))
+    return replace_once(cfg, r"(^    server ws\d 127\.0\.0\.1:808\d [^\n]*\n)+", servers, re.M)
+
+
+def start_haproxy(workdir: str, backend_ports: list[int], ipv6: bool,
+                  attempts: int = 3) -> ProxyProcess:
+    haproxy = find_program("haproxy")
+    assert haproxy, "haproxy not installed"
+    last = None
+    for _ in range(attempts):
+        port = wsb.free_port()
+        conf = os.path.join(workdir, "haproxy.cfg")
+        with open(conf, "w") as f:
+            f.write(haproxy_config(port, backend_ports, ipv6))
+        # -db: stay in the foreground, one process (no master/worker).
+        proxy = ProxyProcess("haproxy", [haproxy, "-db", "-f", conf], workdir, port)
+        try:
+            return proxy.start()
+        except RuntimeError as e:
+            last = e
+            if "bind" not in str(e).lower():
+                raise
+    raise last

@@ -22,6 +22,10 @@ struct Config {
   // Policy.
   std::string origin;                  // comma-separated allow list
   bool sameorigin = false;
+  // Privilege drop after binding (--user, --group): names or numeric ids;
+  // empty keeps the server's own.
+  std::string user;
+  std::string group;
   std::vector<std::string> headers;       // --header: on 101 responses (websocketd 0.4.1)
   std::vector<std::string> headers_ws;    // --header-ws: on 101 responses
   std::vector<std::string> headers_http;  // --header-http: on plain HTTP responses
