@@ -17,6 +17,7 @@
 #include "net/listener.h"
 #include "net/server.h"
 #include "net/server_context.h"
+#include "proc/privileges.h"
 #include "proc/spawn.h"
 #include "wsbridge/bridge/origin_policy.h"
 #include "wsbridge/cli/config.h"
@@ -200,6 +201,14 @@ int main(int argc, char** argv) {
       (config.redirport != 0 && !server.listen_for_redirects(addresses, config.redirport, error))) {
     wsbridge::log::write(LogLevel::Fatal, "server", "", "Can't start server: " + error);
     return kExitCannotListen;
+  }
+  // What needs root is done: ports bound, TLS key read. Drop it before the
+  // first request is served (a SIGHUP reload then reads the key files as
+  // the new user).
+  if ((!config.user.empty() || !config.group.empty()) &&
+      !wsbridge::proc::drop_privileges(config.user, config.group, error)) {
+    wsbridge::log::write(LogLevel::Fatal, "server", "", "Can't drop privileges: " + error);
+    return kExitConfigError;
   }
   if (!config.command.empty()) {
     wsbridge::log::write(LogLevel::Info, "server", "",
