@@ -134,3 +134,28 @@ def test_two_instances_share_the_load_and_survive_one_stopping(start_server, ngi
     finally:
         for ws in clients:
             ws.close()
+
+
+@pytest.mark.timeout(30)
+def test_full_instance_passes_upgrades_to_the_other(start_server, nginx):
+    """--maxforks per instance: an instance at its limit answers 429 and
+    nginx (proxy_next_upstream http_429) retries the upgrade on the other."""
+    full = start_server([wsb.script("echo.sh")], flags=["--maxforks=1"])
+    roomy = start_server([wsb.script("echo.sh")])
+    proxy = nginx([full.port, roomy.port])
+    clients = []
+    try:
+        # least_conn keeps choosing `full` (it has the fewest connections)
+        # once it holds its one child, so within a few upgrades it refuses one.
+        for i in range(6):
+            ws = wsb.RawWS(proxy.port)
+            clients.append(ws)
+            echo(ws, f"client {i}")
+            if "upgrade rejected" in full.log() and i >= 2:
+                break
+        assert full.wait_log("Max of possible forks already active, upgrade rejected")
+        assert connects(full) == 1
+        assert connects(roomy) == len(clients) - 1
+    finally:
+        for ws in clients:
+            ws.close()
