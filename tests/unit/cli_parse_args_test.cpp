@@ -556,3 +556,25 @@ TEST_CASE("--version and --license print on stdout and exit 0", "[cli_parse_args
 
   require_fails(parse({"--version", "--bogus"}), 2, "-bogus");
 }
+}
+
+TEST_CASE("--user and --group are parsed, in every spelling, default empty", "[cli_parse_args_test]") {
+  const ParseOutcome defaults = parse({"cat"});
+  REQUIRE(defaults.run);
+  CHECK(defaults.config.user.empty());
+  CHECK(defaults.config.group.empty());
+  for (const auto& words : {std::initializer_list<const char*>{"--user=nobody", "--group=nogroup", "cat"},
+                            std::initializer_list<const char*>{"-user", "nobody", "-group=nogroup", "cat"},
+                            std::initializer_list<const char*>{"--user", "nobody", "--group", "nogroup", "cat"}}) {
+    const ParseOutcome outcome = parse(words);
+    REQUIRE(outcome.run);
+    CHECK(outcome.config.user == "nobody");
+    CHECK(outcome.config.group == "nogroup");
+    CHECK(outcome.config.command == "cat");
+  }
+  // Numeric ids stay text; resolving them is the privilege drop's job.
+  const ParseOutcome numeric = parse({"--user=65534", "cat"});
+  REQUIRE(numeric.run);
+  CHECK(numeric.config.user == "65534");
+  CHECK(numeric.config.group.empty());
+}
