@@ -12,10 +12,11 @@ build_packages=(g++ cmake make pkg-config libuv1-dev libssl-dev libcli11-dev
 # clang-14 + its runtime libraries build the libFuzzer targets (scripts/fuzz.sh).
 test_packages=(python3 python3-websockets python3-pytest nodejs node-ws
                websocketd procps openssl clang-14 libclang-rt-14-dev
-               nginx haproxy dpkg-dev)
+               nginx haproxy dpkg-dev systemd)
 # nginx and haproxy sit in front of wsbridge in test_nginx.py/test_haproxy.py
 # (started by the tests on 127.0.0.1 only); dpkg-dev gives CPack's .deb
-# generator dpkg-shlibdeps (test_package.py).
+# generator dpkg-shlibdeps (test_package.py); systemd gives systemd-analyze
+# and systemd-socket-activate (test_systemd_units.py; it is not started).
 
 wanted=("${build_packages[@]}")
 if [[ "${1:-}" == "--with-tests" ]]; then
