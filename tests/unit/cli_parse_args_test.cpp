@@ -556,7 +556,6 @@ TEST_CASE("--version and --license print on stdout and exit 0", "[cli_parse_args
 
   require_fails(parse({"--version", "--bogus"}), 2, "-bogus");
 }
-}
 
 TEST_CASE("--user and --group are parsed, in every spelling, default empty", "[cli_parse_args_test]") {
   const ParseOutcome defaults = parse({"cat"});
