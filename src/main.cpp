@@ -17,6 +17,7 @@
 #include "net/listener.h"
 #include "net/server.h"
 #include "net/server_context.h"
+#include "net/systemd.h"
 #include "proc/privileges.h"
 #include "proc/spawn.h"
 #include "wsbridge/bridge/origin_policy.h"
@@ -76,9 +77,7 @@ void raise_descriptor_limit() {
 // built yet: refusing them clearly beats silently ignoring them.
 bool reject_unsupported(const Config& config) {
   const char* flag = nullptr;
-  if (!config.cgidir.empty()) flag = "--cgidir";
-  else if (config.devconsole) flag = "--devconsole";
-  else if (config.reverselookup) flag = "--reverselookup";
+  if (config.devconsole) flag = "--devconsole";
   else if (!config.unixsocket.empty()) flag = "--unixsocket";
   else if (config.pingms != 0) flag = "--pingms";
   else if (config.passstderr) flag = "--passstderr";
@@ -142,6 +141,7 @@ int main(int argc, char** argv) {
   const Config& config = outcome.config;
   context->config = &config;
   wsbridge::log::set_level(config.loglevel);
+  wsbridge::log::set_json(config.log_json);
   if (reject_unsupported(config)) return kExitConfigError;
   // The console answers every plain request, so it would hide the files.
   if (config.devconsole && (!config.staticdir.empty() || !config.cgidir.empty())) {
@@ -197,7 +197,10 @@ int main(int argc, char** argv) {
     wsbridge::log::write(LogLevel::Fatal, "server", "", "Can't start server: " + error);
     return kExitCannotListen;
   }
-  if (!server.listen(addresses, port, error) ||
+  // Under systemd socket activation the .socket unit owns the port(s).
+  std::vector<net::systemd::InheritedSocket> inherited = net::systemd::take_listen_fds();
+  bool listening = inherited.empty() ? server.listen(addresses, port, error) : server.adopt(inherited, error);
+  if (!listening ||
       (config.redirport != 0 && !server.listen_for_redirects(addresses, config.redirport, error))) {
     wsbridge::log::write(LogLevel::Fatal, "server", "", "Can't start server: " + error);
     return kExitCannotListen;
@@ -223,7 +226,13 @@ int main(int argc, char** argv) {
   if (!config.cgidir.empty()) {
     wsbridge::log::write(LogLevel::Info, "server", "", "Serving CGI scripts from    : " + config.cgidir);
   }
+  if (!inherited.empty()) {
+    wsbridge::log::write(LogLevel::Info, "server", "",
+                         "Starting WebSocket server   : on " + std::to_string(inherited.size()) +
+                             " socket(s) from systemd (socket activation)");
+  }
   for (const auto& address : addresses) {
+    if (!inherited.empty()) break;
     std::string shown = address.host.empty() ? "0.0.0.0:" + std::to_string(port) : address.display;
     wsbridge::log::write(LogLevel::Info, "server", "",
                          std::string("Starting WebSocket server   : ") + (config.ssl ? "wss://" : "ws://") + shown + "/");

@@ -15,6 +15,7 @@
 #include "net/static_responder.h"
 #include "proc/spawn.h"
 #include "wsbridge/bridge/cgi_env.h"
+#include "wsbridge/bridge/cgi_script_env.h"
 #include "wsbridge/bridge/utf8_sanitizer.h"
 #include "wsbridge/http/response.h"
 #include "wsbridge/route/https_redirect.h"
@@ -214,8 +215,10 @@ void Connection::on_plaintext(char* data, std::size_t size) noexcept {
     on_request_bytes(data, size);
   } else if (phase_ == Phase::WebSocket) {
     on_websocket_bytes(data, size);
+  } else if (cgi_) {
+    cgi_->on_request_body(data, size);  // a CGI request's body
   }
-  // Phase::Responding: anything more the client sends is ignored.
+  // Otherwise (Phase::Responding): anything more the client sends is ignored.
 }
 
 void Connection::on_request_bytes(char* data, std::size_t size) noexcept {
@@ -278,8 +281,10 @@ void Connection::handle_request(char* rest, std::size_t rest_size) noexcept {
       case route::RouteKind::StaticFile:
         serve_static_file(request, route);
         return;
-      case route::RouteKind::DevConsole:
       case route::RouteKind::CgiScript:
+        run_cgi_script(request, route, rest, rest_size);
+        return;
+      case route::RouteKind::DevConsole:
         respond_and_close(501, "501 Not Implemented\n", context_.http_headers);
         return;
       case route::RouteKind::Forbidden:
@@ -341,6 +346,77 @@ void Connection::serve_static_file(const http::Request& request, const route::Ro
   uv_timer_start(&timer_, &Connection::on_timer, kResponseStallTimeoutMs, 0);
   if (static_file_ && !static_file_->pump(context_.read_buffer, sizeof context_.read_buffer)) static_file_.reset();
 }
+
+void Connection::run_cgi_script(const http::Request& request, const route::Route& route, char* rest,
+                                std::size_t rest_size) noexcept {
+  log::append_field(log_fields_, "cgiscript", route.file_path);
+  if (context_.fork_limit_reached()) {
+    log::write(LogLevel::Error, "http", log_fields_,
+               "Fork not allowed since maxforks amount has been reached. CGI was not run.");
+    respond_and_close(429, "429 Too Many Requests\n", context_.http_headers);
+    return;
+  }
+  // The body is passed on as it arrives, so its length must be known.
+  if (request.find_header("Transfer-Encoding") != nullptr) {
+    respond_and_close(411, "411 Length Required: send CGI request bodies with Content-Length, not chunked\n",
+                      context_.http_headers);
+    return;
+  }
+  std::uint64_t body_length = 0;
+  if (const std::string* length = request.find_header("Content-Length")) {
+    char* end = nullptr;
+    errno = 0;
+    body_length = std::strtoull(length->c_str(), &end, 10);
+    if (length->empty() || *end != '\0' || errno != 0) {
+      respond_and_close(400, "400 Bad Request: invalid Content-Length\n", context_.http_headers);
+      return;
+    }
+  }
+  log::write(LogLevel::Access, "http", log_fields_, "CGI");
+  std::vector<std::string> env;
+  try {
+    bridge::ConnectionFacts facts;
+    peer_address(&socket_, facts.remote_addr, facts.remote_port);
+    facts.remote_host = facts.remote_addr;
+    facts.tls = context_.config->ssl;
+    facts.script_name = route.script_name;
+    facts.path_info = route.path_info;
+    std::size_t id_at = log_fields_.find("id:'");
+    facts.unique_id = log_fields_.substr(id_at + 4, log_fields_.find('\'', id_at + 4) - id_at - 4);
+    facts.server_software = context_.server_software;
+    env = bridge::build_cgi_script_env(request, facts, context_.passenv, route.file_path);
+    ResponseSink& sink = *this;
+    CgiResponder::Owner& owner = *this;
+    cgi_ = std::make_unique<CgiResponder>(context_, sink, owner, log_fields_);
+  } catch (...) {
+    respond_and_close(503, "503 Service Unavailable: out of memory\n");
+    return;
+  }
+  int err = cgi_->start(socket_.loop, route.file_path, env, body_length, request.method == "HEAD");
+  if (err != 0) {
+    cgi_.reset();
+    log::write(LogLevel::Error, "process", log_fields_,
+               "Could not launch CGI script " + route.file_path + " (" + std::strerror(err) + ")");
+    respond_and_close(500, std::string("500 Internal Server Error: could not run the CGI script (") +
+                               std::strerror(err) + ")\n",
+                      context_.http_headers);
+    return;
+  }
+  ++open_handles_;  // the responder's handles; on_cgi_closed gives it back
+  phase_ = Phase::Responding;
+  uv_timer_stop(&timer_);  // the responder times the script itself
+  parser_.reset();
+  if (rest_size > 0) cgi_->on_request_body(rest, rest_size);
+}
+
+void Connection::on_cgi_closed() noexcept {
+  --open_handles_;
+  maybe_destroy();
+}
+
+void Connection::pause_request_body() noexcept { pause_socket_reading(kStdinFull); }
+
+void Connection::resume_request_body() noexcept { resume_socket_reading(kStdinFull); }
 
 void Connection::send_response_bytes(const char* data, std::size_t size) noexcept {
   socket_queue_.write(data, size);
@@ -405,12 +481,66 @@ void Connection::start_websocket(const http::Request& request, const route::Rout
     respond_and_close(403, std::string("403 Forbidden: ") + bridge::describe(verdict) + "\n");
     return;
   }
+  if (config.reverselookup) {
+    look_up_remote_host(route, rest, rest_size);
+    return;
+  }
+  launch_child(route, {}, rest, rest_size);
+}
 
+void Connection::look_up_remote_host(const route::Route& route, char* rest, std::size_t rest_size) noexcept {
+  // The lookup must not block the loop (uv_getnameinfo runs it on libuv's
+  // thread pool). Meanwhile the socket is not read, and the bytes that came
+  // after the request head are kept until the child exists.
+  auto lookup = std::unique_ptr<PendingLookup>(new (std::nothrow) PendingLookup);
+  if (!lookup) {
+    launch_child(route, {}, rest, rest_size);
+    return;
+  }
+  try {
+    lookup->route = route;
+    lookup->early_bytes.assign(rest, rest_size);
+  } catch (...) {
+    launch_child(route, {}, rest, rest_size);
+    return;
+  }
+  sockaddr_storage peer{};
+  int length = sizeof peer;
+  uv_tcp_getpeername(&socket_, reinterpret_cast<sockaddr*>(&peer), &length);
+  lookup->request.data = this;
+  uv_read_stop(as_stream(&socket_));
+  if (uv_getnameinfo(socket_.loop, &lookup->request, &Connection::on_remote_host_found,
+                     reinterpret_cast<sockaddr*>(&peer), NI_NAMEREQD) != 0) {
+    uv_read_start(as_stream(&socket_), &Connection::on_alloc, &Connection::on_socket_read);
+    launch_child(route, {}, rest, rest_size);
+    return;
+  }
+  lookup_ = std::move(lookup);
+}
+
+void Connection::on_remote_host_found(uv_getnameinfo_t* request, int status, const char* hostname,
+                                      const char* /*service*/) noexcept {
+  auto* self = static_cast<Connection*>(request->data);
+  std::unique_ptr<PendingLookup> lookup = std::move(self->lookup_);
+  if (self->socket_closed_) {
+    self->maybe_destroy();  // the client left while we were asking DNS
+    return;
+  }
+  uv_read_start(as_stream(&self->socket_), &Connection::on_alloc, &Connection::on_socket_read);
+  // No name (or a failed lookup): REMOTE_HOST stays the address, as websocketd.
+  std::string name = status == 0 && hostname != nullptr ? hostname : "";
+  self->launch_child(lookup->route, name, lookup->early_bytes.data(), lookup->early_bytes.size());
+}
+
+void Connection::launch_child(const route::Route& route, const std::string& remote_host, char* rest,
+                              std::size_t rest_size) noexcept {
+  const cli::Config& config = *context_.config;
+  const http::Request& request = parser_->request();
   // Spawn before answering 101, so a command that cannot start gets a clear
   // HTTP error instead of websocketd's 101 followed by a dropped connection.
   bridge::ConnectionFacts facts;
   peer_address(&socket_, facts.remote_addr, facts.remote_port);
-  facts.remote_host = facts.remote_addr;
+  facts.remote_host = remote_host.empty() ? facts.remote_addr : remote_host;
   facts.tls = config.ssl;
   facts.script_name = route.script_name;
   facts.path_info = route.path_info;
@@ -476,6 +606,8 @@ void Connection::start_websocket(const http::Request& request, const route::Rout
 // ------------------------------------------------- client → child (stdin)
 
 void Connection::on_websocket_bytes(char* data, std::size_t size) noexcept {
+  // Every message of this read reaches the child in one write.
+  WriteQueue::Cork cork(stdin_queue_);
   auto* bytes = reinterpret_cast<std::uint8_t*>(data);
   // Drain events until NeedMore even when no bytes are left: the reader frees
   // a large message's buffer only on the call after it handed the message
@@ -697,6 +829,7 @@ void Connection::on_queue_drained(WriteQueue& queue) noexcept {
       uv_read_start(as_stream(&stdout_pipe_), &Connection::on_alloc, &Connection::on_stdout_read);
     }
     resume_socket_reading(kOutputFull);
+    if (cgi_ && !socket_closed_) cgi_->on_client_drained();
     if (static_file_ && !socket_closed_) {
       // The client took what was queued: it is alive, send more.
       uv_timer_start(&timer_, &Connection::on_timer, kResponseStallTimeoutMs, 0);
@@ -747,10 +880,13 @@ void Connection::shut_down_for_server() noexcept {
     begin_child_shutdown();
   } else if (phase_ == Phase::ReadingRequest) {
     close_socket();
+  } else if (cgi_) {
+    cgi_->cancel();
   }
 }
 
 void Connection::kill_child_now() noexcept {
+  if (cgi_) cgi_->kill_now();
   if (!child_started_ || child_.exited()) return;
   ::kill(-child_.pid(), SIGKILL);
   while (::waitpid(child_.pid(), nullptr, 0) < 0 && errno == EINTR) {
@@ -763,6 +899,7 @@ void Connection::close_socket() noexcept {
   uv_read_stop(as_stream(&socket_));
   uv_close(as_handle(&socket_), &Connection::on_handle_closed);
   uv_timer_stop(&timer_);
+  if (cgi_) cgi_->cancel();
   begin_child_shutdown();
   advance_teardown();
 }
@@ -839,7 +976,7 @@ void Connection::on_child_closed() noexcept {
 }
 
 void Connection::maybe_destroy() noexcept {
-  if (open_handles_ > 0 || (child_started_ && !child_closed_)) return;
+  if (open_handles_ > 0 || (child_started_ && !child_closed_) || lookup_) return;
   if (prev_) prev_->next_ = next_;
   else context_.first_connection = next_;
   if (next_) next_->prev_ = prev_;

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "net/cgi_responder.h"
 #include "net/response_sink.h"
 #include "net/server_context.h"
 #include "net/static_responder.h"
@@ -27,7 +28,10 @@
 
 namespace wsbridge::net {
 
-class Connection final : private WriteQueue::Owner, private proc::ChildProcess::Owner, private ResponseSink {
+class Connection final : private WriteQueue::Owner,
+                         private proc::ChildProcess::Owner,
+                         private ResponseSink,
+                         private CgiResponder::Owner {
  public:
   // Accepts one pending connection from `listener`. Never throws. A
   // redirect-only connection (--redirport) answers every request with a 301
@@ -52,7 +56,15 @@ class Connection final : private WriteQueue::Owner, private proc::ChildProcess::
   void handle_request(char* rest, std::size_t rest_size) noexcept;
   void start_websocket(const http::Request& request, const route::Route& route, char* rest,
                        std::size_t rest_size) noexcept;
+  void look_up_remote_host(const route::Route& route, char* rest, std::size_t rest_size) noexcept;
+  static void on_remote_host_found(uv_getnameinfo_t* request, int status, const char* hostname,
+                                   const char* service) noexcept;
+  // Spawns the child and answers 101. remote_host: the --reverselookup name or "".
+  void launch_child(const route::Route& route, const std::string& remote_host, char* rest,
+                    std::size_t rest_size) noexcept;
   void serve_static_file(const http::Request& request, const route::Route& route) noexcept;
+  void run_cgi_script(const http::Request& request, const route::Route& route, char* rest,
+                      std::size_t rest_size) noexcept;
   void respond_and_close(int status, std::string_view body,
                          const std::vector<http::Header>& extra_headers = {}) noexcept;
   std::string describe_request(const http::Request& request) const;
@@ -101,6 +113,10 @@ class Connection final : private WriteQueue::Owner, private proc::ChildProcess::
   bool response_backlogged() const noexcept override;
   void end_response() noexcept override;
   void abort_response() noexcept override;
+  // CgiResponder::Owner
+  void on_cgi_closed() noexcept override;
+  void pause_request_body() noexcept override;
+  void resume_request_body() noexcept override;
   // ChildProcess::Owner
   void on_child_exited(int wait_status) noexcept override;
   void on_child_closed() noexcept override;
@@ -121,7 +137,15 @@ class Connection final : private WriteQueue::Owner, private proc::ChildProcess::
   std::unique_ptr<http::RequestParser> parser_;  // only until the head is read
   std::unique_ptr<ws::MessageReader> reader_;    // only after the upgrade
   std::unique_ptr<tls::TlsSession> tls_;         // only with --ssl
+  // --reverselookup in flight: what the launch needs once the name is known.
+  struct PendingLookup {
+    uv_getnameinfo_t request{};
+    route::Route route;
+    std::string early_bytes;  // bytes that followed the request head
+  };
+  std::unique_ptr<PendingLookup> lookup_;
   std::unique_ptr<StaticResponder> static_file_;  // while a file's body is being sent
+  std::unique_ptr<CgiResponder> cgi_;             // a CGI script, until its handles are closed
   bridge::LineSplitter stdout_lines_{0};
   bridge::LineSplitter stderr_lines_{kMaxStderrLine};
   std::string log_fields_;

@@ -183,3 +183,34 @@ def test_ipv6_client_variables(start_server):
     assert env.get("REMOTE_PORT") == str(local_port)
     assert env.get("SERVER_NAME") == "::1", env.get("SERVER_NAME")
     assert env.get("SERVER_PORT") == str(srv.port)
+
+
+def test_reverselookup_sets_remote_host_from_dns(start_server):
+    # 127.0.0.1 resolves through /etc/hosts, so no network is involved.
+    import socket
+    try:
+        expected = socket.gethostbyaddr("127.0.0.1")[0]
+    except OSError:
+        pytest.skip("127.0.0.1 has no reverse name on this machine")
+    srv = start_server([script("env.sh")], flags=["--reverselookup"], env=SERVER_ENV)
+    env, _ = read_env(srv.port)
+    assert env["REMOTE_HOST"] == expected
+    assert env["REMOTE_ADDR"] == "127.0.0.1"
+
+
+def test_reverselookup_keeps_bytes_sent_with_the_request(start_server):
+    # A frame that arrives in the same packet as the request head must survive
+    # the asynchronous lookup.
+    srv = start_server(["cat"], flags=["--reverselookup"], env=SERVER_ENV)
+    import socket
+    key = wsb.make_key()
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+        s.sendall(wsb.upgrade_request(srv.port, key=key) + wsb.encode_frame(wsb.OP_TEXT, b"early"))
+        head, rest = wsb.read_http_head(s, timeout=5)
+        assert b" 101 " in head.split(b"\r\n")[0]
+        data = rest
+        s.settimeout(5)
+        while b"early" not in data:
+            chunk = s.recv(4096)
+            assert chunk, "closed before the echo"
+            data += chunk

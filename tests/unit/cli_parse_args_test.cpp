@@ -115,7 +115,8 @@ const std::vector<std::string> kAllOptions = {
     "maxmessage", "maxframesize", "origin",  "sameorigin", "header",      "header-ws",
     "header-http", "loglevel", "help",       "version",  "license",       "dir",
     "staticdir",  "cgidir",    "devconsole", "ssl",      "sslcert",       "sslkey",
-    "sslca",      "redirport", "reverselookup", "unixsocket", "pingms",   "passstderr"};
+    "sslca",      "redirport", "reverselookup", "unixsocket", "pingms",   "passstderr",
+    "user",       "group",     "logformat"};
 
 }  // namespace
 
