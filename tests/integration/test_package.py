@@ -96,3 +96,24 @@ def test_unpacked_binary_serves_a_packaged_example(unpacked, start_server):
     with wsb.RawWS(srv.port) as ws:
         ws.send_text("Debian")
         assert ws.recv_message(5) == (wsb.OP_TEXT, b"Hello, Debian!")
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.skipif(shutil.which("man") is None or shutil.which("groff") is None,
+                    reason="man/groff not installed")
+def test_packaged_man_page_renders_every_option(unpacked):
+    page = unpacked / "usr" / "share" / "man" / "man1" / "wsbridge.1"
+    # groff's own check: -ww enables every warning, -z discards the output.
+    lint = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", str(page)],
+                          capture_output=True, text=True, timeout=60)
+    assert lint.returncode == 0 and lint.stderr.strip() == "", lint.stderr
+    env = dict(os.environ, MANWIDTH="200", MANPAGER="cat", PAGER="cat", LC_ALL="C.UTF-8")
+    shown = subprocess.run(["man", "--no-hyphenation", "--no-justification", "-l", str(page)],
+                           capture_output=True, text=True, timeout=60, env=env)
+    assert shown.returncode == 0, shown.stderr
+    text = re.sub(r".\x08", "", shown.stdout)  # overstrike bold/underline
+    helptext = wsb.run_cli(str(unpacked / "usr" / "bin" / "wsbridge"), ["--help"]).stdout.decode()
+    options = sorted(set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]+", helptext)))
+    assert len(options) > 10, helptext
+    missing = [o for o in options if o not in text]
+    assert not missing, f"in --help but not in the rendered man page: {missing}"
