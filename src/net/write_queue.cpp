@@ -50,6 +50,17 @@ bool WriteQueue::write_plain(const uv_buf_t* bufs, unsigned count) noexcept {
   for (unsigned i = 0; i < count; ++i) total += bufs[i].len;
   if (total == 0) return true;
 
+  if (corked_ && !writing_ && pending_.size() + total <= kCorkLimit) {
+    try {
+      for (unsigned i = 0; i < count; ++i) pending_.append(bufs[i].base, bufs[i].len);
+    } catch (...) {
+      fail(UV_ENOMEM);
+      return false;
+    }
+    return true;
+  }
+  // Past the cork limit (or not corked): what was gathered goes out now,
+  // together with this write.
   size_t written = 0;
   if (!writing_ && pending_.empty()) {
     int r = uv_try_write(stream_, bufs, count);
@@ -80,6 +91,25 @@ bool WriteQueue::write_plain(const uv_buf_t* bufs, unsigned count) noexcept {
   if (pending() > kHighWaterMark) above_high_water_ = true;
   if (!writing_) start_write();
   return !failed_;
+}
+
+void WriteQueue::uncork() noexcept {
+  corked_ = false;
+  if (writing_ || pending_.empty() || failed_) return;
+  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(stream_))) {
+    pending_.clear();  // the stream was closed meanwhile: nowhere to go
+    return;
+  }
+  uv_buf_t buf = uv_buf_init(pending_.data(), static_cast<unsigned>(pending_.size()));
+  int r = uv_try_write(stream_, &buf, 1);
+  if (r < 0 && r != UV_EAGAIN && r != UV_ENOSYS) {
+    fail(r);
+    return;
+  }
+  if (r > 0) pending_.erase(0, static_cast<size_t>(r));
+  if (pending_.empty()) return;
+  if (pending() > kHighWaterMark) above_high_water_ = true;
+  start_write();
 }
 
 void WriteQueue::start_write() noexcept {
@@ -123,6 +153,7 @@ void WriteQueue::on_write_done(uv_write_t* req, int status) noexcept {
 
 void WriteQueue::finish_then() noexcept {
   if (finishing_) return;
+  uncork();
   if (tls_ != nullptr && !failed_) {
     // close_notify tells the peer the data ended here, not by truncation.
     std::string& records = ciphertext_scratch();

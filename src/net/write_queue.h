@@ -57,6 +57,24 @@ class WriteQueue {
   // (at once if nothing is pending). Writes after this are ignored.
   void finish_then() noexcept;
 
+  // While corked, writes of up to kCorkLimit bytes in all are gathered and
+  // reach the kernel in one system call when uncorked: the messages of one
+  // socket read become one write to the child's stdin, which wakes the child
+  // once rather than once per message. Use through Cork.
+  static constexpr std::size_t kCorkLimit = 64 * 1024;
+  void cork() noexcept { corked_ = true; }
+  void uncork() noexcept;
+  class Cork {
+   public:
+    explicit Cork(WriteQueue& queue) noexcept : queue_(queue) { queue_.cork(); }
+    ~Cork() { queue_.uncork(); }
+    Cork(const Cork&) = delete;
+    Cork& operator=(const Cork&) = delete;
+
+   private:
+    WriteQueue& queue_;
+  };
+
   std::size_t pending() const noexcept { return pending_.size() + in_flight_.size(); }
   bool over_high_water() const noexcept { return pending() > kHighWaterMark; }
   bool failed() const noexcept { return failed_; }
@@ -79,6 +97,7 @@ class WriteQueue {
   bool finishing_ = false;
   bool finished_ = false;
   bool failed_ = false;
+  bool corked_ = false;
 };
 
 }  // namespace wsbridge::net
