@@ -1,0 +1,511 @@
+// wsload: the load generator behind scripts/bench.sh. One workload per run,
+// against a server already listening on 127.0.0.1:PORT; it prints one line
+//   RESULT workload=NAME key=value ...
+// that the script collects. With --server-pid it also reads the server's CPU
+// time (utime+stime) and RSS from /proc around the measured phase, and waits
+// for the server's children to be reaped where the workload says so.
+//
+// Every loop is bounded by a count and by --seconds.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "ws_client.h"
+
+using namespace wsload;
+
+namespace {
+
+constexpr std::uint8_t kText = 0x1;
+
+struct Options {
+  std::string workload;
+  std::uint16_t port = 0;
+  int server_pid = 0;
+  double seconds = 5;     // measured phase, at most
+  int conns = 100;        // echo, push, idle
+  int window = 16;        // echo, large: messages in flight per connection
+  std::size_t size = 16;  // message payload bytes
+  long count = 1000000;   // upper bound on messages/connections
+  int concurrency = 16;   // connect: connections in flight
+  int idle = 0;           // connect: idle connections held meanwhile
+  long expect = 0;        // push: messages each client should get
+  bool raw = false;       // floor: plain TCP echo, no handshake
+};
+
+[[noreturn]] void usage() {
+  std::fprintf(stderr,
+               "usage: wsload connect|echo|push|pingpong|idle|large --port=P [--server-pid=PID]\n"
+               "  [--seconds=S] [--conns=N] [--window=W] [--size=B] [--count=N] [--concurrency=C]\n"
+               "  [--idle=N] [--expect=N] [--raw]\n");
+  std::exit(2);
+}
+
+Options parse(int argc, char** argv) {
+  if (argc < 2) usage();
+  Options o;
+  o.workload = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::size_t eq = arg.find('=');
+    std::string name = arg.substr(0, eq);
+    std::string value = eq == std::string::npos ? "" : arg.substr(eq + 1);
+    if (name == "--port") o.port = static_cast<std::uint16_t>(std::stoi(value));
+    else if (name == "--server-pid") o.server_pid = std::stoi(value);
+    else if (name == "--seconds") o.seconds = std::stod(value);
+    else if (name == "--conns") o.conns = std::stoi(value);
+    else if (name == "--window") o.window = std::stoi(value);
+    else if (name == "--size") o.size = std::stoul(value);
+    else if (name == "--count") o.count = std::stol(value);
+    else if (name == "--concurrency") o.concurrency = std::stoi(value);
+    else if (name == "--idle") o.idle = std::stoi(value);
+    else if (name == "--expect") o.expect = std::stol(value);
+    else if (name == "--raw") o.raw = true;
+    else usage();
+  }
+  if (o.port == 0) usage();
+  return o;
+}
+
+// CPU and wall time of the measured phase.
+struct Meter {
+  int pid;
+  ProcessSample before;
+  double start;
+  explicit Meter(int server_pid) : pid(server_pid), before(sample_process(server_pid)), start(now_seconds()) {}
+  double elapsed() const { return now_seconds() - start; }
+  double cpu() const { return sample_process(pid).cpu_seconds - before.cpu_seconds; }
+};
+
+// Waits (bounded) until the server has reaped every child.
+bool wait_reaped(int pid, double seconds) {
+  if (pid <= 0) return true;
+  double until = now_seconds() + seconds;
+  while (count_children(pid) > 0) {
+    if (now_seconds() > until) return false;
+    struct timespec ts {0, 2000000};
+    nanosleep(&ts, nullptr);
+  }
+  return true;
+}
+
+// ------------------------------------------------------------------ idle
+
+// Holds N upgraded connections, each proven live by one echo through its
+// child, opened a few at a time so the listen backlog never overflows.
+class IdleHolder final : public Handler {
+ public:
+  IdleHolder(Loop& loop, const Options& o) : loop_(loop), o_(o), frame_(make_client_frame(kText, "idle")) {}
+
+  // Returns false if not all connections could be established in time.
+  bool open_all(int n, double until) {
+    target_ = n;
+    auto topped_up = [&] {
+      while (started_ < target_ && started_ - ready_ - failed_ < 64) {
+        ++started_;
+        if (!loop_.connect(o_.port, this, false)) ++failed_;
+      }
+      return ready_ + failed_ >= target_;
+    };
+    return loop_.run(topped_up, until) && failed_ == 0;
+  }
+  void close_all() { closing_ = true; for (Conn* c : held_) loop_.start_close(*c); }
+  int ready() const { return ready_; }
+  int failed() const { return failed_; }
+  std::size_t held() const { return held_.size(); }
+
+  void on_open(Conn& conn) override { loop_.send(conn, frame_); }
+  void on_message(Conn& conn, std::uint8_t, std::uint64_t) override {
+    if (conn.received++ == 0) {
+      ++ready_;
+      held_.push_back(&conn);
+    }
+  }
+  void on_closed(Conn& conn, bool) override {
+    if (conn.received == 0) ++failed_;
+    else if (!closing_) ++dropped_;
+    held_.erase(std::remove(held_.begin(), held_.end(), &conn), held_.end());
+  }
+  int dropped() const { return dropped_; }
+
+ private:
+  Loop& loop_;
+  const Options& o_;
+  std::string frame_;
+  std::vector<Conn*> held_;
+  int target_ = 0, started_ = 0, ready_ = 0, failed_ = 0, dropped_ = 0;
+  bool closing_ = false;
+};
+
+int run_idle(const Options& o) {
+  Loop loop;
+  IdleHolder idle(loop, o);
+  ProcessSample before = sample_process(o.server_pid);
+  double t0 = now_seconds();
+  bool ok = idle.open_all(o.conns, t0 + 120);
+  double open_seconds = now_seconds() - t0;
+  // Let the server settle (freed buffers, finished spawns) before sampling.
+  loop.run([] { return false; }, now_seconds() + 1.0);
+  ProcessSample after = sample_process(o.server_pid);
+  double per_conn = idle.ready() > 0 ? static_cast<double>(after.rss_kib - before.rss_kib) / idle.ready() : 0;
+  idle.close_all();
+  loop.run([&] { return loop.live() == 0; }, now_seconds() + 30);
+  bool reaped = wait_reaped(o.server_pid, 30);
+  std::printf("RESULT workload=idle conns=%d ok=%d errors=%d dropped=%d rss_before_kib=%ld rss_after_kib=%ld "
+              "kib_per_conn=%.2f open_s=%.2f reaped=%d\n",
+              idle.ready(), ok ? 1 : 0, idle.failed(), idle.dropped(), before.rss_kib, after.rss_kib, per_conn,
+              open_seconds, reaped ? 1 : 0);
+  return ok ? 0 : 1;
+}
+
+// --------------------------------------------------------------- connect
+
+// connect, upgrade, one echo, close; `concurrency` in flight at a time.
+class Churn final : public Handler {
+ public:
+  Churn(Loop& loop, const Options& o) : loop_(loop), o_(o), frame_(make_client_frame(kText, "hello")) {}
+
+  void run(double until) {
+    until_ = until;
+    top_up();
+    loop_.run([&] { top_up(); return in_flight_ == 0 && !may_start(); }, until + 10);
+  }
+  long completed = 0, failed = 0;
+
+  void on_open(Conn& conn) override { loop_.send(conn, frame_); }
+  void on_message(Conn& conn, std::uint8_t, std::uint64_t) override {
+    ++conn.received;
+    loop_.start_close(conn);
+  }
+  void on_closed(Conn& conn, bool fail) override {
+    --in_flight_;
+    if (fail || conn.received == 0) ++failed;
+    else ++completed;
+  }
+
+ private:
+  bool may_start() const { return started_ < o_.count && now_seconds() < until_; }
+  void top_up() {
+    while (in_flight_ < o_.concurrency && may_start()) {
+      ++started_;
+      if (loop_.connect(o_.port, this, false)) ++in_flight_;
+      else ++failed;
+    }
+  }
+  Loop& loop_;
+  const Options& o_;
+  std::string frame_;
+  double until_ = 0;
+  long started_ = 0;
+  int in_flight_ = 0;
+};
+
+int run_connect(const Options& o) {
+  Loop loop;
+  IdleHolder idle(loop, o);
+  ProcessSample idle_before = sample_process(o.server_pid);
+  if (o.idle > 0 && !idle.open_all(o.idle, now_seconds() + 120)) {
+    std::printf("RESULT workload=connect ok=0 idle_ready=%d idle_errors=%d\n", idle.ready(), idle.failed());
+    return 1;
+  }
+  if (o.idle > 0) loop.run([] { return false; }, now_seconds() + 1.0);
+  ProcessSample idle_after = sample_process(o.server_pid);
+
+  Churn churn(loop, o);
+  Meter meter(o.server_pid);
+  churn.run(meter.start + o.seconds);
+  // "Until reaped": the churn is done when the server has reaped every child
+  // it started for it (the idle ones are still alive, so count down to them).
+  double until = now_seconds() + 30;
+  bool reaped = true;
+  while (o.server_pid > 0 && count_children(o.server_pid) > idle.ready()) {
+    if (now_seconds() > until) { reaped = false; break; }
+    loop.poll_once(2);
+  }
+  double elapsed = meter.elapsed();
+  double cpu = meter.cpu();
+  double rate = churn.completed / elapsed;
+  std::printf("RESULT workload=connect conns_per_s=%.1f cpu_us_per_conn=%.1f completed=%ld errors=%ld "
+              "seconds=%.2f reaped=%d idle=%d idle_kib_per_conn=%.2f dropped=%d ok=%d\n",
+              rate, churn.completed ? cpu * 1e6 / churn.completed : 0, churn.completed, churn.failed, elapsed,
+              reaped ? 1 : 0, idle.ready(),
+              idle.ready() ? static_cast<double>(idle_after.rss_kib - idle_before.rss_kib) / idle.ready() : 0,
+              idle.dropped(), churn.failed == 0 && reaped && idle.dropped() == 0 ? 1 : 0);
+  idle.close_all();
+  loop.run([&] { return loop.live() == 0; }, now_seconds() + 30);
+  wait_reaped(o.server_pid, 30);
+  return 0;
+}
+
+// ------------------------------------------------------------------ echo
+
+// `conns` connections, each keeping `window` messages in flight.
+class Echo final : public Handler {
+ public:
+  Echo(Loop& loop, const Options& o) : loop_(loop), o_(o), frame_(make_client_frame(kText, std::string(o.size, 'e'))) {}
+  long opened = 0, failed = 0, received = 0, sent = 0;
+  bool sending = false;
+  double stop_at = 0;
+
+  void start_all() {
+    sending = true;
+    for (Conn* c : conns_) {
+      for (int i = 0; i < o_.window; ++i) send_one(*c);
+      loop_.flush(*c);
+    }
+  }
+  void close_all() { for (Conn* c : conns_) loop_.start_close(*c); }
+  long outstanding() const { return sent - received; }
+
+  void on_open(Conn& conn) override {
+    ++opened;
+    conns_.push_back(&conn);
+  }
+  void on_message(Conn& conn, std::uint8_t, std::uint64_t size) override {
+    if (size != o_.size) ++bad_size;
+    ++received;
+    ++conn.received;
+    if (sending && now_seconds() < stop_at) send_one(conn);
+    // Loop::on_readable flushes once per read, so replies are batched.
+  }
+  void on_closed(Conn& conn, bool fail) override {
+    if (fail) ++failed;
+    conns_.erase(std::remove(conns_.begin(), conns_.end(), &conn), conns_.end());
+  }
+  long bad_size = 0;
+
+ private:
+  void send_one(Conn& conn) {
+    if (sent >= o_.count) return;
+    ++sent;
+    ++conn.sent;
+    loop_.queue(conn, frame_);
+  }
+  Loop& loop_;
+  const Options& o_;
+  std::string frame_;
+  std::vector<Conn*> conns_;
+};
+
+int run_echo(const Options& o) {
+  Loop loop;
+  Echo echo(loop, o);
+  for (int i = 0; i < o.conns; ++i) {
+    if (!loop.connect(o.port, &echo, o.raw)) ++echo.failed;
+  }
+  loop.run([&] { return echo.opened + echo.failed >= o.conns; }, now_seconds() + 30);
+  Meter meter(o.server_pid);
+  echo.stop_at = meter.start + o.seconds;
+  echo.start_all();
+  loop.run([&] { return now_seconds() >= echo.stop_at && echo.outstanding() == 0; }, echo.stop_at + 10);
+  double elapsed = meter.elapsed();
+  double cpu = meter.cpu();
+  std::printf("RESULT workload=echo msgs_per_s=%.0f cpu_us_per_msg=%.3f received=%ld sent=%ld conns=%ld "
+              "errors=%ld bad_size=%ld seconds=%.2f ok=%d\n",
+              echo.received / elapsed, echo.received ? cpu * 1e6 / echo.received : 0, echo.received, echo.sent,
+              echo.opened, echo.failed, echo.bad_size, elapsed,
+              echo.failed == 0 && echo.outstanding() == 0 && echo.bad_size == 0 ? 1 : 0);
+  echo.close_all();
+  loop.run([&] { return loop.live() == 0; }, now_seconds() + 10);
+  wait_reaped(o.server_pid, 10);
+  return 0;
+}
+
+// ------------------------------------------------------------------ push
+
+// The server's child prints lines as fast as it can; count what arrives.
+class Push final : public Handler {
+ public:
+  long opened = 0, closed = 0, failed = 0, received = 0;
+  void on_open(Conn&) override { ++opened; }
+  void on_message(Conn& conn, std::uint8_t, std::uint64_t) override {
+    ++received;
+    ++conn.received;
+  }
+  void on_closed(Conn& conn, bool fail) override {
+    ++closed;
+    if (fail) ++failed;
+    per_conn.push_back(static_cast<long>(conn.received));
+  }
+  std::vector<long> per_conn;
+};
+
+int run_push(const Options& o) {
+  Loop loop;
+  Push push;
+  Meter meter(o.server_pid);
+  long not_started = 0;
+  for (int i = 0; i < o.conns; ++i) {
+    if (!loop.connect(o.port, &push, false)) ++not_started;
+  }
+  push.failed += not_started;
+  bool done = loop.run([&] { return push.closed + not_started >= o.conns; }, meter.start + o.seconds);
+  double elapsed = meter.elapsed();
+  double cpu = meter.cpu();
+  long short_conns = 0;
+  for (long n : push.per_conn) if (o.expect > 0 && n != o.expect) ++short_conns;
+  std::printf("RESULT workload=push msgs_per_s=%.0f cpu_us_per_msg=%.3f received=%ld conns=%ld errors=%ld "
+              "incomplete=%ld seconds=%.2f finished=%d ok=%d\n",
+              push.received / elapsed, push.received ? cpu * 1e6 / push.received : 0, push.received, push.opened,
+              push.failed, short_conns, elapsed, done ? 1 : 0,
+              done && push.failed == 0 && short_conns == 0 ? 1 : 0);
+  loop.run([&] { return loop.live() == 0; }, now_seconds() + 5);
+  wait_reaped(o.server_pid, 10);
+  return 0;
+}
+
+// -------------------------------------------------------------- pingpong
+
+class PingPong final : public Handler {
+ public:
+  PingPong(Loop& loop, const Options& o) : loop_(loop), o_(o), frame_(make_client_frame(kText, std::string(o.size, 'p'))) {}
+  std::vector<double> latencies;
+  bool open = false, failed = false, done = false;
+  double stop_at = 0;
+  Conn* conn_ = nullptr;
+
+  void start() { send(*conn_); }
+  void on_open(Conn& conn) override {
+    open = true;
+    conn_ = &conn;
+  }
+  void on_message(Conn& conn, std::uint8_t, std::uint64_t) override {
+    latencies.push_back(now_seconds() - conn.stamp);
+    if (static_cast<long>(latencies.size()) >= o_.count || now_seconds() >= stop_at) {
+      done = true;
+      return;
+    }
+    send(conn);
+  }
+  void on_closed(Conn&, bool fail) override {
+    failed = failed || fail || !done;
+    done = true;
+  }
+
+ private:
+  void send(Conn& conn) {
+    conn.stamp = now_seconds();
+    loop_.send(conn, frame_);
+  }
+  Loop& loop_;
+  const Options& o_;
+  std::string frame_;
+};
+
+int run_pingpong(const Options& o) {
+  Loop loop;
+  PingPong pp(loop, o);
+  if (!loop.connect(o.port, &pp, o.raw)) return 1;
+  loop.run([&] { return pp.open || pp.failed || loop.live() == 0; }, now_seconds() + 10);
+  if (!pp.open) return 1;
+  Meter meter(o.server_pid);
+  pp.stop_at = meter.start + o.seconds;
+  pp.start();
+  loop.run([&] { return pp.done; }, pp.stop_at + 10);
+  double elapsed = meter.elapsed();
+  double cpu = meter.cpu();
+  std::vector<double> sorted = pp.latencies;
+  // The first tenth (at most 1000) is a warm-up, not counted: the first
+  // round trips pay for page faults and cold caches.
+  std::size_t warm = std::min<std::size_t>(sorted.size() / 10, 1000);
+  sorted.erase(sorted.begin(), sorted.begin() + static_cast<long>(warm));
+  std::sort(sorted.begin(), sorted.end());
+  auto pct = [&](double p) {
+    if (sorted.empty()) return 0.0;
+    std::size_t i = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1));
+    return sorted[i] * 1e6;
+  };
+  std::printf("RESULT workload=pingpong p50_us=%.1f p99_us=%.1f p999_us=%.1f round_trips=%zu cpu_us_per_msg=%.2f "
+              "seconds=%.2f ok=%d\n",
+              pct(0.5), pct(0.99), pct(0.999), pp.latencies.size(),
+              pp.latencies.empty() ? 0 : cpu * 1e6 / static_cast<double>(pp.latencies.size()), elapsed,
+              pp.failed ? 0 : 1);
+  if (pp.conn_ && loop.live() > 0) loop.start_close(*pp.conn_);
+  loop.run([&] { return loop.live() == 0; }, now_seconds() + 5);
+  wait_reaped(o.server_pid, 10);
+  return 0;
+}
+
+// ----------------------------------------------------------------- large
+
+// Big text messages through `cat`, `window` in flight, counted in payload
+// bytes (a server may re-split a message; the bytes must all come back).
+class Large final : public Handler {
+ public:
+  Large(Loop& loop, const Options& o) : loop_(loop), o_(o), frame_(make_client_frame(kText, std::string(o.size, 'L'))) {}
+  bool open = false, failed = false, closed = false;
+  long sent = 0;
+  double stop_at = 0;
+  Conn* conn_ = nullptr;
+
+  void start() {
+    for (int i = 0; i < o_.window; ++i) send_one();
+    loop_.flush(*conn_);
+  }
+  std::uint64_t expected() const { return static_cast<std::uint64_t>(sent) * o_.size; }
+  void on_open(Conn& conn) override {
+    open = true;
+    conn_ = &conn;
+  }
+  void on_message(Conn& conn, std::uint8_t, std::uint64_t) override {
+    // Keep `window` messages' worth of bytes in flight.
+    while (conn.payload_bytes + static_cast<std::uint64_t>(o_.window - 1) * o_.size >= expected() &&
+           now_seconds() < stop_at && sent < o_.count) {
+      send_one();
+    }
+  }
+  void on_closed(Conn&, bool fail) override {
+    failed = failed || fail;
+    closed = true;
+  }
+
+ private:
+  void send_one() {
+    ++sent;
+    loop_.queue(*conn_, frame_);
+  }
+  Loop& loop_;
+  const Options& o_;
+  std::string frame_;
+};
+
+int run_large(const Options& o) {
+  Loop loop;
+  Large large(loop, o);
+  if (!loop.connect(o.port, &large, false)) return 1;
+  loop.run([&] { return large.open || large.closed; }, now_seconds() + 10);
+  if (!large.open) return 1;
+  Meter meter(o.server_pid);
+  large.stop_at = meter.start + o.seconds;
+  large.start();
+  loop.run([&] { return large.closed || (large.conn_->payload_bytes >= large.expected() && now_seconds() >= large.stop_at); },
+           large.stop_at + 20);
+  double elapsed = meter.elapsed();
+  double cpu = meter.cpu();
+  std::uint64_t bytes = large.closed ? 0 : large.conn_->payload_bytes;
+  double mib = static_cast<double>(bytes) / (1024.0 * 1024.0);
+  std::printf("RESULT workload=large mib_per_s=%.1f cpu_ms_per_mib=%.3f messages=%ld bytes=%llu seconds=%.2f ok=%d\n",
+              mib / elapsed, mib > 0 ? cpu * 1e3 / mib : 0, large.sent, static_cast<unsigned long long>(bytes),
+              elapsed, !large.failed && !large.closed && bytes == large.expected() ? 1 : 0);
+  if (!large.closed) loop.start_close(*large.conn_);
+  loop.run([&] { return loop.live() == 0; }, now_seconds() + 5);
+  wait_reaped(o.server_pid, 10);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o = parse(argc, argv);
+  if (o.workload == "connect") return run_connect(o);
+  if (o.workload == "echo") return run_echo(o);
+  if (o.workload == "push") return run_push(o);
+  if (o.workload == "pingpong") return run_pingpong(o);
+  if (o.workload == "idle") return run_idle(o);
+  if (o.workload == "large") return run_large(o);
+  usage();
+}

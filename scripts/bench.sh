@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: websocketd (Debian's 0.4.1) against wsbridge.
+#
+#   scripts/bench.sh [--quick] [--rounds=N] [--only=connect,echo,...,floors] [--no-build]
+#
+# Builds wsbridge (build-bench, Release) and the load generator (bench/,
+# build-bench-tools), then runs every workload against both servers,
+# alternating A B A B, one fresh server per run, only on 127.0.0.1. Prints
+# per workload the medians, the spread (min..max) and the median of the
+# per-round ratios wsbridge/websocketd, plus the server's own CPU time
+# (utime+stime from /proc) per unit of work. Also measures the machine's
+# floors: posix_spawn+waitpid of /bin/cat, and a raw epoll TCP echo.
+# Raw results: build-bench/bench-results.txt; table: build-bench/bench-summary.md.
+# Never part of ctest: speed is measured, not asserted.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$ROOT/build-bench
+TOOLS=$ROOT/build-bench-tools
+ROUNDS=3
+QUICK=0
+ONLY=""
+BUILD_FIRST=1
+for arg in "$@"; do
+  case $arg in
+    --quick) QUICK=1 ;;
+    --rounds=*) ROUNDS=${arg#--rounds=} ;;
+    --only=*) ONLY=${arg#--only=} ;;
+    --no-build) BUILD_FIRST=0 ;;
+    -h|--help) sed -n "2,16p" "$0"; exit 0 ;;
+    *) echo "bench.sh: unknown argument $arg" >&2; exit 2 ;;
+  esac
+done
+
+command -v websocketd >/dev/null || { echo "bench.sh: websocketd is not installed (apt-get install websocketd)" >&2; exit 1; }
+
+if [[ $BUILD_FIRST == 1 ]]; then
+  echo "== building (Release) =="
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$BUILD" --target wsbridge -j"$(nproc)" >/dev/null
+  cmake -S "$ROOT/bench" -B "$TOOLS" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$TOOLS" -j"$(nproc)" >/dev/null
+fi
+WSBRIDGE=$BUILD/wsbridge
+WSLOAD=$TOOLS/wsload
+
+# Descriptors: the idle workload needs ~5 per connection in wsbridge (socket,
+# three pipes, pidfd) and 4 in websocketd. Take the hard limit and size the
+# idle workload to fit, up to the issue's 5,000.
+ulimit -n "$(ulimit -Hn)"
+NOFILE=$(ulimit -n)
+if [[ $QUICK == 1 ]]; then
+  SECONDS_PER_RUN=2; PUSH_LINES=200000; IDLE_WANTED=500
+  [[ $ROUNDS == 3 ]] && ROUNDS=2
+else
+  SECONDS_PER_RUN=5; PUSH_LINES=1000000; IDLE_WANTED=5000
+fi
+IDLE_FIT=$(( (NOFILE - 200) / 5 ))
+IDLE=$(( IDLE_WANTED < IDLE_FIT ? IDLE_WANTED : IDLE_FIT ))
+if (( IDLE < IDLE_WANTED )); then
+  echo "note: open-files hard limit is $NOFILE; idle and spawn workloads hold $IDLE connections, not $IDLE_WANTED"
+fi
+
+RESULTS=$BUILD/bench-results.txt
+SUMMARY=$BUILD/bench-summary.md
+LOGDIR=$(mktemp -d /tmp/wsbridge-bench.XXXXXX)
+: >"$RESULTS"
+SERVER_PID=""
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_listening() {  # port
+  for _ in $(seq 1 100); do
+    if ss -Hltn "sport = :$1" | grep -q LISTEN; then return 0; fi
+    sleep 0.05
+  done
+  echo "bench.sh: server did not listen on port $1" >&2
+  return 1
+}
+
+start_server() {  # name port command...
+  local name=$1 port=$2; shift 2
+  local bin
+  case $name in
+    websocketd) bin=websocketd ;;
+    wsbridge) bin=$WSBRIDGE ;;
+    echo_floor) "$TOOLS/echo_floor" --port="$port" >"$LOGDIR/echo_floor.log" 2>&1 &
+                SERVER_PID=$!; wait_listening "$port"; return ;;
+  esac
+  "$bin" --address=127.0.0.1 --port="$port" --loglevel=error "$@" >>"$LOGDIR/$name.log" 2>&1 &
+  SERVER_PID=$!
+  wait_listening "$port"
+}
+
+stop_server() {
+  [[ -n $SERVER_PID ]] || return 0
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  for _ in $(seq 1 300); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -KILL "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+trap 'stop_server; rm -rf "$LOGDIR"' EXIT
+
+wanted() { [[ -z $ONLY || ",$ONLY," == *",$1,"* ]]; }
+
+# run_workload name command-for-child... -- wsload arguments...
+run_workload() {
+  local name=$1; shift
+  local child=()
+  while [[ $1 != -- ]]; do child+=("$1"); shift; done
+  shift
+  wanted "$name" || return 0
+  echo "== $name =="
+  for round in $(seq 1 "$ROUNDS"); do
+    for server in websocketd wsbridge; do
+      local port
+      port=$(free_port)
+      start_server "$server" "$port" "${child[@]}"
+      sleep 0.2
+      local line
+      line=$(timeout 300 "$WSLOAD" "$@" --port="$port" --server-pid="$SERVER_PID" | grep '^RESULT' || true)
+      stop_server
+      [[ -n $line ]] || line="RESULT workload=$name ok=0"
+      echo "  round $round $server: ${line#RESULT }"
+      echo "$name $server $round ${line#RESULT }" >>"$RESULTS"
+    done
+  done
+}
+
+run_workload connect cat -- connect --seconds="$SECONDS_PER_RUN" --concurrency=16
+run_workload echo cat -- echo --conns=100 --window=16 --size=16 --seconds="$SECONDS_PER_RUN" --count=1000000000
+run_workload push seq "$PUSH_LINES" -- push --conns=10 --expect="$PUSH_LINES" --seconds=120
+run_workload pingpong cat -- pingpong --size=16 --seconds="$SECONDS_PER_RUN"
+run_workload idle cat -- idle --conns="$IDLE"
+# One message in flight: with two, websocketd 0.4.1 deadlocks (it blocks
+# writing the child's stdin while nobody drains the child's stdout).
+run_workload large cat -- large --size=1048576 --window=1 --seconds="$SECONDS_PER_RUN"
+run_workload spawn cat -- connect --seconds="$SECONDS_PER_RUN" --concurrency=16 --idle="$IDLE"
+
+if wanted floors; then
+  echo "== floors =="
+  for round in $(seq 1 "$ROUNDS"); do
+    line=$("$TOOLS/spawn_floor" --seconds="$SECONDS_PER_RUN" --inflight=16 | grep '^RESULT')
+    echo "  round $round: ${line#RESULT }"
+    echo "spawn_floor floor $round ${line#RESULT }" >>"$RESULTS"
+    port=$(free_port)
+    start_server echo_floor "$port"
+    for w in echo pingpong; do
+      extra=(); [[ $w == echo ]] && extra=(--conns=100 --window=16 --count=1000000000)
+      line=$("$WSLOAD" "$w" --raw --size=16 --seconds="$SECONDS_PER_RUN" --port="$port" --server-pid="$SERVER_PID" "${extra[@]}" | grep '^RESULT')
+      echo "  round $round raw $w: ${line#RESULT }"
+      echo "${w}_floor floor $round ${line#RESULT }" >>"$RESULTS"
+    done
+    stop_server
+  done
+fi
+
+python3 - "$RESULTS" "$IDLE" "$QUICK" >"$SUMMARY" <<'EOF'
+import sys, statistics
+path, idle, quick = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+rows = {}
+bad = []
+for line in open(path):
+    parts = line.split()
+    if len(parts) < 3: continue
+    name, server, rnd = parts[0], parts[1], int(parts[2])
+    kv = dict(p.split("=", 1) for p in parts[3:] if "=" in p)
+    if kv.get("ok", "1") == "0": bad.append(f"{name} {server} round {rnd}")
+    rows.setdefault((name, server), {})[rnd] = kv
+
+def values(name, server, metric):
+    return {r: float(kv[metric]) for r, kv in rows.get((name, server), {}).items() if metric in kv}
+
+def fmt(x):
+    if x >= 100000: return f"{x/1000:.0f}k"
+    if x >= 1000: return f"{x:.0f}"
+    if x >= 10: return f"{x:.1f}"
+    return f"{x:.2f}"
+
+def cell(v):
+    if not v: return "—"
+    vals = sorted(v.values())
+    return f"{fmt(statistics.median(vals))} ({fmt(vals[0])}–{fmt(vals[-1])})"
+
+METRICS = [
+    ("connect", "conns_per_s", "connections/s", True),
+    ("connect", "cpu_us_per_conn", "server CPU µs/connection", False),
+    ("echo", "msgs_per_s", "messages/s (100 conns × 16 in flight)", True),
+    ("echo", "cpu_us_per_msg", "server CPU µs/message", False),
+    ("push", "msgs_per_s", "messages/s delivered (10 × seq)", True),
+    ("push", "cpu_us_per_msg", "server CPU µs/message", False),
+    ("pingpong", "p50_us", "round trip p50 µs", False),
+    ("pingpong", "p99_us", "round trip p99 µs", False),
+    ("idle", "kib_per_conn", f"server RSS KiB/connection ({idle} idle)", False),
+    ("large", "mib_per_s", "MiB/s echoed (1 MiB messages)", True),
+    ("large", "cpu_ms_per_mib", "server CPU ms/MiB", False),
+    ("spawn", "conns_per_s", f"connections/s with {idle} idle held", True),
+    ("spawn", "cpu_us_per_conn", "server CPU µs/connection", False),
+]
+print("| workload | metric | websocketd median (min–max) | wsbridge median (min–max) | wsbridge ÷ websocketd (median of rounds) |")
+print("|---|---|---|---|---|")
+for name, metric, label, higher in METRICS:
+    a, b = values(name, "websocketd", metric), values(name, "wsbridge", metric)
+    if not a and not b: continue
+    ratios = [b[r] / a[r] for r in a if r in b and a[r] > 0]
+    ratio = f"{statistics.median(ratios):.2f}×" if ratios else "—"
+    print(f"| {name} | {label} | {cell(a)} | {cell(b)} | {ratio} |")
+
+floors = [("spawn_floor", "spawns_per_s", "posix_spawn+waitpid of /bin/cat per s (16 in flight)"),
+          ("echo_floor", "msgs_per_s", "raw epoll TCP echo, messages/s (same load as echo)"),
+          ("echo_floor", "cpu_us_per_msg", "raw epoll TCP echo, server CPU µs/message"),
+          ("pingpong_floor", "p50_us", "raw epoll TCP echo, round trip p50 µs"),
+          ("pingpong_floor", "p99_us", "raw epoll TCP echo, round trip p99 µs")]
+printed = False
+for name, metric, label in floors:
+    v = values(name, "floor", metric)
+    if not v: continue
+    if not printed:
+        print("\n| floor | median (min–max) |\n|---|---|")
+        printed = True
+    print(f"| {label} | {cell(v)} |")
+
+def med(name, server, metric):
+    v = values(name, server, metric)
+    return statistics.median(v.values()) if v else None
+sf = med("spawn_floor", "floor", "spawns_per_s")
+notes = []
+for server in ("websocketd", "wsbridge"):
+    c, s = med("connect", server, "conns_per_s"), med("spawn", server, "conns_per_s")
+    if c and sf: notes.append(f"{server}: connect = {100*c/sf:.0f}% of the spawn floor")
+    if c and s: notes.append(f"{server}: connect with {idle} idle held = {100*s/c:.0f}% of connect alone")
+    e, ef = med("echo", server, "msgs_per_s"), med("echo_floor", "floor", "msgs_per_s")
+    if e and ef: notes.append(f"{server}: echo = {100*e/ef:.0f}% of the raw TCP echo floor")
+if notes:
+    print()
+    for n in notes: print(f"- {n}")
+if bad:
+    print("\nRuns that did not complete cleanly (ok=0): " + ", ".join(bad))
+EOF
+echo
+cat "$SUMMARY"
+echo
+echo "raw results: $RESULTS"
