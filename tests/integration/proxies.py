@@ -95,13 +95,17 @@ class ProxyProcess:
             os.killpg(pid, signal.SIGKILL)
 
 
-def nginx_config(workdir: str, listen_port: int, backend_ports: list[int]) -> str:
+def nginx_config(workdir: str, listen_port: int, backends: list, read_timeout: str = "") -> str:
     """examples/nginx/wsbridge.conf with our ports, wrapped in a main config
-    whose pid, logs and temp files live in workdir."""
+    whose pid, logs and temp files live in workdir. A backend is a port on
+    127.0.0.1 or a "unix:/path" string."""
     site = read_example("nginx/wsbridge.conf")
     site = replace_once(site, r"^\s*listen 80;", f"    listen 127.0.0.1:{listen_port};", re.M)
-    servers = "".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=10s;\n"
-                      for p in backend_ports)
+    if read_timeout:
+        site = replace_once(site, r"proxy_read_timeout \S+;", f"proxy_read_timeout {read_timeout};")
+    servers = "".join(
+        f"    server {b if isinstance(b, str) else f'127.0.0.1:{b}'} max_fails=1 fail_timeout=10s;\n"
+        for b in backends)
     site = replace_once(site, r"(    server 127\.0\.0\.1:808\d[^\n]*\n)+", servers)
     # As root, nginx would switch its workers to "nobody", who cannot use
     # the temp dirs under our tmp dir.
@@ -116,7 +120,8 @@ def nginx_config(workdir: str, listen_port: int, backend_ports: list[int]) -> st
             f"http {{\n    access_log {workdir}/nginx-access.log;\n{temp}\n{site}\n}}\n")
 
 
-def start_nginx(workdir: str, backend_ports: list[int], attempts: int = 3) -> ProxyProcess:
+def start_nginx(workdir: str, backends: list, attempts: int = 3,
+                read_timeout: str = "") -> ProxyProcess:
     nginx = find_program("nginx")
     assert nginx, "nginx not installed"
     last = None
@@ -124,7 +129,7 @@ def start_nginx(workdir: str, backend_ports: list[int], attempts: int = 3) -> Pr
         port = wsb.free_port()
         conf = os.path.join(workdir, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(nginx_config(workdir, port, backend_ports))
+            f.write(nginx_config(workdir, port, backends, read_timeout))
         # -e: the error log before the config is read (default /var/log/nginx).
         proxy = ProxyProcess("nginx", [nginx, "-p", workdir, "-e",
                                        os.path.join(workdir, "nginx-error.log"), "-c", conf],

@@ -2,7 +2,11 @@
 (ports substituted): the WebSocket proxying from nginx's documentation, the
 forwarding headers, and scale-out over two instances with fail-over.
 """
+import contextlib
 import os
+import signal
+import subprocess
+import time
 
 import pytest
 
@@ -19,8 +23,8 @@ def nginx(tmp_path, request):
     """Factory: nginx(backend_ports) -> running nginx on 127.0.0.1:<port>."""
     started = []
 
-    def start(backend_ports):
-        proxy = proxies.start_nginx(str(tmp_path), list(backend_ports))
+    def start(backends, read_timeout=""):
+        proxy = proxies.start_nginx(str(tmp_path), list(backends), read_timeout=read_timeout)
         started.append(proxy)
         return proxy
 
@@ -159,3 +163,86 @@ def test_full_instance_passes_upgrades_to_the_other(start_server, nginx):
     finally:
         for ws in clients:
             ws.close()
+
+
+def help_text(bin_path) -> str:
+    r = wsb.run_cli(bin_path, ["--help"])
+    return (r.stdout + r.stderr).decode(errors="replace")
+
+
+@pytest.mark.timeout(30)
+def test_nginx_cuts_a_quiet_connection_after_proxy_read_timeout(start_server, nginx):
+    """Why the example raises proxy_read_timeout (and why --ping-interval
+    matters): a WebSocket with no traffic is closed by nginx, without a close
+    frame, once the timeout passes."""
+    backend = start_server([wsb.script("echo.sh")])
+    proxy = nginx([backend.port], read_timeout="1s")
+    with wsb.RawWS(proxy.port) as ws:
+        echo(ws, "hello")
+        start = time.monotonic()
+        assert ws.wait_eof(timeout=5), "nginx kept a quiet connection past proxy_read_timeout"
+        assert 0.8 < time.monotonic() - start < 4
+
+
+@pytest.mark.timeout(30)
+def test_server_pings_keep_a_quiet_connection_open_through_nginx(bin_path, start_server, nginx):
+    if "--ping-interval" not in help_text(bin_path):
+        pytest.skip("needs --ping-interval")
+    backend = None
+    # Half of nginx's read timeout, in whichever spelling the option takes.
+    for value in ("500ms", "0.5", "1"):
+        with contextlib.suppress(wsb.ServerStartError):
+            backend = start_server([wsb.script("echo.sh")], flags=[f"--ping-interval={value}"])
+            break
+    assert backend is not None, "wsbridge accepted none of the --ping-interval spellings tried"
+    proxy = nginx([backend.port], read_timeout="2s")
+    with wsb.RawWS(proxy.port) as ws:
+        echo(ws, "hello")
+        # Two and a half read timeouts of silence from the program; only the
+        # server's pings cross nginx (RawWS answers them).
+        deadline = time.monotonic() + 5
+        pings = 0
+        while time.monotonic() < deadline:
+            try:
+                msg = ws.recv_message(max(0.05, deadline - time.monotonic()),
+                                      return_control=True)
+            except TimeoutError:
+                break
+            assert msg[0] == wsb.OP_PING, f"unexpected {msg!r}"
+            pings += 1
+        assert pings >= 2
+        echo(ws, "still here")
+
+
+@pytest.mark.timeout(30)
+def test_unix_socket_upstream(bin_path, nginx, tmp_path):
+    """wsbridge on a Unix socket (--address=unix:PATH), nginx in front."""
+    if "unix:" not in help_text(bin_path):
+        pytest.skip("needs --address=unix:PATH")
+    path = tmp_path / "wsbridge.sock"
+    log = open(tmp_path / "unix-backend.log", "wb")
+    proc = subprocess.Popen([bin_path, f"--address=unix:{path}", wsb.script("echo.sh")],
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            cwd=str(tmp_path), start_new_session=True)
+    try:
+        deadline = time.monotonic() + 5
+        while not path.exists() and time.monotonic() < deadline:
+            assert proc.poll() is None, (tmp_path / "unix-backend.log").read_text()
+            time.sleep(0.02)
+        assert path.exists(), "wsbridge did not create its Unix socket"
+        proxy = nginx([f"unix:{path}"])
+        with wsb.RawWS(proxy.port) as ws:
+            echo(ws, "over a unix socket")
+        assert b"CONNECT" in (tmp_path / "unix-backend.log").read_bytes()
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        log.close()
+    # A clean stop removes the socket file, so the next start can bind.
+    assert proc.returncode == 0
+    assert not path.exists()
