@@ -64,7 +64,7 @@ std::string find_executable(const std::string& name, const char* path_env) {
 }
 
 int spawn_child(const std::string& path, const std::vector<std::string>& argv,
-                const std::vector<std::string>& env, SpawnedChild& out) noexcept {
+                const std::vector<std::string>& env, SpawnedChild& out, const char* cwd) noexcept {
   int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
   // Every end is close-on-exec: the three the child needs are dup2'ed onto
   // 0/1/2 (dup2 clears the flag on the copy), the originals vanish at exec.
@@ -98,6 +98,8 @@ int spawn_child(const std::string& path, const std::vector<std::string>& argv,
   posix_spawn_file_actions_adddup2(&actions, in_pipe[0], STDIN_FILENO);
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
+  // glibc 2.29+; a folder that cannot be entered fails the spawn (ENOENT, EACCES).
+  if (cwd != nullptr) posix_spawn_file_actions_addchdir_np(&actions, cwd);
 
   // The server ignores SIGPIPE and handles SIGINT/SIGTERM/SIGHUP; a child must
   // start with every disposition at its default and nothing blocked, as if

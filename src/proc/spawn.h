@@ -21,9 +21,12 @@ struct SpawnedChild {
 // pipes as descriptors 0, 1 and 2 and no other descriptor (everything else the
 // server holds is close-on-exec), default signal dispositions, an empty signal
 // mask, and a process group of its own so its whole group can be signalled.
+// `cwd`, when not null, is the child's working directory (CGI scripts run in
+// their own folder); otherwise it inherits the server's.
 // Returns 0, or an errno value (ENOENT, EACCES, EMFILE...) with nothing left open.
 [[nodiscard]] int spawn_child(const std::string& path, const std::vector<std::string>& argv,
-                              const std::vector<std::string>& env, SpawnedChild& out) noexcept;
+                              const std::vector<std::string>& env, SpawnedChild& out,
+                              const char* cwd = nullptr) noexcept;
 
 // Finds an executable like a shell (and Go's exec.LookPath) does: a name with
 // a '/' is taken as a path; otherwise each PATH entry is tried. The result is

@@ -1,0 +1,122 @@
+// Runs one --cgidir script for one plain HTTP request (CGI/1.1, RFC 3875):
+// the request body (Content-Length bytes) goes to the script's stdin, its
+// stdout's header block becomes the response head, and the rest is streamed
+// to the client as the body; stderr is logged as for WebSocket children.
+// Both directions have backpressure: the client's socket is paused while
+// the script's stdin is full, and the script's stdout while the client is
+// behind. A script that stays silent for kIdleTimeoutMs is stopped with the
+// usual kill escalation (stdin EOF, SIGINT, SIGTERM, SIGKILL to its group).
+//
+// The responder owns its pipes, timer and ChildProcess; it tells its owner
+// when every handle is closed, and only then may it be destroyed.
+#pragma once
+#include <uv.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "net/response_sink.h"
+#include "net/server_context.h"
+#include "net/write_queue.h"
+#include "proc/child_process.h"
+#include "wsbridge/bridge/cgi_response.h"
+#include "wsbridge/bridge/line_splitter.h"
+
+namespace wsbridge::net {
+
+class CgiResponder final : private WriteQueue::Owner, private proc::ChildProcess::Owner {
+ public:
+  // Without output for this long, a script is ended: 504 before its header
+  // block, a cut-off response after it.
+  static constexpr unsigned kIdleTimeoutMs = 30000;
+
+  class Owner {
+   public:
+    // Every handle is closed: the responder may be destroyed now.
+    virtual void on_cgi_closed() noexcept = 0;
+    // The script's stdin is full / has room again: stop / resume reading
+    // the request body from the client.
+    virtual void pause_request_body() noexcept = 0;
+    virtual void resume_request_body() noexcept = 0;
+
+   protected:
+    ~Owner() = default;
+  };
+
+  CgiResponder(ServerContext& context, ResponseSink& sink, Owner& owner, std::string log_fields) noexcept;
+  CgiResponder(const CgiResponder&) = delete;
+  CgiResponder& operator=(const CgiResponder&) = delete;
+
+  // Spawns `script` in its own folder with `env`. Returns 0, or an errno
+  // value with nothing started and nothing answered (the caller answers).
+  [[nodiscard]] int start(uv_loop_t* loop, const std::string& script, const std::vector<std::string>& env,
+                          std::uint64_t body_length, bool head_request) noexcept;
+
+  // Bytes the client sent after the request head; what goes beyond the
+  // announced Content-Length is ignored (no keep-alive, no pipelining).
+  void on_request_body(const char* data, std::size_t size) noexcept;
+  // The client's write queue drained: read the script's output again.
+  void on_client_drained() noexcept;
+  // The client is gone (or the server is stopping): end the script.
+  void cancel() noexcept;
+  // Server shutdown deadline: SIGKILL the script's group and reap it.
+  void kill_now() noexcept;
+
+ private:
+  static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf) noexcept;
+  static void on_stdout_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
+  static void on_stderr_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
+  static void on_idle_timeout(uv_timer_t* timer) noexcept;
+  static void on_handle_closed(uv_handle_t* handle) noexcept;
+
+  void on_output(const char* data, std::size_t size) noexcept;
+  void on_output_end() noexcept;
+  void send_head() noexcept;
+  void send_body(const char* data, std::size_t size) noexcept;
+  void fail_response(int status, const std::string& why) noexcept;
+  void finish_response() noexcept;
+  void stop_script() noexcept;
+  void close_stdin() noexcept;
+  void close_pipe(uv_pipe_t& pipe, bool& closed_flag) noexcept;
+  void advance_teardown() noexcept;
+
+  // WriteQueue::Owner (the script's stdin)
+  void on_queue_drained(WriteQueue& queue) noexcept override;
+  void on_queue_finished(WriteQueue& queue) noexcept override;
+  void on_queue_error(WriteQueue& queue, int uv_error) noexcept override;
+  // ChildProcess::Owner
+  void on_child_exited(int wait_status) noexcept override;
+  void on_child_closed() noexcept override;
+  void on_stdin_flush_timeout() noexcept override;
+
+  ServerContext& context_;
+  ResponseSink& sink_;
+  Owner& owner_;
+  std::string log_fields_;
+  uv_pipe_t stdin_pipe_{};
+  uv_pipe_t stdout_pipe_{};
+  uv_pipe_t stderr_pipe_{};
+  uv_timer_t idle_timer_{};
+  WriteQueue stdin_queue_;
+  proc::ChildProcess child_;
+  bridge::CgiResponseParser parser_;
+  bridge::LineSplitter stderr_lines_{kMaxStderrLine};
+  std::uint64_t body_remaining_ = 0;
+  std::uint8_t open_handles_ = 0;
+  bool head_request_ = false;
+  bool started_ = false;
+  bool head_sent_ = false;
+  bool response_done_ = false;
+  bool stopping_ = false;
+  bool stdout_paused_ = false;
+  bool body_paused_ = false;
+  bool stdin_closed_ = true;
+  bool stdout_closed_ = true;
+  bool stderr_closed_ = true;
+  bool timer_closed_ = true;
+  bool child_closed_ = false;
+  bool closed_reported_ = false;
+};
+
+}  // namespace wsbridge::net

@@ -1,0 +1,252 @@
+"""--cgidir: CGI/1.1 scripts for plain HTTP requests.
+
+Statuses and the main variables are compared side by side with Debian's
+websocketd 0.4.1; DIFFERENCES lists what wsbridge does differently on
+purpose. The rest checks wsbridge's own guarantees: the body reaches stdin,
+output streams with backpressure, the script is ended when the client
+leaves, --maxforks counts scripts, and scripts are never sent as files.
+"""
+import hashlib
+import os
+import socket
+import time
+
+import pytest
+
+import wsb
+
+SCRIPTS = {
+    "env.cgi": '#!/bin/sh\nprintf "Content-Type: text/plain\\n\\n"\nenv | sort\necho "PWD=$(pwd)"\n'
+               'echo "BODY=$(cat)"\n',
+    "status.cgi": "#!/bin/sh\nprintf 'Status: 418 Teapot\\r\\nContent-Type: text/plain\\r\\nX-A: 1\\r\\n\\r\\n"
+                  "short and stout\\n'\n",
+    "loc.cgi": "#!/bin/sh\nprintf 'Location: http://example.com/next\\n\\n'\n",
+    "bad.cgi": "#!/bin/sh\necho 'no colon here'\n",
+    "silent.cgi": "#!/bin/sh\nexit 0\n",
+    "sha.cgi": "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nsha256sum | cut -d' ' -f1\n",
+    "flood.cgi": "#!/bin/sh\necho $$ > flood.pid\nprintf 'Content-Type: application/octet-stream\\n\\n'\n"
+                 "exec head -c 67108864 /dev/zero\n",
+    "slow.cgi": "#!/bin/sh\necho $$ > slow.pid\nsleep 2\nprintf 'Content-Type: text/plain\\n\\nslept\\n'\n",
+    "sub/deep.cgi": "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n%s|%s\\n' \"$SCRIPT_NAME\" \"$PATH_INFO\"\n",
+}
+
+# path -> why wsbridge answers differently from websocketd 0.4.1
+DIFFERENCES = {
+    "/bad.cgi": "a malformed header block: websocketd 500 with no body; wsbridge 502 saying why",
+    "/silent.cgi": "no output at all: websocketd 500 with no body; wsbridge 502 saying why",
+    "/env.cgi/extra": "PATH_INFO: websocketd has none (404); wsbridge runs /env.cgi with PATH_INFO=/extra",
+}
+
+PATHS = ["/status.cgi", "/loc.cgi", "/bad.cgi", "/silent.cgi", "/noexec.cgi", "/missing.cgi", "/env.cgi/extra",
+         "/sub/deep.cgi", "/sub/", "/"]
+
+
+def make_tree(root):
+    os.makedirs(os.path.join(root, "sub"))
+    for name, text in SCRIPTS.items():
+        path = os.path.join(root, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o755)
+    with open(os.path.join(root, "noexec.cgi"), "w") as f:
+        f.write("#!/bin/sh\necho x\n")
+
+
+def request(port, path, method="GET", body=b"", headers=None, timeout=10):
+    # "Connection: close" so that websocketd (which keeps connections
+    # alive) ends its response the same way wsbridge does.
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close"]
+    if body or method == "POST":
+        lines.append(f"Content-Length: {len(body)}")
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return wsb.http_exchange(port, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body, timeout=timeout)
+
+
+def env_of(response):
+    out = {}
+    for line in response.body.decode().splitlines():
+        k, _, v = line.partition("=")
+        out[k] = v
+    return out
+
+
+@pytest.fixture
+def cgi_dir(tmp_path):
+    root = tmp_path / "cgi"
+    make_tree(str(root))
+    return str(root)
+
+
+@pytest.mark.timeout(120)
+def test_statuses_match_websocketd(start_server, bin_path, cgi_dir):
+    if not os.access(wsb.WEBSOCKETD, os.X_OK) or wsb.is_websocketd(bin_path):
+        pytest.skip("no websocketd to compare against")
+    reference = start_server([], [f"--cgidir={cgi_dir}"], binary=wsb.WEBSOCKETD)
+    subject = start_server([], [f"--cgidir={cgi_dir}"])
+    observed = {}
+    for path in PATHS:
+        a, b = request(reference.port, path), request(subject.port, path)
+        ref = (a.status, a.header("location"), a.header("x-a"))
+        got = (b.status, b.header("location"), b.header("x-a"))
+        if ref != got:
+            observed[path] = (ref, got)
+    new = {p: v for p, v in observed.items() if p not in DIFFERENCES}
+    gone = set(DIFFERENCES) - set(observed)
+    assert not new, "\n".join(f"NEW difference on {p}: websocketd={a!r} wsbridge={b!r}"
+                              for p, (a, b) in new.items())
+    assert not gone, f"listed differences not observed: {sorted(gone)}"
+    # The request variables a script reads agree too.
+    a = env_of(request(reference.port, "/env.cgi?x=1&y=%20z", method="POST", body=b"payload"))
+    b = env_of(request(subject.port, "/env.cgi?x=1&y=%20z", method="POST", body=b"payload"))
+    for name in ("GATEWAY_INTERFACE", "REQUEST_METHOD", "QUERY_STRING", "CONTENT_LENGTH", "REQUEST_URI",
+                 "SERVER_PROTOCOL", "REMOTE_ADDR", "PWD", "BODY"):
+        assert a.get(name) == b.get(name), name
+    assert b["HTTP_HOST"] == f"127.0.0.1:{subject.port}"
+
+
+@pytest.mark.differs_from_websocketd("websocketd's CGI ignores --passenv, sets SCRIPT_NAME=/ and "
+                                     "PATH_INFO=<script path>, and passes HTTP_CONTENT_LENGTH")
+def test_environment_and_body(start_server, cgi_dir):
+    srv = start_server([], [f"--cgidir={cgi_dir}", "--passenv=PATH,CGI_MARK"],
+                       env=dict(os.environ, CGI_MARK="passed", SECRET_MARK="withheld"))
+    r = request(srv.port, "/env.cgi?q=1", method="POST", body=b"hello body",
+                headers={"Content-Type": "text/plain", "X-Custom": "v"})
+    assert r.status == 200 and r.header("content-type") == "text/plain"
+    env = env_of(r)
+    assert env["GATEWAY_INTERFACE"] == "CGI/1.1"
+    assert env["REQUEST_METHOD"] == "POST"
+    assert env["CONTENT_LENGTH"] == "10" and env["CONTENT_TYPE"] == "text/plain"
+    assert env["BODY"] == "hello body"
+    assert env["SCRIPT_NAME"] == "/env.cgi" and env["PATH_INFO"] == ""
+    assert env["SCRIPT_FILENAME"] == os.path.join(cgi_dir, "env.cgi")
+    assert env["HTTP_HOST"] == f"127.0.0.1:{srv.port}"
+    assert env["HTTP_X_CUSTOM"] == "v"
+    assert env["PWD"] == cgi_dir
+    assert env["CGI_MARK"] == "passed" and "SECRET_MARK" not in env
+    assert "HTTP_CONTENT_LENGTH" not in env
+    assert srv.wait_log("CGI") and srv.wait_log("cgiscript:")
+    r = request(srv.port, "/sub/deep.cgi/a%20b/c")
+    assert r.body == b"/sub/deep.cgi|/a b/c\n"
+
+
+@pytest.mark.differs_from_websocketd("websocketd replaces the script's reason phrase with the standard one")
+def test_status_location_and_headers(start_server, cgi_dir):
+    srv = start_server([], [f"--cgidir={cgi_dir}", "--header-http=X-Site: yes"])
+    r = request(srv.port, "/status.cgi")
+    assert (r.status, r.reason, r.body) == (418, "Teapot", b"short and stout\n")
+    assert r.header("x-a") == "1" and r.header("x-site") == "yes"
+    r = request(srv.port, "/loc.cgi")
+    assert r.status == 302 and r.header("location") == "http://example.com/next"
+    r = request(srv.port, "/status.cgi", method="HEAD")
+    assert r.status == 418 and r.body == b""
+
+
+@pytest.mark.differs_from_websocketd("websocketd answers 500 with an empty body")
+def test_broken_scripts_say_what_happened(start_server, cgi_dir):
+    srv = start_server([], [f"--cgidir={cgi_dir}"])
+    r = request(srv.port, "/bad.cgi")
+    assert r.status == 502 and b"no ':'" in r.body
+    r = request(srv.port, "/silent.cgi")
+    assert r.status == 502 and b"wrote nothing" in r.body
+    r = request(srv.port, "/noexec.cgi")
+    assert r.status == 500 and b"Permission denied" in r.body
+
+
+@pytest.mark.timeout(60)
+def test_large_body_reaches_stdin(start_server, cgi_dir):
+    srv = start_server([], [f"--cgidir={cgi_dir}"])
+    body = os.urandom(8 * 1024 * 1024)
+    r = request(srv.port, "/sha.cgi", method="POST", body=body, timeout=30)
+    assert r.status == 200 and r.body.strip().decode() == hashlib.sha256(body).hexdigest()
+    r = request(srv.port, "/sha.cgi", method="POST", body=b"",
+                headers={"Transfer-Encoding": "chunked"})
+    assert r.status in (400, 411)
+
+
+@pytest.mark.timeout(90)
+def test_output_streams_with_backpressure_and_client_leaving_ends_script(start_server, cgi_dir):
+    pid_file = os.path.join(cgi_dir, "flood.pid")  # scripts run in their folder
+    srv = start_server([], [f"--cgidir={cgi_dir}"])
+    rss_before = wsb.rss_kib(srv.pid)
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    s.sendall(b"GET /flood.cgi HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, rest = wsb.read_http_head(s, 10)
+    assert head.startswith(b"HTTP/1.1 200")
+    time.sleep(1.0)
+    grown = wsb.rss_kib(srv.pid) - rss_before
+    assert grown < 16 * 1024, f"server grew {grown} KiB while the client was not reading"
+    pid = int(open(pid_file).read())
+    assert wsb.pid_alive(pid)  # blocked on a full pipe, not buffered away
+    # Read a part, then leave: the script must be ended.
+    got = len(rest)
+    while got < 4 * 1024 * 1024:
+        chunk = s.recv(1 << 20)
+        assert chunk
+        got += len(chunk)
+    s.close()
+    assert wsb.wait_pid_gone(pid, 5) is not None
+
+
+@pytest.mark.timeout(60)
+def test_full_output_is_delivered(start_server, cgi_dir):
+    srv = start_server([], [f"--cgidir={cgi_dir}"])
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=20) as s:
+        s.sendall(b"GET /flood.cgi HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        head, rest = wsb.read_http_head(s, 10)
+        got = len(rest)
+        while True:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            got += len(chunk)
+    if b"chunked" in head:
+        pytest.skip("chunked framing (websocketd): byte count not comparable")
+    assert got == 64 * 1024 * 1024
+
+
+@pytest.mark.timeout(60)
+def test_maxforks_counts_cgi_scripts(start_server, cgi_dir):
+    pid_file = os.path.join(cgi_dir, "slow.pid")
+    srv = start_server([], [f"--cgidir={cgi_dir}", "--maxforks=1"])
+    first = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    first.sendall(b"GET /slow.cgi HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    deadline = time.monotonic() + 5
+    while not os.path.exists(pid_file) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    r = request(srv.port, "/status.cgi")
+    assert (r.status, r.body) == (429, b"429 Too Many Requests\n")
+    assert srv.wait_log("maxforks amount has been reached")
+    head, rest = wsb.read_http_head(first, 10)
+    assert head.startswith(b"HTTP/1.1 200")
+    first.close()
+    # The slot is given back once the script is reaped.
+    deadline = time.monotonic() + 5
+    while request(srv.port, "/status.cgi").status == 429 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert request(srv.port, "/status.cgi").status == 418
+
+
+@pytest.mark.differs_from_websocketd("websocketd serves a CGI script's source when cgidir is inside staticdir (#453)")
+def test_cgi_source_inside_staticdir_is_not_served(start_server, tmp_path):
+    www = tmp_path / "www"
+    os.makedirs(www / "cgi-bin")
+    (www / "index.html").write_text("home\n")
+    (www / "cgi-bin" / "hello.cgi").write_text("#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nran\\n'\n")
+    os.chmod(www / "cgi-bin" / "hello.cgi", 0o755)
+    srv = start_server([], [f"--staticdir={www}", f"--cgidir={www}/cgi-bin"])
+    # The URL of the file inside the static folder: never its source.
+    r = request(srv.port, "/cgi-bin/hello.cgi")
+    assert r.status == 403 and b"printf" not in r.body
+    # The CGI URL runs it.
+    r = request(srv.port, "/hello.cgi")
+    assert (r.status, r.body) == (200, b"ran\n")
+    assert request(srv.port, "/").body == b"home\n"
+
+
+def test_startup(start_server, bin_path, cgi_dir, tmp_path):
+    srv = start_server([], [f"--cgidir={cgi_dir}"])
+    assert srv.wait_log(f"Serving CGI scripts from    : {cgi_dir}")
+    assert srv.wait_log("Serving CGI or static files : http://")
+    r = wsb.run_cli(bin_path, ["--port=1", f"--cgidir={tmp_path}/nope"])
+    assert r.returncode == 1 and b"is not pointing to an accessible directory" in r.stderr
