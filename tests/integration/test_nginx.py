@@ -5,6 +5,7 @@ forwarding headers, and scale-out over two instances with fail-over.
 import contextlib
 import os
 import signal
+import stat
 import subprocess
 import time
 
@@ -170,6 +171,21 @@ def help_text(bin_path) -> str:
     return (r.stdout + r.stderr).decode(errors="replace")
 
 
+def supported(bin_path, option: str) -> bool:
+    """True when --help lists the option and does not call it unsupported."""
+    entry, inside = [], False
+    for line in help_text(bin_path).splitlines():
+        if line.startswith("  -"):
+            head = line.strip().split("  ")[0]  # "--maxmessage, --maxframesize=BYTES"
+            names = [n.strip().split("=")[0].split(" ")[0] for n in head.split(",")]
+            inside = option in names
+        elif not line.startswith("   "):
+            inside = False
+        if inside:
+            entry.append(line)
+    return bool(entry) and "not yet supported" not in " ".join(entry)
+
+
 @pytest.mark.timeout(30)
 def test_nginx_cuts_a_quiet_connection_after_proxy_read_timeout(start_server, nginx):
     """Why the example raises proxy_read_timeout (and why --ping-interval
@@ -186,13 +202,17 @@ def test_nginx_cuts_a_quiet_connection_after_proxy_read_timeout(start_server, ng
 
 @pytest.mark.timeout(30)
 def test_server_pings_keep_a_quiet_connection_open_through_nginx(bin_path, start_server, nginx):
-    if "--ping-interval" not in help_text(bin_path):
-        pytest.skip("needs --ping-interval")
-    backend = None
     # Half of nginx's read timeout, in whichever spelling the option takes.
-    for value in ("500ms", "0.5", "1"):
+    if supported(bin_path, "--ping-interval"):
+        spellings = ["--ping-interval=500ms", "--ping-interval=0.5", "--ping-interval=1"]
+    elif supported(bin_path, "--pingms"):
+        spellings = ["--pingms=500"]
+    else:
+        pytest.skip("needs --ping-interval (or a working --pingms)")
+    backend = None
+    for flag in spellings:
         with contextlib.suppress(wsb.ServerStartError):
-            backend = start_server([wsb.script("echo.sh")], flags=[f"--ping-interval={value}"])
+            backend = start_server([wsb.script("echo.sh")], flags=[flag])
             break
     assert backend is not None, "wsbridge accepted none of the --ping-interval spellings tried"
     proxy = nginx([backend.port], read_timeout="2s")
@@ -217,11 +237,12 @@ def test_server_pings_keep_a_quiet_connection_open_through_nginx(bin_path, start
 @pytest.mark.timeout(30)
 def test_unix_socket_upstream(bin_path, nginx, tmp_path):
     """wsbridge on a Unix socket (--address=unix:PATH), nginx in front."""
-    if "unix:" not in help_text(bin_path):
+    if not supported(bin_path, "--unixsocket") or "unix:" not in help_text(bin_path):
         pytest.skip("needs --address=unix:PATH")
     path = tmp_path / "wsbridge.sock"
     log = open(tmp_path / "unix-backend.log", "wb")
-    proc = subprocess.Popen([bin_path, f"--address=unix:{path}", wsb.script("echo.sh")],
+    proc = subprocess.Popen([bin_path, f"--address=unix:{path}", "--unixsocket-mode=0660",
+                             wsb.script("echo.sh")],
                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                             cwd=str(tmp_path), start_new_session=True)
     try:
@@ -230,6 +251,8 @@ def test_unix_socket_upstream(bin_path, nginx, tmp_path):
             assert proc.poll() is None, (tmp_path / "unix-backend.log").read_text()
             time.sleep(0.02)
         assert path.exists(), "wsbridge did not create its Unix socket"
+        assert stat.S_ISSOCK(path.stat().st_mode)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o660
         proxy = nginx([f"unix:{path}"])
         with wsb.RawWS(proxy.port) as ws:
             echo(ws, "over a unix socket")
