@@ -78,7 +78,6 @@ void raise_descriptor_limit() {
 bool reject_unsupported(const Config& config) {
   const char* flag = nullptr;
   if (config.devconsole) flag = "--devconsole";
-  else if (!config.unixsocket.empty()) flag = "--unixsocket";
   else if (config.pingms != 0) flag = "--pingms";
   else if (config.passstderr) flag = "--passstderr";
   if (flag == nullptr) return false;
@@ -174,7 +173,9 @@ int main(int argc, char** argv) {
   int port = config.port != 0 ? config.port : (config.ssl ? 443 : 80);
   std::vector<net::ListenAddress> addresses;
   std::string error;
-  if (config.addresses.empty()) {
+  // A Unix socket alone replaces the TCP listener (websocketd's main branch).
+  bool unix_only = !config.unixsocket.empty() && config.port == 0 && config.addresses.empty();
+  if (config.addresses.empty() && !unix_only) {
     addresses.push_back({"", false, ":" + std::to_string(port)});
   }
   for (const auto& value : config.addresses) {
@@ -200,6 +201,9 @@ int main(int argc, char** argv) {
   // Under systemd socket activation the .socket unit owns the port(s).
   std::vector<net::systemd::InheritedSocket> inherited = net::systemd::take_listen_fds();
   bool listening = inherited.empty() ? server.listen(addresses, port, error) : server.adopt(inherited, error);
+  if (listening && !config.unixsocket.empty()) {
+    listening = server.listen_unix(config.unixsocket, config.unixsocket_mode, error);
+  }
   if (!listening ||
       (config.redirport != 0 && !server.listen_for_redirects(addresses, config.redirport, error))) {
     wsbridge::log::write(LogLevel::Fatal, "server", "", "Can't start server: " + error);
@@ -225,6 +229,9 @@ int main(int argc, char** argv) {
   }
   if (!config.cgidir.empty()) {
     wsbridge::log::write(LogLevel::Info, "server", "", "Serving CGI scripts from    : " + config.cgidir);
+  }
+  if (!config.unixsocket.empty()) {
+    wsbridge::log::write(LogLevel::Info, "server", "", "Starting WebSocket server   : unix:" + config.unixsocket);
   }
   if (!inherited.empty()) {
     wsbridge::log::write(LogLevel::Info, "server", "",

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <sstream>
@@ -162,6 +163,7 @@ class HelpFormatter : public CLI::Formatter {
 // Values that CLI11 writes to but that are not Config fields themselves.
 struct Extras {
   std::string loglevel;
+  std::string unixsocket_mode = "0666";
   std::string logformat = "text";
   bool version = false;
   bool license = false;
@@ -311,8 +313,13 @@ std::unique_ptr<CLI::App> build_app(Config& config, Extras& extras) {
   flag("--reverselookup", config.reverselookup,
        "REMOTE_HOST from a reverse DNS lookup\n(done off the event loop).");
   app->add_option("--unixsocket", config.unixsocket,
-                  "Also listen on a Unix socket at PATH.\n" + later.substr(1))
+                  "Also listen on a Unix socket at PATH (the\n"
+                  "only listener without --port/--address).\n"
+                  "--address=unix:PATH does the same.")
       ->type_name("PATH");
+  app->add_option("--unixsocket-mode", extras.unixsocket_mode,
+                  "File mode of the Unix socket, octal.")
+      ->type_name("MODE");
   app->add_option("--pingms", config.pingms,
                   "Ping clients every MS ms; 0 disables.\n" + later.substr(1))
       ->type_name("MS")
@@ -529,6 +536,24 @@ ParseOutcome parse_checked(int argc, const char* const* argv) {
     return fail(1, "Incorrect logformat flag '" + extras.logformat + "'. Use text or json.", true);
   }
   config.log_json = extras.logformat == "json";
+  {
+    char* end = nullptr;
+    unsigned long mode = std::strtoul(extras.unixsocket_mode.c_str(), &end, 8);
+    if (extras.unixsocket_mode.empty() || *end != '\0' || mode > 07777) {
+      return fail(1, "Incorrect unixsocket-mode flag '" + extras.unixsocket_mode + "'. Use octal, e.g. 0660.",
+                  true);
+    }
+    config.unixsocket_mode = static_cast<unsigned>(mode);
+  }
+  // --address=unix:PATH is the same as --unixsocket=PATH.
+  for (auto it = config.addresses.begin(); it != config.addresses.end();) {
+    if (it->rfind("unix:", 0) == 0) {
+      config.unixsocket = it->substr(5);
+      it = config.addresses.erase(it);
+    } else {
+      ++it;
+    }
+  }
   if (extras.version) {
     outcome.stdout_text = version_line();
     return outcome;

@@ -39,10 +39,16 @@ uv_stream_t* as_stream(Handle* h) noexcept {
 
 // Peer address as websocketd reports it: IPv4-mapped IPv6 addresses (from a
 // dual-stack listener) become plain IPv4, IPv6 has no brackets.
-void peer_address(uv_tcp_t* socket, std::string& address, std::string& port) {
+void peer_address(const SocketHandle& socket, std::string& address, std::string& port) {
+  if (socket.handle.type == UV_NAMED_PIPE) {
+    // websocketd (main branch) names Unix-socket peers this way.
+    address = "unix-socket";
+    port.clear();
+    return;
+  }
   sockaddr_storage storage{};
   int length = sizeof storage;
-  if (uv_tcp_getpeername(socket, reinterpret_cast<sockaddr*>(&storage), &length) != 0) return;
+  if (uv_tcp_getpeername(&socket.tcp, reinterpret_cast<sockaddr*>(&storage), &length) != 0) return;
   char text[INET6_ADDRSTRLEN] = {};
   if (storage.ss_family == AF_INET) {
     auto* in = reinterpret_cast<sockaddr_in*>(&storage);
@@ -96,8 +102,13 @@ void Connection::accept_from(uv_stream_t* listener, ServerContext& context, bool
   if (connection == nullptr) return;
   connection->redirect_only_ = redirect_only;
   uv_loop_t* loop = listener->loop;
-  uv_tcp_init(loop, &connection->socket_);
-  connection->socket_.data = connection;
+  // The socket is TCP, or a Unix domain socket (--unixsocket), like its listener.
+  if (listener->type == UV_NAMED_PIPE) {
+    uv_pipe_init(loop, &connection->socket_.pipe, 0);
+  } else {
+    uv_tcp_init(loop, &connection->socket_.tcp);
+  }
+  connection->socket_.handle.data = connection;
   ++connection->open_handles_;
   uv_timer_init(loop, &connection->timer_);
   connection->timer_.data = connection;
@@ -109,15 +120,15 @@ void Connection::accept_from(uv_stream_t* listener, ServerContext& context, bool
   context.first_connection = connection;
   ++context.connection_count;
 
-  int err = uv_accept(listener, as_stream(&connection->socket_));
+  int err = uv_accept(listener, &connection->socket_.stream);
   if (err != 0) {
     // EMFILE and friends: libuv already shed the pending connection.
     log::write(LogLevel::Error, "server", "", std::string("Accept failed: ") + uv_strerror(err));
     connection->close_socket();
     return;
   }
-  uv_tcp_nodelay(&connection->socket_, 1);
-  connection->socket_queue_.attach(as_stream(&connection->socket_), connection);
+  if (listener->type == UV_TCP) uv_tcp_nodelay(&connection->socket_.tcp, 1);
+  connection->socket_queue_.attach(&connection->socket_.stream, connection);
   if (context.tls_context != nullptr && !redirect_only) {
     connection->tls_.reset(new (std::nothrow) tls::TlsSession(context.tls_context->get()));
     if (!connection->tls_ || !connection->tls_->valid()) {
@@ -134,7 +145,7 @@ void Connection::accept_from(uv_stream_t* listener, ServerContext& context, bool
     return;
   }
   uv_timer_start(&connection->timer_, &Connection::on_timer, kRequestTimeoutMs, 0);
-  uv_read_start(as_stream(&connection->socket_), &Connection::on_alloc, &Connection::on_socket_read);
+  uv_read_start(&connection->socket_.stream, &Connection::on_alloc, &Connection::on_socket_read);
 }
 
 void Connection::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buf) noexcept {
@@ -245,7 +256,7 @@ void Connection::handle_request(char* rest, std::size_t rest_size) noexcept {
   const http::Request& request = parser_->request();
   try {
     std::string remote_addr, remote_port;
-    peer_address(&socket_, remote_addr, remote_port);
+    peer_address(socket_, remote_addr, remote_port);
     log_fields_.clear();
     log::append_field(log_fields_, "url", describe_request(request));
     log::append_field(log_fields_, "id", next_unique_id(context_));
@@ -322,7 +333,7 @@ void Connection::redirect_to_https(const http::Request& request) noexcept {
   int length = sizeof local;
   char text[INET6_ADDRSTRLEN] = "localhost";
   std::string fallback = text;
-  if (uv_tcp_getsockname(&socket_, reinterpret_cast<sockaddr*>(&local), &length) == 0) {
+  if (uv_tcp_getsockname(&socket_.tcp, reinterpret_cast<sockaddr*>(&local), &length) == 0) {
     if (local.ss_family == AF_INET) {
       inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&local)->sin_addr, text, sizeof text);
       fallback = text;
@@ -376,7 +387,7 @@ void Connection::run_cgi_script(const http::Request& request, const route::Route
   std::vector<std::string> env;
   try {
     bridge::ConnectionFacts facts;
-    peer_address(&socket_, facts.remote_addr, facts.remote_port);
+    peer_address(socket_, facts.remote_addr, facts.remote_port);
     facts.remote_host = facts.remote_addr;
     facts.tls = context_.config->ssl;
     facts.script_name = route.script_name;
@@ -392,7 +403,7 @@ void Connection::run_cgi_script(const http::Request& request, const route::Route
     respond_and_close(503, "503 Service Unavailable: out of memory\n");
     return;
   }
-  int err = cgi_->start(socket_.loop, route.file_path, env, body_length, request.method == "HEAD");
+  int err = cgi_->start(socket_.handle.loop, route.file_path, env, body_length, request.method == "HEAD");
   if (err != 0) {
     cgi_.reset();
     log::write(LogLevel::Error, "process", log_fields_,
@@ -481,7 +492,7 @@ void Connection::start_websocket(const http::Request& request, const route::Rout
     respond_and_close(403, std::string("403 Forbidden: ") + bridge::describe(verdict) + "\n");
     return;
   }
-  if (config.reverselookup) {
+  if (config.reverselookup && socket_.handle.type == UV_TCP) {
     look_up_remote_host(route, rest, rest_size);
     return;
   }
@@ -506,12 +517,12 @@ void Connection::look_up_remote_host(const route::Route& route, char* rest, std:
   }
   sockaddr_storage peer{};
   int length = sizeof peer;
-  uv_tcp_getpeername(&socket_, reinterpret_cast<sockaddr*>(&peer), &length);
+  uv_tcp_getpeername(&socket_.tcp, reinterpret_cast<sockaddr*>(&peer), &length);
   lookup->request.data = this;
-  uv_read_stop(as_stream(&socket_));
-  if (uv_getnameinfo(socket_.loop, &lookup->request, &Connection::on_remote_host_found,
+  uv_read_stop(&socket_.stream);
+  if (uv_getnameinfo(socket_.handle.loop, &lookup->request, &Connection::on_remote_host_found,
                      reinterpret_cast<sockaddr*>(&peer), NI_NAMEREQD) != 0) {
-    uv_read_start(as_stream(&socket_), &Connection::on_alloc, &Connection::on_socket_read);
+    uv_read_start(&socket_.stream, &Connection::on_alloc, &Connection::on_socket_read);
     launch_child(route, {}, rest, rest_size);
     return;
   }
@@ -526,7 +537,7 @@ void Connection::on_remote_host_found(uv_getnameinfo_t* request, int status, con
     self->maybe_destroy();  // the client left while we were asking DNS
     return;
   }
-  uv_read_start(as_stream(&self->socket_), &Connection::on_alloc, &Connection::on_socket_read);
+  uv_read_start(&self->socket_.stream, &Connection::on_alloc, &Connection::on_socket_read);
   // No name (or a failed lookup): REMOTE_HOST stays the address, as websocketd.
   std::string name = status == 0 && hostname != nullptr ? hostname : "";
   self->launch_child(lookup->route, name, lookup->early_bytes.data(), lookup->early_bytes.size());
@@ -539,7 +550,7 @@ void Connection::launch_child(const route::Route& route, const std::string& remo
   // Spawn before answering 101, so a command that cannot start gets a clear
   // HTTP error instead of websocketd's 101 followed by a dropped connection.
   bridge::ConnectionFacts facts;
-  peer_address(&socket_, facts.remote_addr, facts.remote_port);
+  peer_address(socket_, facts.remote_addr, facts.remote_port);
   facts.remote_host = remote_host.empty() ? facts.remote_addr : remote_host;
   facts.tls = config.ssl;
   facts.script_name = route.script_name;
@@ -566,7 +577,7 @@ void Connection::launch_child(const route::Route& route, const std::string& remo
                                std::strerror(err) + ")\n");
     return;
   }
-  uv_loop_t* loop = socket_.loop;
+  uv_loop_t* loop = socket_.handle.loop;
   child_started_ = true;
   ++context_.active_children;
   for (auto [pipe, fd, closed] : {std::tuple{&stdin_pipe_, spawned.stdin_fd, &stdin_closed_},
@@ -687,7 +698,7 @@ void Connection::deliver_to_child(bool binary, std::string_view payload) noexcep
 
 void Connection::pause_socket_reading(std::uint8_t reason) noexcept {
   if (socket_closed_) return;
-  if (socket_pause_reasons_ == 0) uv_read_stop(as_stream(&socket_));
+  if (socket_pause_reasons_ == 0) uv_read_stop(&socket_.stream);
   socket_pause_reasons_ |= reason;
 }
 
@@ -695,7 +706,7 @@ void Connection::resume_socket_reading(std::uint8_t reason) noexcept {
   if ((socket_pause_reasons_ & reason) == 0) return;
   socket_pause_reasons_ &= static_cast<std::uint8_t>(~reason);
   if (socket_pause_reasons_ == 0 && !socket_closed_) {
-    uv_read_start(as_stream(&socket_), &Connection::on_alloc, &Connection::on_socket_read);
+    uv_read_start(&socket_.stream, &Connection::on_alloc, &Connection::on_socket_read);
   }
 }
 
@@ -849,7 +860,7 @@ void Connection::on_queue_finished(WriteQueue& queue) noexcept {
   // then close. The server closes the TCP connection first (RFC 6455 §7.1.1).
   if (socket_closed_) return;
   shutdown_request_.data = this;
-  if (uv_shutdown(&shutdown_request_, as_stream(&socket_), &Connection::on_socket_shutdown) != 0) {
+  if (uv_shutdown(&shutdown_request_, &socket_.stream, &Connection::on_socket_shutdown) != 0) {
     close_socket();
   }
 }
@@ -896,8 +907,8 @@ void Connection::kill_child_now() noexcept {
 void Connection::close_socket() noexcept {
   if (socket_closed_) return;
   socket_closed_ = true;
-  uv_read_stop(as_stream(&socket_));
-  uv_close(as_handle(&socket_), &Connection::on_handle_closed);
+  uv_read_stop(&socket_.stream);
+  uv_close(&socket_.handle, &Connection::on_handle_closed);
   uv_timer_stop(&timer_);
   if (cgi_) cgi_->cancel();
   begin_child_shutdown();

@@ -28,6 +28,15 @@
 
 namespace wsbridge::net {
 
+// A client socket: TCP, or a Unix domain socket for proxies on the same host.
+// Both start with the uv_stream_t/uv_handle_t fields, so most code uses those.
+union SocketHandle {
+  uv_handle_t handle;
+  uv_stream_t stream;
+  uv_tcp_t tcp;
+  uv_pipe_t pipe;
+};
+
 class Connection final : private WriteQueue::Owner,
                          private proc::ChildProcess::Owner,
                          private ResponseSink,
@@ -125,7 +134,7 @@ class Connection final : private WriteQueue::Owner,
   enum class Phase : std::uint8_t { ReadingRequest, Responding, WebSocket };
 
   ServerContext& context_;
-  uv_tcp_t socket_{};
+  SocketHandle socket_{};
   uv_timer_t timer_{};  // request timeout, then close-handshake timeout
   uv_pipe_t stdin_pipe_{};
   uv_pipe_t stdout_pipe_{};

@@ -4,6 +4,12 @@
 #include <netdb.h>
 #include <netinet/in.h>
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 
 namespace wsbridge::net {
@@ -76,6 +82,46 @@ int start_listener(uv_loop_t* loop, uv_tcp_t* handle, const ListenAddress& addre
     std::string shown = address.host.empty() ? ":" + std::to_string(port) : address.display;
     error = "listen tcp " + shown + ": " + uv_strerror(err);
   }
+  return err;
+}
+
+namespace {
+
+// True when something accepts connections on the Unix socket at `path`.
+bool unix_socket_is_live(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+  bool live = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  close(fd);
+  return live;
+}
+
+}  // namespace
+
+int start_unix_listener(uv_loop_t* loop, uv_pipe_t* handle, const std::string& path, unsigned mode,
+                        uv_connection_cb on_connection, std::string& error) {
+  struct stat st {};
+  if (lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      error = "listen unix " + path + ": file exists and is not a socket";
+      return UV_EEXIST;
+    }
+    if (unix_socket_is_live(path)) {
+      error = "listen unix " + path + ": another server is listening there";
+      return UV_EADDRINUSE;
+    }
+    unlink(path.c_str());  // left behind by a server that is gone
+  }
+  int err = uv_pipe_init(loop, handle, 0);
+  if (err == 0) err = uv_pipe_bind(handle, path.c_str());
+  // The mode is set before listen(), so no client can connect in between
+  // with the umask's permissions.
+  if (err == 0 && chmod(path.c_str(), mode) != 0) err = uv_translate_sys_error(errno);
+  if (err == 0) err = uv_listen(reinterpret_cast<uv_stream_t*>(handle), kListenBacklog, on_connection);
+  if (err != 0) error = "listen unix " + path + ": " + uv_strerror(err);
   return err;
 }
 

@@ -22,4 +22,10 @@ bool parse_listen_address(const std::string& value, int port, ListenAddress& out
 int start_listener(uv_loop_t* loop, uv_tcp_t* handle, const ListenAddress& address, int port,
                    uv_connection_cb on_connection, std::string& error);
 
+// Listens on a Unix domain socket at `path` with file mode `mode` (e.g.
+// 0660). A stale socket file (nothing accepts on it) is replaced; a live one
+// is an error, so two servers never steal each other's socket.
+int start_unix_listener(uv_loop_t* loop, uv_pipe_t* handle, const std::string& path, unsigned mode,
+                        uv_connection_cb on_connection, std::string& error);
+
 }  // namespace wsbridge::net

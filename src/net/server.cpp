@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -63,13 +64,35 @@ void Server::on_reload_signal(uv_signal_t* handle, int /*signum*/) noexcept {
   }
 }
 
+bool Server::listen_unix(const std::string& path, unsigned mode, std::string& error) {
+  auto handle = std::make_unique<uv_pipe_t>();
+  handle->data = this;
+  if (start_unix_listener(loop_, handle.get(), path, mode, &Server::on_connection, error) != 0) return false;
+  unix_listeners_.push_back(std::move(handle));
+  unix_socket_paths_.push_back(path);
+  return true;
+}
+
 bool Server::adopt(const std::vector<systemd::InheritedSocket>& sockets, std::string& error) {
   for (const auto& inherited : sockets) {
     int domain = 0;
     socklen_t length = sizeof domain;
     getsockopt(inherited.fd, SOL_SOCKET, SO_DOMAIN, &domain, &length);
+    if (domain == AF_UNIX) {
+      auto pipe = std::make_unique<uv_pipe_t>();
+      pipe->data = this;
+      int err = uv_pipe_init(loop_, pipe.get(), 0);
+      if (err == 0) err = uv_pipe_open(pipe.get(), inherited.fd);
+      if (err == 0) err = uv_listen(reinterpret_cast<uv_stream_t*>(pipe.get()), 4096, &Server::on_connection);
+      if (err != 0) {
+        error = "socket activation: descriptor " + std::to_string(inherited.fd) + ": " + uv_strerror(err);
+        return false;
+      }
+      unix_listeners_.push_back(std::move(pipe));  // systemd owns the file: not removed by us
+      continue;
+    }
     if (domain != AF_INET && domain != AF_INET6) {
-      error = "socket activation: descriptor " + std::to_string(inherited.fd) + " is not a TCP socket";
+      error = "socket activation: descriptor " + std::to_string(inherited.fd) + " is neither TCP nor Unix";
       return false;
     }
     auto handle = std::make_unique<uv_tcp_t>();
@@ -162,6 +185,8 @@ void Server::begin_shutdown(int signum) noexcept {
              std::string("Received ") + (signum == SIGINT ? "SIGINT" : "SIGTERM") +
                  ": closing connections and ending children");
   for (auto& listener : listeners_) uv_close(reinterpret_cast<uv_handle_t*>(listener.get()), nullptr);
+  for (auto& listener : unix_listeners_) uv_close(reinterpret_cast<uv_handle_t*>(listener.get()), nullptr);
+  for (const auto& path : unix_socket_paths_) unlink(path.c_str());
   // shut_down_for_server may delete connections; step carefully.
   for (Connection* c = context_.first_connection; c != nullptr;) {
     Connection* next = c->next_;

@@ -28,6 +28,10 @@ class Server {
   // the https URL of the main port.
   bool listen_for_redirects(const std::vector<ListenAddress>& addresses, int port, std::string& error);
 
+  // --unixsocket: also listens on a Unix domain socket; the file is removed
+  // again when the server stops.
+  bool listen_unix(const std::string& path, unsigned mode, std::string& error);
+
   // Socket activation: listens on descriptors systemd passed instead of binding.
   bool adopt(const std::vector<systemd::InheritedSocket>& sockets, std::string& error);
 
@@ -52,6 +56,8 @@ class Server {
   uv_loop_t* loop_;
   ServerContext& context_;
   std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
+  std::vector<std::unique_ptr<uv_pipe_t>> unix_listeners_;
+  std::vector<std::string> unix_socket_paths_;  // removed at exit
   uv_signal_t sigint_{};
   uv_signal_t sigterm_{};
   uv_signal_t sighup_{};

@@ -32,7 +32,11 @@ struct Config {
   LogLevel loglevel = LogLevel::Access;
   bool log_json = false;               // --logformat=json: one JSON object per line
   // Accepted so newer websocketd command lines parse; later work implements them.
-  std::string dir, staticdir, cgidir, sslcert, sslkey, sslca, unixsocket;
+  std::string dir, staticdir, cgidir, sslcert, sslkey, sslca;
+  // Unix domain socket to listen on (--unixsocket=PATH or --address=unix:PATH)
+  // and its file mode. Alone (no --port/--address) it is the only listener.
+  std::string unixsocket;
+  unsigned unixsocket_mode = 0666;
   bool devconsole = false, ssl = false, reverselookup = false, passstderr = false;
   int redirport = 0;
   unsigned pingms = 0;
