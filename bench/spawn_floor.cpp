@@ -3,7 +3,10 @@
 // dup2'ed onto 0-2), its own process group, default signal dispositions —
 // then close its stdin so it exits, and waitpid. `--inflight` children are
 // kept alive at once (a server overlaps spawns on two cores too).
-//   spawn_floor [--seconds=S] [--inflight=K] [--count=N]
+// `--fds=N` first opens N more close-on-exec descriptors, as a server
+// holding N/5 connections has: clone copies the descriptor table and exec
+// closes it again, so spawn cost grows with it (the spawn-under-load floor).
+//   spawn_floor [--seconds=S] [--inflight=K] [--count=N] [--fds=N]
 // Prints: RESULT workload=spawn_floor spawns_per_s=...
 #include <fcntl.h>
 #include <signal.h>
@@ -64,14 +67,23 @@ int main(int argc, char** argv) {
   double seconds = 3;
   int inflight = 4;
   long count = 1000000;
+  long extra_fds = 0;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg.rfind("--seconds=", 0) == 0) seconds = std::atof(arg.c_str() + 10);
     else if (arg.rfind("--inflight=", 0) == 0) inflight = std::atoi(arg.c_str() + 11);
     else if (arg.rfind("--count=", 0) == 0) count = std::atol(arg.c_str() + 8);
+    else if (arg.rfind("--fds=", 0) == 0) extra_fds = std::atol(arg.c_str() + 6);
     else {
-      std::fprintf(stderr, "usage: spawn_floor [--seconds=S] [--inflight=K] [--count=N]\n");
+      std::fprintf(stderr, "usage: spawn_floor [--seconds=S] [--inflight=K] [--count=N] [--fds=N]\n");
       return 2;
+    }
+  }
+  for (long i = 0; i < extra_fds; ++i) {
+    if (open("/dev/null", O_RDONLY | O_CLOEXEC) < 0) {
+      std::fprintf(stderr, "spawn_floor: only %ld extra descriptors could be opened\n", i);
+      extra_fds = i;
+      break;
     }
   }
   const double start = now_seconds();
@@ -92,7 +104,7 @@ int main(int argc, char** argv) {
     }
   }
   const double elapsed = now_seconds() - start;
-  std::printf("RESULT workload=spawn_floor spawns_per_s=%.0f reaped=%ld errors=%ld inflight=%d seconds=%.2f\n",
-              static_cast<double>(reaped) / elapsed, reaped, errors, inflight, elapsed);
+  std::printf("RESULT workload=spawn_floor spawns_per_s=%.0f reaped=%ld errors=%ld inflight=%d fds=%ld seconds=%.2f\n",
+              static_cast<double>(reaped) / elapsed, reaped, errors, inflight, extra_fds, elapsed);
   return errors == 0 ? 0 : 1;
 }

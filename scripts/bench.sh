@@ -149,6 +149,10 @@ if wanted floors; then
     line=$("$TOOLS/spawn_floor" --seconds="$SECONDS_PER_RUN" --inflight=16 | grep '^RESULT')
     echo "  round $round: ${line#RESULT }"
     echo "spawn_floor floor $round ${line#RESULT }" >>"$RESULTS"
+    # The same with the descriptors a server holding $IDLE connections has.
+    line=$("$TOOLS/spawn_floor" --seconds="$SECONDS_PER_RUN" --inflight=16 --fds=$(( IDLE * 5 )) | grep '^RESULT')
+    echo "  round $round: ${line#RESULT }"
+    echo "spawn_fds_floor floor $round ${line#RESULT }" >>"$RESULTS"
     port=$(free_port)
     start_server echo_floor "$port"
     for w in echo pingpong; do
@@ -213,6 +217,7 @@ for name, metric, label, higher in METRICS:
     print(f"| {name} | {label} | {cell(a)} | {cell(b)} | {ratio} |")
 
 floors = [("spawn_floor", "spawns_per_s", "posix_spawn+waitpid of /bin/cat per s (16 in flight)"),
+          ("spawn_fds_floor", "spawns_per_s", f"the same with {int(idle)*5} more descriptors open"),
           ("echo_floor", "msgs_per_s", "raw epoll TCP echo, messages/s (same load as echo)"),
           ("echo_floor", "cpu_us_per_msg", "raw epoll TCP echo, server CPU µs/message"),
           ("pingpong_floor", "p50_us", "raw epoll TCP echo, round trip p50 µs"),
@@ -235,6 +240,8 @@ for server in ("websocketd", "wsbridge"):
     c, s = med("connect", server, "conns_per_s"), med("spawn", server, "conns_per_s")
     if c and sf: notes.append(f"{server}: connect = {100*c/sf:.0f}% of the spawn floor")
     if c and s: notes.append(f"{server}: connect with {idle} idle held = {100*s/c:.0f}% of connect alone")
+    sff = med("spawn_fds_floor", "floor", "spawns_per_s")
+    if s and sff: notes.append(f"{server}: connect with {idle} idle held = {100*s/sff:.0f}% of the spawn floor with as many descriptors")
     e, ef = med("echo", server, "msgs_per_s"), med("echo_floor", "floor", "msgs_per_s")
     if e and ef: notes.append(f"{server}: echo = {100*e/ef:.0f}% of the raw TCP echo floor")
 if notes:
