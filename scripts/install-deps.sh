@@ -13,6 +13,8 @@ build_packages=(g++ cmake make pkg-config libuv1-dev libssl-dev libcli11-dev
 test_packages=(python3 python3-websockets python3-pytest nodejs node-ws
                websocketd procps openssl clang-14 libclang-rt-14-dev
                nginx haproxy dpkg-dev systemd)
+# chromium (headless) drives the --devconsole page in test_devconsole.py.
+test_packages+=(chromium)
 # nginx and haproxy sit in front of wsbridge in test_nginx.py/test_haproxy.py
 # (started by the tests on 127.0.0.1 only); dpkg-dev gives CPack's .deb
 # generator dpkg-shlibdeps (test_package.py); systemd gives systemd-analyze

@@ -77,8 +77,8 @@ void raise_descriptor_limit() {
 // built yet: refusing them clearly beats silently ignoring them.
 bool reject_unsupported(const Config& config) {
   const char* flag = nullptr;
-  if (config.devconsole) flag = "--devconsole";
-  else if (config.pingms != 0) flag = "--pingms";
+  const char* flag = nullptr;
+  if (config.pingms != 0) flag = "--pingms";
   else if (config.passstderr) flag = "--passstderr";
   if (flag == nullptr) return false;
   std::fprintf(stderr, "wsbridge: %s is not supported yet by this version.\n", flag);

@@ -11,6 +11,7 @@
 #include <new>
 
 #include "log/logger.h"
+#include "net/devconsole.h"
 #include "net/disk_fs_view.h"
 #include "net/static_responder.h"
 #include "proc/spawn.h"
@@ -295,9 +296,15 @@ void Connection::handle_request(char* rest, std::size_t rest_size) noexcept {
       case route::RouteKind::CgiScript:
         run_cgi_script(request, route, rest, rest_size);
         return;
-      case route::RouteKind::DevConsole:
-        respond_and_close(501, "501 Not Implemented\n", context_.http_headers);
+      case route::RouteKind::DevConsole: {
+        log::write(LogLevel::Access, "http", log_fields_, "DEVCONSOLE");
+        phase_ = Phase::Responding;
+        const std::string response = format_devconsole_response(request, context_.http_headers);
+        parser_.reset();  // the request is not needed any more
+        send_response_bytes(response.data(), response.size());
+        end_response();
         return;
+      }
       case route::RouteKind::Forbidden:
         log::write(LogLevel::Access, "http", log_fields_, "FORBIDDEN: " + route.message);
         respond_and_close(403, "403 Forbidden: " + route.message + "\n", context_.http_headers);

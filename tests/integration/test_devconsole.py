@@ -1,0 +1,252 @@
+"""--devconsole in a real browser: headless Debian chromium, driven through
+its DevTools protocol (CDP) with python3-websockets, loads the console from
+`wsbridge --devconsole cat`, connects, types a message, sends it and sees
+the echo rendered in the page; then closes, sees the close code, and
+reconnects. Plus the HTTP side: every path, 304, exit 4 with the file options.
+"""
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+import wsb
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1"]
+
+
+def get(port, path, headers=None):
+    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"] + \
+        [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return wsb.http_exchange(port, ("\r\n".join(lines) + "\r\n\r\n").encode())
+
+
+# ------------------------------------------------------------ HTTP behaviour
+
+@pytest.mark.differs_from_websocketd("websocketd's page is its own design (no element ids in common)")
+def test_console_answers_every_plain_path(start_server):
+    srv = start_server(["cat"], ["--devconsole", "--header-http=X-Extra: 1"])
+    for path in ("/", "/any/path?q=1", "/x.html"):
+        r = get(srv.port, path)
+        assert r.status == 200, path
+        assert r.header("content-type") == "text/html; charset=utf-8"
+        assert b'id="connect"' in r.body and b'id="send"' in r.body
+        assert r.header("x-extra") == "1"
+    assert srv.wait_log("Developer console enabled   : http://")
+    assert srv.wait_log("DEVCONSOLE")
+    # The same paths still upgrade to WebSockets.
+    with wsb.RawWS(srv.port, "/any/path") as c:
+        c.send_text("ping")
+        assert c.recv_message() == (wsb.OP_TEXT, b"ping")
+
+
+def test_console_revalidates_with_304(start_server):
+    srv = start_server(["cat"], ["--devconsole"])
+    first = get(srv.port, "/")
+    modified = first.header("last-modified")
+    assert modified
+    r = get(srv.port, "/", headers={"If-Modified-Since": modified})
+    assert (r.status, r.body) == (304, b"")
+
+
+@pytest.mark.differs_from_websocketd("websocketd writes the request URL into the page unescaped")
+def test_console_reflects_nothing_from_the_request(start_server):
+    srv = start_server(["cat"], ["--devconsole"])
+    evil = "/x%22%3E%3Cscript%3Ealert(1)%3C/script%3E?q=%3Cimg%20src=x%20onerror=alert(2)%3E"
+    r = get(srv.port, evil)
+    assert r.status == 200
+    assert b"alert(" not in r.body and b"<img" not in r.body
+    # The page is the same bytes whatever the path.
+    assert r.body == get(srv.port, "/").body
+    assert "script-src 'unsafe-inline'" in r.header("content-security-policy")
+
+
+@pytest.mark.parametrize("other", ["--staticdir", "--cgidir"])
+def test_console_excludes_file_options(bin_path, tmp_path, other):
+    r = wsb.run_cli(bin_path, ["--port=1", "--devconsole", f"{other}={tmp_path}", "cat"])
+    assert r.returncode == 4
+    name = other.lstrip("-")
+    assert f"Invalid parameters: --devconsole cannot be used with --{name}. Pick one.".encode() in r.stdout
+
+
+# ------------------------------------------------------------- in a browser
+
+class Browser:
+    """Headless chromium and one CDP session to its first page."""
+
+    def __init__(self, tmpdir):
+        self.profile = tempfile.mkdtemp(prefix="chromium-", dir=tmpdir)
+        self.proc = subprocess.Popen([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}",
+                                      "about:blank"],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        self.ws = None
+        self.next_id = 0
+        self.events = []
+
+    def debugging_port(self, timeout=30):
+        marker = os.path.join(self.profile, "DevToolsActivePort")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"chromium exited with {self.proc.returncode}")
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                with open(marker) as f:
+                    return int(f.read().split()[0])
+            time.sleep(0.05)
+        raise TimeoutError("chromium did not open its DevTools port")
+
+    async def open(self):
+        import websockets
+        port = self.debugging_port()
+        deadline = time.monotonic() + 15
+        while True:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as r:
+                targets = [t for t in json.load(r) if t.get("type") == "page"]
+            if targets or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        assert targets, "no page target in chromium"
+        self.ws = await websockets.connect(targets[0]["webSocketDebuggerUrl"], max_size=None)
+
+    async def call(self, method, **params):
+        self.next_id += 1
+        my_id = self.next_id
+        await self.ws.send(json.dumps({"id": my_id, "method": method, "params": params}))
+        while True:
+            msg = json.loads(await asyncio.wait_for(self.ws.recv(), 20))
+            if msg.get("id") == my_id:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+            self.events.append(msg)
+
+    async def js(self, expression):
+        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True,
+                                 awaitPromise=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    async def wait_for(self, expression, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if await self.js(expression):
+                return True
+            await asyncio.sleep(0.05)
+        shown = await self.js("document.getElementById('log').innerText")
+        raise AssertionError(f"timed out waiting for {expression}; log: {shown!r}")
+
+    async def type_text(self, element_id, text):
+        await self.js(f"document.getElementById({json.dumps(element_id)}).focus()")
+        await self.call("Input.insertText", text=text)
+
+    def close(self):
+        if self.proc.poll() is None:
+            # Our own chromium: its session (process group) holds its helpers.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            self.proc.wait(timeout=10)
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip("chromium is not installed (scripts/install-deps.sh --with-tests installs it)")
+    b = Browser(str(tmp_path))
+    yield b
+    b.close()
+
+
+LOG_TEXTS = "Array.from(document.querySelectorAll('#log li')).map(li => [li.className, li.textContent])"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.differs_from_websocketd("the page is wsbridge's own design (element ids, close report)")
+def test_console_in_chromium_connects_sends_and_shows_the_echo(start_server, browser):
+    srv = start_server(["cat"], ["--devconsole"])
+
+    async def scenario():
+        await browser.open()
+        await browser.call("Page.enable")
+        await browser.call("Runtime.enable")
+        page = f"http://127.0.0.1:{srv.port}/chat/room?name=a%20b"
+        await browser.call("Page.navigate", url=page)
+        await browser.wait_for("document.readyState === 'complete' && !!document.getElementById('connect')")
+        assert await browser.js("document.getElementById('url').value") == \
+            f"ws://127.0.0.1:{srv.port}/chat/room?name=a%20b"
+        assert await browser.js("document.getElementById('status').textContent") == "closed"
+
+        await browser.js("document.getElementById('connect').click()")
+        await browser.wait_for("document.getElementById('status').textContent === 'open'")
+
+        # Typed like a user, sent with the button; markup must stay text.
+        message = "hello <b>bold</b> & ünï ✓"
+        await browser.type_text("message", message)
+        await browser.js("document.getElementById('send').click()")
+        await browser.wait_for(f"{LOG_TEXTS}.some(([k, t]) => k === 'in' && t === {json.dumps(message)})")
+        entries = await browser.js(LOG_TEXTS)
+        assert ["out", message] in entries and ["in", message] in entries
+        assert await browser.js("document.querySelector('#log b') === null")
+        assert await browser.js("document.getElementById('message').value") == ""
+
+        # Enter sends too.
+        await browser.type_text("message", "second")
+        await browser.call("Input.dispatchKeyEvent", type="keyDown", key="Enter", code="Enter",
+                           windowsVirtualKeyCode=13, text="\r")
+        await browser.call("Input.dispatchKeyEvent", type="keyUp", key="Enter", code="Enter",
+                           windowsVirtualKeyCode=13)
+        await browser.wait_for(f"{LOG_TEXTS}.some(([k, t]) => k === 'in' && t === 'second')")
+
+        # Close: the close code, reason and cleanliness are shown.
+        await browser.js("document.getElementById('disconnect').click()")
+        await browser.wait_for("document.getElementById('status').textContent === 'closed'")
+        await browser.wait_for(f"{LOG_TEXTS}.some(([k, t]) => t.includes('Clean: true, Code: 1000'))")
+
+        # Reconnect and talk again.
+        await browser.js("document.getElementById('reconnect').click()")
+        await browser.wait_for("document.getElementById('status').textContent === 'open'")
+        await browser.type_text("message", "again")
+        await browser.js("document.getElementById('send').click()")
+        await browser.wait_for(f"{LOG_TEXTS}.some(([k, t]) => k === 'in' && t === 'again')")
+        await browser.ws.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 90))
+    assert srv.wait_log("CONNECT") and srv.wait_log("DISCONNECT")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.differs_from_websocketd("the page is wsbridge's own design; websocketd ends with 1006")
+def test_console_in_chromium_shows_the_server_closing(start_server, browser):
+    # The child prints two lines and exits: both arrive, then close 1000.
+    srv = start_server([wsb.script("lines_then_exit.sh"), "2"], ["--devconsole"])
+
+    async def scenario():
+        await browser.open()
+        # Markup in the URL stays text in the URL box.
+        evil = "/x%22%3E%3Cimg%20src=x%3E?q=%3Cscript%3Ewindow.pwned=1%3C/script%3E"
+        await browser.call("Page.navigate", url=f"http://127.0.0.1:{srv.port}{evil}")
+        await browser.wait_for("document.readyState === 'complete' && !!document.getElementById('connect')")
+        assert await browser.js("document.querySelectorAll('img').length") == 0
+        assert await browser.js("window.pwned === undefined")
+        assert await browser.js("document.getElementById('url').value") == f"ws://127.0.0.1:{srv.port}{evil}"
+        await browser.js("document.getElementById('connect').click()")
+        await browser.wait_for(f"{LOG_TEXTS}.some(([k, t]) => t.includes('Code: 1000'))")
+        entries = await browser.js(LOG_TEXTS)
+        assert len([e for e in entries if e[0] == "in"]) == 2
+        assert await browser.js("document.getElementById('status').textContent") == "closed"
+        await browser.ws.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 90))
