@@ -77,9 +77,7 @@ void raise_descriptor_limit() {
 // built yet: refusing them clearly beats silently ignoring them.
 bool reject_unsupported(const Config& config) {
   const char* flag = nullptr;
-  const char* flag = nullptr;
-  if (config.pingms != 0) flag = "--pingms";
-  else if (config.passstderr) flag = "--passstderr";
+  if (config.passstderr) flag = "--passstderr";
   if (flag == nullptr) return false;
   std::fprintf(stderr, "wsbridge: %s is not supported yet by this version.\n", flag);
   return true;
@@ -167,6 +165,13 @@ int main(int argc, char** argv) {
   for (const auto& h : config.headers) context->upgrade_headers.push_back(net::parse_header_flag(h));
   for (const auto& h : config.headers_ws) context->upgrade_headers.push_back(net::parse_header_flag(h));
   for (const auto& h : config.headers_http) context->http_headers.push_back(net::parse_header_flag(h));
+  for (const auto& list : config.trusted_proxies) {
+    std::string why;
+    if (!context->trusted_proxies.add(list, why)) {
+      std::fprintf(stderr, "Invalid --trusted-proxy: %s\n", why.c_str());
+      return kExitConfigError;
+    }
+  }
   context->max_line = config.max_message == 0 ? net::kUnlimitedLineCap : static_cast<size_t>(config.max_message);
   context->server_software = std::string("wsbridge/") + WSBRIDGE_VERSION;
 

@@ -163,6 +163,7 @@ class HelpFormatter : public CLI::Formatter {
 // Values that CLI11 writes to but that are not Config fields themselves.
 struct Extras {
   std::string loglevel;
+  std::string ping_interval;
   std::string unixsocket_mode = "0666";
   std::string logformat = "text";
   bool version = false;
@@ -275,6 +276,14 @@ std::unique_ptr<CLI::App> build_app(Config& config, Extras& extras) {
   repeatable("--header-http", config.headers_http,
              "Header for plain HTTP responses only;\n"
              "repeatable.");
+  repeatable("--trusted-proxy", config.trusted_proxies,
+             "Address or CIDR range of a proxy whose\n"
+             "X-Forwarded-For/X-Real-IP set REMOTE_ADDR;\n"
+             "comma-separated, repeatable.");
+  flag("--proxy-protocol", config.proxy_protocol,
+       "Every connection starts with a PROXY v1/v2\n"
+       "header (HAProxy send-proxy); its source\n"
+       "address becomes REMOTE_ADDR.");
   extras.loglevel = log_level_name(config.loglevel);
   app->add_option("--loglevel", extras.loglevel,
                   "Least severe messages logged: debug, trace,\n"
@@ -291,13 +300,25 @@ std::unique_ptr<CLI::App> build_app(Config& config, Extras& extras) {
   // parse now so that existing command lines fail with a clear message at run
   // time rather than with a syntax error.
   const std::string later = kNotYetSupported;
-  app->add_option("--dir", config.dir, "Serve each executable in DIR." + later)
+  app->add_option("--dir", config.dir,
+                  "Instead of COMMAND: each executable under\n"
+                  "DIR is an endpoint at its path, e.g.\n"
+                  "/chat.sh/room runs DIR/chat.sh with\n"
+                  "PATH_INFO=/room.")
       ->type_name("DIR");
-  app->add_option("--staticdir", config.staticdir, "Serve static files from DIR." + later)
+  app->add_option("--staticdir", config.staticdir,
+                  "Serve the files in DIR to plain HTTP GET\n"
+                  "and HEAD (index.html for folders; no\n"
+                  "dotfiles or listings).")
       ->type_name("DIR");
-  app->add_option("--cgidir", config.cgidir, "Serve CGI scripts from DIR." + later)
+  app->add_option("--cgidir", config.cgidir,
+                  "Run CGI/1.1 scripts in DIR for plain HTTP\n"
+                  "requests to their path.")
       ->type_name("DIR");
-  flag("--devconsole", config.devconsole, "Serve a test page over HTTP." + later);
+  flag("--devconsole", config.devconsole,
+       "Answer plain HTTP requests with a page for\n"
+       "trying the endpoint in a browser. Not with\n"
+       "--staticdir or --cgidir.");
   flag("--ssl", config.ssl, "Listen with TLS 1.2/1.3; needs --sslcert\nand --sslkey. SIGHUP reloads both.");
   app->add_option("--sslcert", config.sslcert, "TLS certificate chain, PEM.")
       ->type_name("FILE");
@@ -321,9 +342,13 @@ std::unique_ptr<CLI::App> build_app(Config& config, Extras& extras) {
                   "File mode of the Unix socket, octal.")
       ->type_name("MODE");
   app->add_option("--pingms", config.pingms,
-                  "Ping clients every MS ms; 0 disables.\n" + later.substr(1))
+                  "Ping clients every MS ms and drop those that\n"
+                  "send nothing for two intervals; 0 disables.")
       ->type_name("MS")
       ->check(go_unsigned_integer());
+  app->add_option("--ping-interval", extras.ping_interval,
+                  "The same in seconds (e.g. 30 or 0.5).")
+      ->type_name("SECONDS");
   flag("--passstderr", config.passstderr,
        "Send stdout and stderr as JSON messages.\n" + later.substr(1));
   return app;
@@ -544,6 +569,14 @@ ParseOutcome parse_checked(int argc, const char* const* argv) {
                   true);
     }
     config.unixsocket_mode = static_cast<unsigned>(mode);
+  }
+  if (!extras.ping_interval.empty()) {
+    char* end = nullptr;
+    double seconds = std::strtod(extras.ping_interval.c_str(), &end);
+    if (*end != '\0' || !(seconds >= 0) || seconds > 86400) {
+      return fail(1, "Incorrect ping-interval flag '" + extras.ping_interval + "'. Use seconds, e.g. 30.", true);
+    }
+    config.pingms = static_cast<unsigned>(seconds * 1000 + 0.5);
   }
   // --address=unix:PATH is the same as --unixsocket=PATH.
   for (auto it = config.addresses.begin(); it != config.addresses.end();) {

@@ -18,6 +18,8 @@
 #include "wsbridge/bridge/cgi_env.h"
 #include "wsbridge/bridge/cgi_script_env.h"
 #include "wsbridge/bridge/utf8_sanitizer.h"
+#include "wsbridge/bridge/client_address.h"
+#include "wsbridge/http/proxy_protocol.h"
 #include "wsbridge/http/response.h"
 #include "wsbridge/route/https_redirect.h"
 #include "wsbridge/route/router.h"
@@ -130,6 +132,9 @@ void Connection::accept_from(uv_stream_t* listener, ServerContext& context, bool
   }
   if (listener->type == UV_TCP) uv_tcp_nodelay(&connection->socket_.tcp, 1);
   connection->socket_queue_.attach(&connection->socket_.stream, connection);
+  if (context.config->proxy_protocol) {
+    connection->proxy_header_.reset(new (std::nothrow) http::ProxyHeaderParser);
+  }
   if (context.tls_context != nullptr && !redirect_only) {
     connection->tls_.reset(new (std::nothrow) tls::TlsSession(context.tls_context->get()));
     if (!connection->tls_ || !connection->tls_->valid()) {
@@ -169,8 +174,24 @@ void Connection::on_timer(uv_timer_t* timer) noexcept {
     self->respond_and_close(408, "408 Request Timeout: the request head took too long\n");
     return;
   }
+  if (self->phase_ == Phase::WebSocket && !self->close_sent_ && self->context_.config->pingms != 0) {
+    self->on_ping_tick();
+    return;
+  }
   // The close handshake, or a response, did not finish in time.
   self->close_socket();
+}
+
+void Connection::on_ping_tick() noexcept {
+  // --pingms: a ping every interval; a peer that has sent nothing at all
+  // (no pong, no data) for two intervals is gone, as websocketd's main
+  // branch decides. Proxies with read timeouts see traffic meanwhile.
+  if (++silent_ping_intervals_ > 2) {
+    log::write(LogLevel::Access, "websocket", log_fields_, "No answer to pings: dropping the connection");
+    close_socket();
+    return;
+  }
+  send_frame(ws::Opcode::Ping, "wsbridge");
 }
 
 // ------------------------------------------------------------ HTTP requests
@@ -179,10 +200,13 @@ void Connection::on_socket_read(uv_stream_t* stream, ssize_t nread, const uv_buf
   auto* self = static_cast<Connection*>(stream->data);
   if (nread > 0) {
     auto size = static_cast<std::size_t>(nread);
+    char* data = buf->base;
+    if (self->proxy_header_ && !self->read_proxy_header(data, size)) return;
+    if (size == 0) return;
     if (self->tls_) {
-      self->on_tls_records(buf->base, size);
+      self->on_tls_records(data, size);
     } else {
-      self->on_plaintext(buf->base, size);
+      self->on_plaintext(data, size);
     }
     return;
   }
@@ -193,6 +217,50 @@ void Connection::on_socket_read(uv_stream_t* stream, ssize_t nread, const uv_buf
                std::string("Client went away without a close frame: ") + uv_strerror(static_cast<int>(nread)));
   }
   self->close_socket();
+}
+
+bool Connection::read_proxy_header(char*& data, std::size_t& size) noexcept {
+  std::size_t consumed = 0;
+  switch (proxy_header_->feed(data, size, consumed)) {
+    case http::ProxyHeaderParser::Status::NeedMore:
+      size = 0;
+      return true;
+    case http::ProxyHeaderParser::Status::Error:
+      // Not HTTP yet, so no HTTP answer: the proxy is misconfigured or this
+      // is not a proxy at all.
+      log::write(LogLevel::Access, "http", "", "PROXY protocol error: " + proxy_header_->error());
+      close_socket();
+      return false;
+    case http::ProxyHeaderParser::Status::Done:
+      break;
+  }
+  if (proxy_header_->has_source()) {
+    try {
+      proxied_peer_.reset(new ProxiedPeer{proxy_header_->source_address(), proxy_header_->source_port()});
+    } catch (...) {
+    }
+  }
+  proxy_header_.reset();
+  data += consumed;
+  size -= consumed;
+  return true;
+}
+
+void Connection::remote_endpoint(const http::Request& request, std::string& address, std::string& port) const {
+  if (proxied_peer_) {
+    address = proxied_peer_->address;
+    port = proxied_peer_->port;
+  } else {
+    peer_address(socket_, address, port);
+  }
+  // Behind a trusted proxy the client is who the proxy says it is.
+  if (!context_.trusted_proxies.empty()) {
+    std::string client = bridge::client_address(address, request, context_.trusted_proxies);
+    if (client != address) {
+      address = std::move(client);
+      port.clear();  // the proxy does not tell the client's port
+    }
+  }
 }
 
 void Connection::on_tls_records(const char* data, std::size_t size) noexcept {
@@ -257,7 +325,7 @@ void Connection::handle_request(char* rest, std::size_t rest_size) noexcept {
   const http::Request& request = parser_->request();
   try {
     std::string remote_addr, remote_port;
-    peer_address(socket_, remote_addr, remote_port);
+    remote_endpoint(request, remote_addr, remote_port);
     log_fields_.clear();
     log::append_field(log_fields_, "url", describe_request(request));
     log::append_field(log_fields_, "id", next_unique_id(context_));
@@ -394,7 +462,7 @@ void Connection::run_cgi_script(const http::Request& request, const route::Route
   std::vector<std::string> env;
   try {
     bridge::ConnectionFacts facts;
-    peer_address(socket_, facts.remote_addr, facts.remote_port);
+    remote_endpoint(request, facts.remote_addr, facts.remote_port);
     facts.remote_host = facts.remote_addr;
     facts.tls = context_.config->ssl;
     facts.script_name = route.script_name;
@@ -557,7 +625,7 @@ void Connection::launch_child(const route::Route& route, const std::string& remo
   // Spawn before answering 101, so a command that cannot start gets a clear
   // HTTP error instead of websocketd's 101 followed by a dropped connection.
   bridge::ConnectionFacts facts;
-  peer_address(socket_, facts.remote_addr, facts.remote_port);
+  remote_endpoint(request, facts.remote_addr, facts.remote_port);
   facts.remote_host = remote_host.empty() ? facts.remote_addr : remote_host;
   facts.tls = config.ssl;
   facts.script_name = route.script_name;
@@ -614,6 +682,7 @@ void Connection::launch_child(const route::Route& route, const std::string& remo
     send_close(ws::close_code::kInternalError, "out of memory");
     return;
   }
+  if (config.pingms != 0) uv_timer_start(&timer_, &Connection::on_timer, config.pingms, config.pingms);
   uv_read_start(as_stream(&stdout_pipe_), &Connection::on_alloc, &Connection::on_stdout_read);
   uv_read_start(as_stream(&stderr_pipe_), &Connection::on_alloc, &Connection::on_stderr_read);
   // Bytes that came right after the request head are the first frames. They
@@ -624,6 +693,7 @@ void Connection::launch_child(const route::Route& route, const std::string& remo
 // ------------------------------------------------- client → child (stdin)
 
 void Connection::on_websocket_bytes(char* data, std::size_t size) noexcept {
+  silent_ping_intervals_ = 0;  // any byte from the peer shows it is alive
   // Every message of this read reaches the child in one write.
   WriteQueue::Cork cork(stdin_queue_);
   auto* bytes = reinterpret_cast<std::uint8_t*>(data);

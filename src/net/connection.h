@@ -23,6 +23,7 @@
 #include "wsbridge/bridge/line_splitter.h"
 #include "wsbridge/http/request_parser.h"
 #include "wsbridge/route/router.h"
+#include "wsbridge/http/proxy_protocol.h"
 #include "wsbridge/tls/tls_session.h"
 #include "wsbridge/ws/message_reader.h"
 
@@ -81,10 +82,17 @@ class Connection final : private WriteQueue::Owner,
 
   // Bytes from the socket, after TLS when there is TLS.
   void on_plaintext(char* data, std::size_t size) noexcept;
+  // --proxy-protocol: consumes the header at the start of the connection,
+  // advancing data/size past it. False when the connection was closed.
+  bool read_proxy_header(char*& data, std::size_t& size) noexcept;
+  // The client's address and port: the PROXY header's, or the socket peer's,
+  // then X-Forwarded-For/X-Real-IP when the peer is a --trusted-proxy.
+  void remote_endpoint(const http::Request& request, std::string& address, std::string& port) const;
   void on_tls_records(const char* data, std::size_t size) noexcept;
 
   // WebSocket phase.
   void on_websocket_bytes(char* data, std::size_t size) noexcept;
+  void on_ping_tick() noexcept;
   void pause_socket_reading(std::uint8_t reason) noexcept;
   void resume_socket_reading(std::uint8_t reason) noexcept;
   void deliver_to_child(bool binary, std::string_view payload) noexcept;
@@ -146,6 +154,11 @@ class Connection final : private WriteQueue::Owner,
   std::unique_ptr<http::RequestParser> parser_;  // only until the head is read
   std::unique_ptr<ws::MessageReader> reader_;    // only after the upgrade
   std::unique_ptr<tls::TlsSession> tls_;         // only with --ssl
+  std::unique_ptr<http::ProxyHeaderParser> proxy_header_;  // until the PROXY header is read
+  struct ProxiedPeer {
+    std::string address, port;
+  };
+  std::unique_ptr<ProxiedPeer> proxied_peer_;  // the client the PROXY header named
   // --reverselookup in flight: what the launch needs once the name is known.
   struct PendingLookup {
     uv_getnameinfo_t request{};
@@ -180,6 +193,7 @@ class Connection final : private WriteQueue::Owner,
   bool timer_closed_ = false;
   bool disconnect_logged_ = false;
   bool redirect_only_ = false;
+  std::uint8_t silent_ping_intervals_ = 0;  // --pingms intervals with nothing from the peer
 };
 
 }  // namespace wsbridge::net

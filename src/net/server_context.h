@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "wsbridge/bridge/cgi_env.h"
+#include "wsbridge/bridge/client_address.h"
 #include "wsbridge/bridge/origin_policy.h"
 #include "wsbridge/cli/config.h"
 #include "wsbridge/http/request.h"
@@ -34,6 +35,7 @@ struct ServerContext {
   const cli::Config* config = nullptr;
   tls::TlsContext* tls_context = nullptr;  // with --ssl; reloaded on SIGHUP
   int https_port = 443;                    // where --redirport sends clients
+  bridge::TrustedProxies trusted_proxies;  // --trusted-proxy
   std::string command_path;               // absolute, resolved once at start-up
   std::vector<std::string> command_argv;  // argv[0] = command_path
   std::string command_text;               // for the log's command:'...' field

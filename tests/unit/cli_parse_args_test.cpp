@@ -116,7 +116,8 @@ const std::vector<std::string> kAllOptions = {
     "header-http", "loglevel", "help",       "version",  "license",       "dir",
     "staticdir",  "cgidir",    "devconsole", "ssl",      "sslcert",       "sslkey",
     "sslca",      "redirport", "reverselookup", "unixsocket", "pingms",   "passstderr",
-    "user",       "group",     "logformat", "unixsocket-mode"};
+    "user",       "group",     "logformat", "unixsocket-mode", "ping-interval",
+    "trusted-proxy", "proxy-protocol"};
 
 }  // namespace
 

@@ -37,6 +37,10 @@ struct Config {
   // and its file mode. Alone (no --port/--address) it is the only listener.
   std::string unixsocket;
   unsigned unixsocket_mode = 0666;
+  // Behind proxies: every connection starts with a PROXY v1/v2 header, and
+  // X-Forwarded-For/X-Real-IP are believed from these addresses/ranges.
+  bool proxy_protocol = false;
+  std::vector<std::string> trusted_proxies;
   bool devconsole = false, ssl = false, reverselookup = false, passstderr = false;
   int redirport = 0;
   unsigned pingms = 0;
