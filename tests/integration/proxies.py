@@ -95,12 +95,14 @@ class ProxyProcess:
             os.killpg(pid, signal.SIGKILL)
 
 
-def nginx_config(workdir: str, listen_port: int, backends: list, read_timeout: str = "") -> str:
+def nginx_config(workdir: str, listen_port: int, backends: list, read_timeout: str = "",
+                 ipv6: bool = False) -> str:
     """examples/nginx/wsbridge.conf with our ports, wrapped in a main config
     whose pid, logs and temp files live in workdir. A backend is a port on
     127.0.0.1 or a "unix:/path" string."""
     site = read_example("nginx/wsbridge.conf")
-    site = replace_once(site, r"^\s*listen 80;", f"    listen 127.0.0.1:{listen_port};", re.M)
+    listen = f"    listen 127.0.0.1:{listen_port};" + (f"\n    listen [::1]:{listen_port};" if ipv6 else "")
+    site = replace_once(site, r"^\s*listen 80;", listen, re.M)
     if read_timeout:
         site = replace_once(site, r"proxy_read_timeout \S+;", f"proxy_read_timeout {read_timeout};")
     servers = "".join(
@@ -121,7 +123,7 @@ def nginx_config(workdir: str, listen_port: int, backends: list, read_timeout: s
 
 
 def start_nginx(workdir: str, backends: list, attempts: int = 3,
-                read_timeout: str = "") -> ProxyProcess:
+                read_timeout: str = "", ipv6: bool = False) -> ProxyProcess:
     nginx = find_program("nginx")
     assert nginx, "nginx not installed"
     last = None
@@ -129,7 +131,7 @@ def start_nginx(workdir: str, backends: list, attempts: int = 3,
         port = wsb.free_port()
         conf = os.path.join(workdir, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(nginx_config(workdir, port, backends, read_timeout))
+            f.write(nginx_config(workdir, port, backends, read_timeout, ipv6))
         # -e: the error log before the config is read (default /var/log/nginx).
         proxy = ProxyProcess("nginx", [nginx, "-p", workdir, "-e",
                                        os.path.join(workdir, "nginx-error.log"), "-c", conf],

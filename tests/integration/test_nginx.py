@@ -24,8 +24,9 @@ def nginx(tmp_path, request):
     """Factory: nginx(backend_ports) -> running nginx on 127.0.0.1:<port>."""
     started = []
 
-    def start(backends, read_timeout=""):
-        proxy = proxies.start_nginx(str(tmp_path), list(backends), read_timeout=read_timeout)
+    def start(backends, read_timeout="", ipv6=False):
+        proxy = proxies.start_nginx(str(tmp_path), list(backends), read_timeout=read_timeout,
+                                    ipv6=ipv6)
         started.append(proxy)
         return proxy
 
@@ -269,3 +270,44 @@ def test_unix_socket_upstream(bin_path, nginx, tmp_path):
     # A clean stop removes the socket file, so the next start can bind.
     assert proc.returncode == 0
     assert not path.exists()
+
+
+def env_via(port: int, host: str = "127.0.0.1", headers=None) -> dict:
+    with wsb.RawWS(port, host=host, headers=headers) as ws:
+        code, _, seen = ws.expect_close(timeout=5)
+    assert code == 1000
+    return dict(p.decode().split("=", 1) for _, p in seen if b"=" in p)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(not proxies.ipv6_loopback_ok(), reason="no IPv6 loopback")
+def test_trusted_proxy_sets_remote_addr_from_nginx_headers(bin_path, start_server, nginx):
+    """The client reaches nginx over ::1, nginx reaches wsbridge over
+    127.0.0.1: with nginx trusted, the program sees ::1; without, 127.0.0.1."""
+    if not supported(bin_path, "--trusted-proxy"):
+        pytest.skip("needs --trusted-proxy")
+    trusting = start_server([wsb.script("env.sh")], flags=["--trusted-proxy=127.0.0.1"])
+    plain = start_server([wsb.script("env.sh")])
+    via_trusting = nginx([trusting.port], ipv6=True)
+    via_plain = nginx([plain.port], ipv6=True)
+
+    env = env_via(via_trusting.port, host="::1")
+    assert env["HTTP_X_REAL_IP"] == "::1"
+    assert env["REMOTE_ADDR"] == "::1"
+    env = env_via(via_plain.port, host="::1")
+    assert env["HTTP_X_REAL_IP"] == "::1"
+    assert env["REMOTE_ADDR"] == "127.0.0.1", "headers believed from an untrusted peer"
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(not proxies.ipv6_loopback_ok(), reason="no IPv6 loopback")
+def test_untrusted_client_cannot_claim_an_address(bin_path, start_server):
+    """A client that is not a trusted proxy sends forged headers directly."""
+    if not supported(bin_path, "--trusted-proxy"):
+        pytest.skip("needs --trusted-proxy")
+    srv = start_server([wsb.script("env.sh")], flags=["--trusted-proxy=127.0.0.1"],
+                       address="[::1]")
+    env = env_via(srv.port, host="::1",
+                  headers={"X-Forwarded-For": "203.0.113.7", "X-Real-IP": "203.0.113.8"})
+    assert env["REMOTE_ADDR"] == "::1"
+    assert env["HTTP_X_FORWARDED_FOR"] == "203.0.113.7"
