@@ -164,6 +164,7 @@ class HelpFormatter : public CLI::Formatter {
 struct Extras {
   std::string loglevel;
   std::string ping_interval;
+  std::string shutdown_timeout;
   std::string unixsocket_mode = "0666";
   std::string logformat = "text";
   bool version = false;
@@ -346,6 +347,11 @@ std::unique_ptr<CLI::App> build_app(Config& config, Extras& extras) {
                   "send nothing for two intervals; 0 disables.")
       ->type_name("MS")
       ->check(go_unsigned_integer());
+  app->add_option("--shutdown-timeout", extras.shutdown_timeout,
+                  "Longest graceful stop on SIGTERM/SIGINT, in\n"
+                  "seconds; then children are SIGKILLed. Default:\n"
+                  "10 + 3 x closems/1000.")
+      ->type_name("SECONDS");
   app->add_option("--ping-interval", extras.ping_interval,
                   "The same in seconds (e.g. 30 or 0.5).")
       ->type_name("SECONDS");
@@ -577,6 +583,15 @@ ParseOutcome parse_checked(int argc, const char* const* argv) {
       return fail(1, "Incorrect ping-interval flag '" + extras.ping_interval + "'. Use seconds, e.g. 30.", true);
     }
     config.pingms = static_cast<unsigned>(seconds * 1000 + 0.5);
+  }
+  if (!extras.shutdown_timeout.empty()) {
+    char* end = nullptr;
+    double seconds = std::strtod(extras.shutdown_timeout.c_str(), &end);
+    if (*end != '\0' || !(seconds > 0) || seconds > 86400) {
+      return fail(1, "Incorrect shutdown-timeout flag '" + extras.shutdown_timeout + "'. Use seconds, e.g. 30.",
+                  true);
+    }
+    config.shutdown_timeout_ms = static_cast<unsigned>(seconds * 1000 + 0.5);
   }
   // --address=unix:PATH is the same as --unixsocket=PATH.
   for (auto it = config.addresses.begin(); it != config.addresses.end();) {

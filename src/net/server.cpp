@@ -18,7 +18,11 @@ using log::LogLevel;
 
 // Graceful shutdown is bounded: close handshakes (2 s), stdin flushes (5 s)
 // and the kill escalation (850 ms + 3 × closems) all fit in this.
-unsigned shutdown_deadline_ms(unsigned closems) { return 10000 + 3 * closems; }
+// The default fits close handshakes (2 s), stdin flushes (5 s) and the kill
+// escalation (850 ms + 3 x closems); --shutdown-timeout overrides it.
+unsigned shutdown_deadline_ms(const cli::Config& config) {
+  return config.shutdown_timeout_ms != 0 ? config.shutdown_timeout_ms : 10000 + 3 * config.closems;
+}
 }  // namespace
 
 bool Server::listen(const std::vector<ListenAddress>& addresses, int port, std::string& error) {
@@ -54,6 +58,10 @@ bool Server::enable_tls(const tls::TlsFiles& files, std::string& error) {
 
 void Server::on_reload_signal(uv_signal_t* handle, int /*signum*/) noexcept {
   auto* self = static_cast<Server*>(handle->data);
+  if (!self->tls_) {
+    log::write(LogLevel::Info, "server", "", "SIGHUP: nothing to reload (no --ssl)");
+    return;
+  }
   std::string error;
   // Connections keep the context they started with; new ones get the new
   // certificate. A bad file keeps the old one serving.
@@ -126,11 +134,11 @@ void Server::run() {
   sigint_.data = sigterm_.data = this;
   uv_signal_start(&sigint_, &Server::on_signal, SIGINT);
   uv_signal_start(&sigterm_, &Server::on_signal, SIGTERM);
-  if (tls_) {
-    uv_signal_init(loop_, &sighup_);
-    sighup_.data = this;
-    uv_signal_start(&sighup_, &Server::on_reload_signal, SIGHUP);
-  }
+  // SIGHUP is "reload" (systemctl reload): it must never end the server,
+  // whose default action for it would be to die with every connection.
+  uv_signal_init(loop_, &sighup_);
+  sighup_.data = this;
+  uv_signal_start(&sighup_, &Server::on_reload_signal, SIGHUP);
   context_.server = this;
   context_.on_last_connection_closed = &Server::on_last_connection_closed;
   // systemd (Type=notify): ready once every listener is up. The timer sends
@@ -199,7 +207,7 @@ void Server::begin_shutdown(int signum) noexcept {
   }
   uv_timer_init(loop_, &deadline_);
   deadline_.data = this;
-  uv_timer_start(&deadline_, &Server::on_deadline, shutdown_deadline_ms(context_.config->closems), 0);
+  uv_timer_start(&deadline_, &Server::on_deadline, shutdown_deadline_ms(*context_.config), 0);
   uv_unref(reinterpret_cast<uv_handle_t*>(&deadline_));
 }
 
@@ -220,7 +228,7 @@ void Server::finish() noexcept {
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
   if (status_timer_started_) uv_close(reinterpret_cast<uv_handle_t*>(&status_timer_), nullptr);
-  if (tls_) uv_close(reinterpret_cast<uv_handle_t*>(&sighup_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sighup_), nullptr);
   if (context_.connection_count > 0) {
     // Forced exit: no child may outlive us.
     for (Connection* c = context_.first_connection; c != nullptr; c = c->next_) c->kill_child_now();

@@ -99,3 +99,18 @@ def test_socket_activation_serves_on_the_inherited_socket(bin_path, tmp_path):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=5)
+
+
+def test_shutdown_timeout_bounds_the_graceful_stop(start_server, stray):
+    # A child that ignores every polite signal and a client that never
+    # answers the close: --shutdown-timeout=1 ends it all within about 1 s.
+    srv = start_server([wsb.script("ignore_signals.sh")], flags=["--shutdown-timeout=1", "--closems=5000"])
+    with wsb.RawWS(srv.port) as c:
+        pid = int(c.recv_message(timeout=5)[1])
+        stray.add(pid)
+        t0 = time.monotonic()
+        assert srv.terminate(timeout=10) == 0
+        elapsed = time.monotonic() - t0
+    assert 0.8 < elapsed < 3.0, elapsed
+    # Nothing outlives the server: the stubborn child was SIGKILLed and reaped.
+    assert wsb.wait_pid_gone(pid, 2) is not None

@@ -177,9 +177,6 @@ def test_service_command_under_socket_activation(bin_path, tmp_path):
 
 
 @pytest.mark.timeout(20)
-@pytest.mark.xfail(strict=True, reason="wsbridge handles SIGHUP only with --ssl; without TLS "
-                   "the default action kills it, so `systemctl reload` would drop every "
-                   "connection (source change requested)")
 def test_reload_signal_keeps_a_plain_server_serving(start_server):
     """ExecReload=/bin/kill -HUP $MAINPID is in the unit for TLS, but a user
     may reload any instance (or a config tool may reload all of them)."""

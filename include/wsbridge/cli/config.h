@@ -18,6 +18,7 @@ struct Config {
   std::string passenv = "PATH,LD_LIBRARY_PATH";
   int maxforks = 0;                    // 0 or less → unlimited
   unsigned closems = 0;                // added to each kill-escalation delay
+  unsigned shutdown_timeout_ms = 0;    // SIGTERM/SIGINT: longest graceful stop; 0 = 10 s + 3 x closems
   std::uint64_t max_message = 16ull * 1024 * 1024;  // --maxmessage/--maxframesize; 0 = unlimited
   // Policy.
   std::string origin;                  // comma-separated allow list
