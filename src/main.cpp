@@ -73,16 +73,6 @@ void raise_descriptor_limit() {
   }
 }
 
-// Options accepted for command-line compatibility whose features are not
-// built yet: refusing them clearly beats silently ignoring them.
-bool reject_unsupported(const Config& config) {
-  const char* flag = nullptr;
-  if (config.passstderr) flag = "--passstderr";
-  if (flag == nullptr) return false;
-  std::fprintf(stderr, "wsbridge: %s is not supported yet by this version.\n", flag);
-  return true;
-}
-
 // --dir, --staticdir and --cgidir are made absolute once (websocketd uses
 // filepath.Abs) and must name folders, with websocketd's messages.
 bool prepare_folder(std::string& folder) {
@@ -139,7 +129,6 @@ int main(int argc, char** argv) {
   context->config = &config;
   wsbridge::log::set_level(config.loglevel);
   wsbridge::log::set_json(config.log_json);
-  if (reject_unsupported(config)) return kExitConfigError;
   // The console answers every plain request, so it would hide the files.
   if (config.devconsole && (!config.staticdir.empty() || !config.cgidir.empty())) {
     wsbridge::log::write(LogLevel::Fatal, "server", "",

@@ -33,7 +33,6 @@ namespace wsbridge::cli {
 namespace {
 
 constexpr const char* kProgramName = "wsbridge";
-constexpr const char* kNotYetSupported = " (not yet supported)";
 constexpr std::size_t kColumnWidth = 30;
 
 const char* log_level_name(LogLevel level) {
@@ -297,10 +296,7 @@ std::unique_ptr<CLI::App> build_app(Config& config, Extras& extras) {
   flag("--version", extras.version, "Print the version and exit.");
   flag("--license", extras.license, "Print the license and exit.");
 
-  // websocketd options that later versions of wsbridge will implement. They
-  // parse now so that existing command lines fail with a clear message at run
-  // time rather than with a syntax error.
-  const std::string later = kNotYetSupported;
+  // Serving files, TLS, listeners and behaviour from websocketd's main branch.
   app->add_option("--dir", config.dir,
                   "Instead of COMMAND: each executable under\n"
                   "DIR is an endpoint at its path, e.g.\n"
@@ -356,7 +352,8 @@ std::unique_ptr<CLI::App> build_app(Config& config, Extras& extras) {
                   "The same in seconds (e.g. 30 or 0.5).")
       ->type_name("SECONDS");
   flag("--passstderr", config.passstderr,
-       "Send stdout and stderr as JSON messages.\n" + later.substr(1));
+       "Send stdout and stderr lines as JSON\n"
+       "{\"stream\":...,\"data\":...} text messages.");
   return app;
 }
 
@@ -611,6 +608,9 @@ ParseOutcome parse_checked(int argc, const char* const* argv) {
     return outcome;
   }
   if (argc <= 1) return fail(1, "Command line arguments are missing.", true);
+  if (config.passstderr && config.binary) {
+    return fail(1, "--passstderr cannot be used with --binary.", false);
+  }
   if (config.ssl && (config.sslcert.empty() || config.sslkey.empty())) {
     return fail(1, "Please specify both --sslcert and --sslkey when requesting --ssl.", false);
   }

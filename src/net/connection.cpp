@@ -19,6 +19,7 @@
 #include "wsbridge/bridge/cgi_script_env.h"
 #include "wsbridge/bridge/utf8_sanitizer.h"
 #include "wsbridge/bridge/client_address.h"
+#include "wsbridge/bridge/tagged_output.h"
 #include "wsbridge/http/proxy_protocol.h"
 #include "wsbridge/http/response.h"
 #include "wsbridge/route/https_redirect.h"
@@ -809,8 +810,15 @@ void Connection::send_close(std::uint16_t code, std::string_view reason) noexcep
   uv_timer_start(&timer_, &Connection::on_timer, kCloseHandshakeTimeoutMs, 0);
 }
 
-void Connection::append_text_frame(std::string& out, std::string_view line) {
-  line = bridge::sanitize_utf8(line, context_.utf8_scratch);
+void Connection::append_text_frame(std::string& out, std::string_view line, bool from_stderr) {
+  std::string tagged;
+  if (context_.config->passstderr) {
+    // --passstderr: both streams go out as JSON, escaped (and made valid UTF-8) there.
+    tagged = bridge::tag_output_line(from_stderr, line);
+    line = tagged;
+  } else {
+    line = bridge::sanitize_utf8(line, context_.utf8_scratch);
+  }
   std::uint8_t header[ws::kMaxServerFrameHeaderSize];
   std::size_t header_size = ws::encode_frame_header(header, ws::Opcode::Text, true, line.size());
   out.append(reinterpret_cast<char*>(header), header_size);
@@ -894,17 +902,31 @@ void Connection::on_stderr_read(uv_stream_t* stream, ssize_t nread, const uv_buf
 }
 
 void Connection::on_child_stderr(char* data, std::size_t size, bool eof) noexcept {
-  // stderr is never sent to the client: each line is logged, as websocketd.
-  // Reading never stops, so a chatty child cannot block on a full pipe.
+  // Each stderr line is logged, as websocketd does. Without --passstderr it
+  // is never sent to the client and reading never stops, so a chatty child
+  // cannot block on a full pipe. With --passstderr it is sent too, and then
+  // it waits, like stdout, while the client is behind.
+  const bool pass = context_.config->passstderr && !close_sent_ && !socket_closed_;
   try {
+    std::string& out = context_.frame_scratch;
+    out.clear();
     std::string_view input(data, size);
     while (auto line = stderr_lines_.next_line(input)) {
       log::write(LogLevel::Error, "stderr", log_fields_, *line);
+      if (pass) append_text_frame(out, *line, true);
     }
     if (eof) {
-      if (auto tail = stderr_lines_.finish()) log::write(LogLevel::Error, "stderr", log_fields_, *tail);
+      while (auto tail = stderr_lines_.finish()) {
+        log::write(LogLevel::Error, "stderr", log_fields_, *tail);
+        if (pass) append_text_frame(out, *tail, true);
+      }
     }
+    if (!out.empty()) socket_queue_.write(out.data(), out.size());
   } catch (...) {
+  }
+  if (pass && socket_queue_.over_high_water() && !stderr_paused_ && !stderr_closed_) {
+    stderr_paused_ = true;
+    uv_read_stop(as_stream(&stderr_pipe_));
   }
 }
 
@@ -915,6 +937,10 @@ void Connection::on_queue_drained(WriteQueue& queue) noexcept {
     if (stdout_paused_ && !stdout_closed_) {
       stdout_paused_ = false;
       uv_read_start(as_stream(&stdout_pipe_), &Connection::on_alloc, &Connection::on_stdout_read);
+    }
+    if (stderr_paused_ && !stderr_closed_) {
+      stderr_paused_ = false;
+      uv_read_start(as_stream(&stderr_pipe_), &Connection::on_alloc, &Connection::on_stderr_read);
     }
     resume_socket_reading(kOutputFull);
     if (cgi_ && !socket_closed_) cgi_->on_client_drained();

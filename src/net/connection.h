@@ -99,7 +99,7 @@ class Connection final : private WriteQueue::Owner,
   void send_frame(ws::Opcode opcode, std::string_view payload) noexcept;
   void send_close(std::uint16_t code, std::string_view reason) noexcept;
   void on_child_output(char* data, std::size_t size) noexcept;
-  void append_text_frame(std::string& out, std::string_view line);
+  void append_text_frame(std::string& out, std::string_view line, bool from_stderr = false);
   void flush_child_output_tail() noexcept;
   void on_child_stderr(char* data, std::size_t size, bool eof) noexcept;
 
@@ -182,6 +182,7 @@ class Connection final : private WriteQueue::Owner,
   static constexpr std::uint8_t kOutputFull = 2;  // the client does not read what it asks for (pongs)
   std::uint8_t socket_pause_reasons_ = 0;
   bool stdout_paused_ = false;  // reading stopped: socket is full
+  bool stderr_paused_ = false;  // the same, for --passstderr
   bool close_sent_ = false;
   bool close_received_ = false;
   bool child_started_ = false;
