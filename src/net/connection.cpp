@@ -131,7 +131,13 @@ void Connection::accept_from(uv_stream_t* listener, ServerContext& context, bool
     connection->close_socket();
     return;
   }
-  if (listener->type == UV_TCP) uv_tcp_nodelay(&connection->socket_.tcp, 1);
+  if (listener->type == UV_TCP) {
+    uv_tcp_nodelay(&connection->socket_.tcp, 1);
+    // A peer that vanishes without a FIN (power loss, a dropped NAT entry)
+    // is found by TCP keepalive even when neither side writes, so its child
+    // does not live forever. Go, and so websocketd, probe after 15 s too.
+    uv_tcp_keepalive(&connection->socket_.tcp, 1, kTcpKeepaliveDelaySeconds);
+  }
   connection->socket_queue_.attach(&connection->socket_.stream, connection);
   if (context.config->proxy_protocol) {
     connection->proxy_header_.reset(new (std::nothrow) http::ProxyHeaderParser);

@@ -28,6 +28,8 @@ constexpr unsigned kCloseHandshakeTimeoutMs = 2000;
 constexpr std::size_t kMaxStderrLine = 64 * 1024;
 // Line limit when --maxmessage=0 (unlimited): child output still needs a bound.
 constexpr std::size_t kUnlimitedLineCap = 64 * 1024 * 1024;
+// Idle time before TCP keepalive probes a silent peer (as Go's default).
+constexpr unsigned kTcpKeepaliveDelaySeconds = 15;
 // One read from a socket or pipe at most (libuv suggests 64 KiB too).
 constexpr std::size_t kReadBufferSize = 64 * 1024;
 

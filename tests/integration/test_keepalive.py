@@ -47,3 +47,21 @@ def test_no_pings_by_default(start_server):
         except TimeoutError:
             frame = None
         assert frame is None
+
+
+def test_accepted_sockets_use_tcp_keepalive(start_server):
+    # A peer that disappears without a FIN is found by keepalive probes even
+    # when nobody writes (half-open TCP); `ss -o` shows the timer.
+    import shutil
+    import subprocess
+
+    import pytest
+    if shutil.which("ss") is None:
+        pytest.skip("ss (iproute2) not installed")
+    srv = start_server(["cat"])
+    with wsb.RawWS(srv.port) as c:
+        c.send_text("x")
+        assert c.recv_message(timeout=5)[1] == b"x"
+        out = subprocess.run(["ss", "-tno", "state", "established", f"( sport = :{srv.port} )"],
+                             capture_output=True, text=True, timeout=5).stdout
+    assert "keepalive" in out, out
