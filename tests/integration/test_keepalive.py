@@ -62,6 +62,11 @@ def test_accepted_sockets_use_tcp_keepalive(start_server):
     with wsb.RawWS(srv.port) as c:
         c.send_text("x")
         assert c.recv_message(timeout=5)[1] == b"x"
-        out = subprocess.run(["ss", "-tno", "state", "established", f"( sport = :{srv.port} )"],
-                             capture_output=True, text=True, timeout=5).stdout
+        # While data is unacknowledged ss shows the retransmit timer instead.
+        for _ in range(40):
+            out = subprocess.run(["ss", "-tno", "state", "established", f"( sport = :{srv.port} )"],
+                                 capture_output=True, text=True, timeout=5).stdout
+            if "keepalive" in out:
+                break
+            time.sleep(0.05)
     assert "keepalive" in out, out
