@@ -88,7 +88,7 @@ void CgiResponder::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_b
 // ------------------------------------------------------ client → script stdin
 
 void CgiResponder::on_request_body(const char* data, std::size_t size) noexcept {
-  if (stdin_closed_ || body_remaining_ == 0 || stopping_) return;
+  if (!started_ || stdin_closed_ || body_remaining_ == 0 || stopping_) return;
   const std::size_t take = size < body_remaining_ ? size : static_cast<std::size_t>(body_remaining_);
   body_remaining_ -= take;
   stdin_queue_.write(data, take);
@@ -277,7 +277,7 @@ void CgiResponder::on_stderr_read(uv_stream_t* stream, ssize_t nread, const uv_b
 // ----------------------------------------------------------------- teardown
 
 void CgiResponder::cancel() noexcept {
-  if (!started_) return;
+  if (!started_ || closed_reported_) return;  // never started, or already all closed
   response_done_ = true;
   uv_timer_stop(&idle_timer_);
   // Closing stdout too: a script still writing gets EPIPE/SIGPIPE at once.

@@ -186,7 +186,7 @@ TEST_CASE("only a full upgrade request is a WebSocket", "[route_router_test]") {
 }
 
 TEST_CASE("without a command an upgrade finds nothing", "[route_router_test]") {
-  const Config config;  // no COMMAND (later: --dir, static, CGI)
+  const Config config;  // no COMMAND and no --dir: nothing is a WebSocket
   REQUIRE(route_request(make_request("/x", true), config).kind == RouteKind::NotFound);
   REQUIRE(route_request(make_request("//x", true), config).kind == RouteKind::Redirect);
 }
