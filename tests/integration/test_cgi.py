@@ -27,6 +27,7 @@ SCRIPTS = {
     "flood.cgi": "#!/bin/sh\necho $$ > flood.pid\nprintf 'Content-Type: application/octet-stream\\n\\n'\n"
                  "exec head -c 67108864 /dev/zero\n",
     "slow.cgi": "#!/bin/sh\necho $$ > slow.pid\nsleep 2\nprintf 'Content-Type: text/plain\\n\\nslept\\n'\n",
+    "hang.cgi": "#!/bin/sh\necho $$ > hang.pid\nexec sleep 120\n",
     "sub/deep.cgi": "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n%s|%s\\n' \"$SCRIPT_NAME\" \"$PATH_INFO\"\n",
 }
 
@@ -225,6 +226,23 @@ def test_maxforks_counts_cgi_scripts(start_server, cgi_dir):
     while request(srv.port, "/status.cgi").status == 429 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert request(srv.port, "/status.cgi").status == 418
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.differs_from_websocketd("websocketd waits for a silent script for ever")
+def test_silent_script_times_out_with_504_and_is_ended(start_server, cgi_dir, stray):
+    srv = start_server([], [f"--cgidir={cgi_dir}"])
+    pid_file = os.path.join(cgi_dir, "hang.pid")
+    started = time.monotonic()
+    try:
+        r = request(srv.port, "/hang.cgi", timeout=45)
+    finally:
+        if os.path.exists(pid_file):
+            stray.add(int(open(pid_file).read()))  # killed at teardown if still there
+    waited = time.monotonic() - started
+    assert r.status == 504 and b"sent nothing for 30 s" in r.body
+    assert 29 <= waited < 40
+    assert wsb.wait_pid_gone(int(open(pid_file).read()), 5) is not None
 
 
 @pytest.mark.differs_from_websocketd("websocketd serves a CGI script's source when cgidir is inside staticdir (#453)")
