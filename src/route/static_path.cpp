@@ -1,5 +1,7 @@
 #include "wsbridge/route/static_path.h"
 
+#include "wsbridge/http/url.h"
+
 #include <string_view>
 
 namespace wsbridge::route {
@@ -43,10 +45,14 @@ StaticLookup serve_file(const std::string& path, const std::string& real_root, c
 }  // namespace
 
 StaticLookup find_static_file(const std::string& root, const std::string& cgi_root,
-                              const std::string& decoded_path, const FsView& fs, StaticMatch& match) {
+                              const std::string& requested_path, const FsView& fs, StaticMatch& match) {
+  // The router has already redirected unclean paths, so this is a no-op
+  // there; cleaning again keeps this function safe on its own: "//x" must
+  // never become a redirect to "//x/", which a browser reads as host "x"
+  // (found by tests/fuzz/static_path_fuzz.cpp).
+  const std::string decoded_path = http::clean_path(requested_path);
   // Refused before anything is looked at, so the answer does not tell
-  // whether such a file exists. ".." cannot get here (the router redirects
-  // unclean paths), and a NUL was refused with 400.
+  // whether such a file exists. A NUL was refused with 400 by the router.
   if (has_hidden_segment(decoded_path)) return StaticLookup::Hidden;
   const std::optional<std::string> real_root = fs.real_path(root);
   if (!real_root) return StaticLookup::NotFound;

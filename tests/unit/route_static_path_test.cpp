@@ -79,3 +79,12 @@ TEST_CASE("a CGI folder inside the static folder is never sent (#453)", "[route_
   CHECK(lookup("/cgi/run.cgi", m, "/www/cgi") == StaticLookup::CgiSource);
   CHECK(lookup("/cgi/run.cgi", m) == StaticLookup::File);
 }
+
+TEST_CASE("an unclean path never yields a protocol-relative redirect", "[route_static_path_test]") {
+  // Found by tests/fuzz/static_path_fuzz.cpp: "//sub" used to give "//sub/",
+  // which a browser reads as a redirect to the host "sub".
+  StaticMatch m;
+  REQUIRE(lookup("//sub", m) == StaticLookup::AddSlash);
+  CHECK(m.location == "/sub/");
+  CHECK(lookup("/sub/../.hidden", m) == StaticLookup::Hidden);
+}
