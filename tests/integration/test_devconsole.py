@@ -85,9 +85,9 @@ def test_console_excludes_file_options(bin_path, tmp_path, other):
 class Browser:
     """Headless chromium and one CDP session to its first page."""
 
-    def __init__(self, tmpdir):
+    def __init__(self, tmpdir, extra_flags=()):
         self.profile = tempfile.mkdtemp(prefix="chromium-", dir=tmpdir)
-        self.proc = subprocess.Popen([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}",
+        self.proc = subprocess.Popen([CHROMIUM, *CHROMIUM_FLAGS, *extra_flags, f"--user-data-dir={self.profile}",
                                       "about:blank"],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
@@ -251,3 +251,45 @@ def test_console_in_chromium_shows_the_server_closing(start_server, browser):
         await browser.ws.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 90))
+
+
+@pytest.fixture
+def tls_browser(tmp_path):
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip("chromium is not installed (scripts/install-deps.sh --with-tests installs it)")
+    # The test's certificate is self-signed: this browser is told to accept it.
+    b = Browser(str(tmp_path), ["--ignore-certificate-errors"])
+    yield b
+    b.close()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.differs_from_websocketd("the page is wsbridge's own design (element ids)")
+def test_console_over_https_talks_wss_in_chromium(start_server, tls_browser, tmp_path):
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl command not installed")
+    cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1", "-days", "1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=60)
+    srv = start_server(["cat"], ["--devconsole", "--ssl", f"--sslcert={cert}", f"--sslkey={key}"])
+    browser = tls_browser
+
+    async def scenario():
+        await browser.open()
+        await browser.call("Page.enable")
+        await browser.call("Runtime.enable")
+        await browser.call("Page.navigate", url=f"https://127.0.0.1:{srv.port}/secure")
+        await browser.wait_for("document.readyState === 'complete' && !!document.getElementById('connect')")
+        # The page itself came over TLS, so it offers wss:// for the same path.
+        assert await browser.js("document.getElementById('url').value") == f"wss://127.0.0.1:{srv.port}/secure"
+        await browser.js("document.getElementById('connect').click()")
+        await browser.wait_for("document.getElementById('status').textContent === 'open'")
+        await browser.type_text("message", "over wss")
+        await browser.js("document.getElementById('send').click()")
+        await browser.wait_for(f"{LOG_TEXTS}.some(([k, t]) => k === 'in' && t === 'over wss')")
+        await browser.ws.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 90))
+    assert srv.wait_log("url:'https://127.0.0.1")
