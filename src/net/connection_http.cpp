@@ -1,0 +1,154 @@
+// Connection, continued: the answers to plain HTTP requests (redirects,
+// static files, CGI scripts, error responses). The socket, the dispatch and
+// the teardown are in connection.cpp; the WebSocket half in
+// connection_websocket.cpp.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstring>
+#include <new>
+
+#include "log/logger.h"
+#include "net/connection.h"
+#include "net/static_responder.h"
+#include "net/uv_cast.h"
+#include "wsbridge/bridge/cgi_env.h"
+#include "wsbridge/bridge/cgi_script_env.h"
+#include "wsbridge/http/response.h"
+#include "wsbridge/route/https_redirect.h"
+
+namespace wsbridge::net {
+
+using log::LogLevel;
+
+void Connection::redirect_to_https(const http::Request& request) noexcept {
+  // The fallback host is the address this connection reached us on.
+  sockaddr_storage local{};
+  int length = sizeof local;
+  char text[INET6_ADDRSTRLEN] = "localhost";
+  std::string fallback = text;
+  if (uv_tcp_getsockname(&socket_.tcp, reinterpret_cast<sockaddr*>(&local), &length) == 0) {
+    if (local.ss_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&local)->sin_addr, text, sizeof text);
+      fallback = text;
+    } else if (local.ss_family == AF_INET6) {
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&local)->sin6_addr, text, sizeof text);
+      fallback = std::string("[") + text + "]";
+    }
+  }
+  std::string location = route::https_redirect_location(request, context_.https_port, fallback);
+  log::write(LogLevel::Access, "http", log_fields_, "REDIRECT to " + location);
+  std::vector<http::Header> headers = context_.http_headers;
+  headers.push_back({"Location", location});
+  respond_and_close(301, http::moved_permanently_body(location), headers);
+}
+
+void Connection::serve_static_file(const http::Request& request, const route::Route& route) noexcept {
+  log::write(LogLevel::Access, "http", log_fields_, "STATIC");
+  phase_ = Phase::Responding;
+  static_file_ = StaticResponder::start(request, route.file_path, context_.http_headers, *this);
+  parser_.reset();  // the request is not needed any more
+  uv_timer_start(&timer_, &Connection::on_timer, kResponseStallTimeoutMs, 0);
+  if (static_file_ && !static_file_->pump(context_.read_buffer, sizeof context_.read_buffer)) static_file_.reset();
+}
+
+void Connection::run_cgi_script(const http::Request& request, const route::Route& route, char* rest,
+                                std::size_t rest_size) noexcept {
+  log::append_field(log_fields_, "cgiscript", route.file_path);
+  if (context_.fork_limit_reached()) {
+    log::write(LogLevel::Error, "http", log_fields_,
+               "Fork not allowed since maxforks amount has been reached. CGI was not run.");
+    respond_and_close(429, "429 Too Many Requests\n", context_.http_headers);
+    return;
+  }
+  // The body is passed on as it arrives, so its length must be known.
+  if (request.find_header("Transfer-Encoding") != nullptr) {
+    respond_and_close(411, "411 Length Required: send CGI request bodies with Content-Length, not chunked\n",
+                      context_.http_headers);
+    return;
+  }
+  std::uint64_t body_length = 0;
+  if (const std::string* length = request.find_header("Content-Length")) {
+    char* end = nullptr;
+    errno = 0;
+    body_length = std::strtoull(length->c_str(), &end, 10);
+    if (length->empty() || *end != '\0' || errno != 0) {
+      respond_and_close(400, "400 Bad Request: invalid Content-Length\n", context_.http_headers);
+      return;
+    }
+  }
+  log::write(LogLevel::Access, "http", log_fields_, "CGI");
+  std::vector<std::string> env;
+  try {
+    bridge::ConnectionFacts facts;
+    remote_endpoint(request, facts.remote_addr, facts.remote_port);
+    facts.remote_host = facts.remote_addr;
+    facts.tls = context_.config->ssl;
+    facts.script_name = route.script_name;
+    facts.path_info = route.path_info;
+    std::size_t id_at = log_fields_.find("id:'");
+    facts.unique_id = log_fields_.substr(id_at + 4, log_fields_.find('\'', id_at + 4) - id_at - 4);
+    facts.server_software = context_.server_software;
+    env = bridge::build_cgi_script_env(request, facts, context_.passenv, route.file_path);
+    ResponseSink& sink = *this;
+    CgiResponder::Owner& owner = *this;
+    cgi_ = std::make_unique<CgiResponder>(context_, sink, owner, log_fields_);
+  } catch (...) {
+    respond_and_close(503, "503 Service Unavailable: out of memory\n");
+    return;
+  }
+  int err = cgi_->start(socket_.handle.loop, route.file_path, env, body_length, request.method == "HEAD");
+  if (err != 0) {
+    cgi_.reset();
+    log::write(LogLevel::Error, "process", log_fields_,
+               "Could not launch CGI script " + route.file_path + " (" + std::strerror(err) + ")");
+    respond_and_close(500, std::string("500 Internal Server Error: could not run the CGI script (") +
+                               std::strerror(err) + ")\n",
+                      context_.http_headers);
+    return;
+  }
+  ++open_handles_;  // the responder's handles; on_cgi_closed gives it back
+  phase_ = Phase::Responding;
+  uv_timer_stop(&timer_);  // the responder times the script itself
+  parser_.reset();
+  if (rest_size > 0) cgi_->on_request_body(rest, rest_size);
+}
+
+void Connection::on_cgi_closed() noexcept {
+  --open_handles_;
+  maybe_destroy();
+}
+
+void Connection::pause_request_body() noexcept { pause_socket_reading(kStdinFull); }
+
+void Connection::resume_request_body() noexcept { resume_socket_reading(kStdinFull); }
+
+void Connection::send_response_bytes(const char* data, std::size_t size) noexcept {
+  socket_queue_.write(data, size);
+}
+
+bool Connection::response_backlogged() const noexcept { return socket_queue_.over_high_water(); }
+
+void Connection::end_response() noexcept {
+  // The last bytes get as long to leave as any other chunk.
+  uv_timer_start(&timer_, &Connection::on_timer, kResponseStallTimeoutMs, 0);
+  socket_queue_.finish_then();
+}
+
+void Connection::abort_response() noexcept { close_socket(); }
+
+void Connection::respond_and_close(int status, std::string_view body,
+                                   const std::vector<http::Header>& extra_headers) noexcept {
+  phase_ = Phase::Responding;
+  parser_.reset();
+  try {
+    std::string response = http::format_response(status, extra_headers, body);
+    socket_queue_.write(response.data(), response.size());
+  } catch (...) {
+  }
+  // Bound the time a slow reader can hold the response.
+  uv_timer_start(&timer_, &Connection::on_timer, kCloseHandshakeTimeoutMs, 0);
+  socket_queue_.finish_then();
+}
+
+}  // namespace wsbridge::net

@@ -1,0 +1,423 @@
+// Connection, continued: the WebSocket half. The upgrade (fork limit,
+// handshake, origin, optional reverse lookup, spawning the child) and the
+// two relay directions, each with its own backpressure:
+//   socket -> MessageReader -> child stdin
+//   child stdout (and stderr with --passstderr) -> lines -> frames -> socket
+// The socket, the dispatch and the teardown are in connection.cpp.
+#include <cstring>
+#include <new>
+#include <tuple>
+
+#include "log/logger.h"
+#include "net/connection.h"
+#include "net/uv_cast.h"
+#include "proc/spawn.h"
+#include "wsbridge/bridge/cgi_env.h"
+#include "wsbridge/bridge/tagged_output.h"
+#include "wsbridge/bridge/utf8_sanitizer.h"
+#include "wsbridge/http/response.h"
+#include "wsbridge/ws/frame_encoder.h"
+#include "wsbridge/ws/handshake.h"
+
+namespace wsbridge::net {
+
+using log::LogLevel;
+
+// ------------------------------------------------------------- the upgrade
+
+void Connection::start_websocket(const http::Request& request, const route::Route& route, char* rest,
+                                 std::size_t rest_size) noexcept {
+  const cli::Config& config = *context_.config;
+  // websocketd's order: fork limit, then the handshake, then the origin.
+  if (context_.fork_limit_reached()) {
+    log::write(LogLevel::Error, "http", log_fields_, "Max of possible forks already active, upgrade rejected");
+    respond_and_close(429, "429 Too Many Requests\n");
+    return;
+  }
+  ws::HandshakeError handshake_error = ws::check_handshake(request);
+  if (handshake_error != ws::HandshakeError::None) {
+    int status = ws::http_status_for(handshake_error);
+    log::write(LogLevel::Access, "session", log_fields_,
+               std::string("Unable to Upgrade: ") + ws::describe(handshake_error));
+    std::vector<http::Header> headers;
+    if (handshake_error == ws::HandshakeError::UnsupportedVersion) {
+      headers.push_back({"Sec-WebSocket-Version", "13"});
+    }
+    respond_and_close(status, std::to_string(status) + " " + std::string(http::reason_phrase(status)) + ": " +
+                                  ws::describe(handshake_error) + "\n",
+                      headers);
+    return;
+  }
+  const std::string* origin = request.find_header("Origin");
+  log::append_field(log_fields_, "origin", origin && !origin->empty() ? *origin : "file:");
+  const std::string* host = request.find_header("Host");
+  bridge::OriginVerdict verdict =
+      bridge::check_origin(context_.origin_policy, origin, host ? *host : "", config.ssl);
+  if (verdict != bridge::OriginVerdict::Allowed) {
+    log::write(LogLevel::Access, "session", log_fields_, bridge::describe(verdict));
+    respond_and_close(403, std::string("403 Forbidden: ") + bridge::describe(verdict) + "\n");
+    return;
+  }
+  if (config.reverselookup && socket_.handle.type == UV_TCP) {
+    look_up_remote_host(route, rest, rest_size);
+    return;
+  }
+  launch_child(route, {}, rest, rest_size);
+}
+
+void Connection::look_up_remote_host(const route::Route& route, char* rest, std::size_t rest_size) noexcept {
+  // The lookup must not block the loop (uv_getnameinfo runs it on libuv's
+  // thread pool). Meanwhile the socket is not read, and the bytes that came
+  // after the request head are kept until the child exists.
+  auto lookup = std::unique_ptr<PendingLookup>(new (std::nothrow) PendingLookup);
+  if (!lookup) {
+    launch_child(route, {}, rest, rest_size);
+    return;
+  }
+  try {
+    lookup->route = route;
+    lookup->early_bytes.assign(rest, rest_size);
+  } catch (...) {
+    launch_child(route, {}, rest, rest_size);
+    return;
+  }
+  sockaddr_storage peer{};
+  int length = sizeof peer;
+  uv_tcp_getpeername(&socket_.tcp, reinterpret_cast<sockaddr*>(&peer), &length);
+  lookup->request.data = this;
+  uv_read_stop(&socket_.stream);
+  if (uv_getnameinfo(socket_.handle.loop, &lookup->request, &Connection::on_remote_host_found,
+                     reinterpret_cast<sockaddr*>(&peer), NI_NAMEREQD) != 0) {
+    uv_read_start(&socket_.stream, &Connection::on_alloc, &Connection::on_socket_read);
+    launch_child(route, {}, rest, rest_size);
+    return;
+  }
+  lookup_ = std::move(lookup);
+}
+
+void Connection::on_remote_host_found(uv_getnameinfo_t* request, int status, const char* hostname,
+                                      const char* /*service*/) noexcept {
+  auto* self = static_cast<Connection*>(request->data);
+  std::unique_ptr<PendingLookup> lookup = std::move(self->lookup_);
+  if (self->socket_closed_) {
+    self->maybe_destroy();  // the client left while we were asking DNS
+    return;
+  }
+  uv_read_start(&self->socket_.stream, &Connection::on_alloc, &Connection::on_socket_read);
+  // No name (or a failed lookup): REMOTE_HOST stays the address, as websocketd.
+  std::string name = status == 0 && hostname != nullptr ? hostname : "";
+  self->launch_child(lookup->route, name, lookup->early_bytes.data(), lookup->early_bytes.size());
+}
+
+void Connection::launch_child(const route::Route& route, const std::string& remote_host, char* rest,
+                              std::size_t rest_size) noexcept {
+  const cli::Config& config = *context_.config;
+  const http::Request& request = parser_->request();
+  // Spawn before answering 101, so a command that cannot start gets a clear
+  // HTTP error instead of websocketd's 101 followed by a dropped connection.
+  bridge::ConnectionFacts facts;
+  remote_endpoint(request, facts.remote_addr, facts.remote_port);
+  facts.remote_host = remote_host.empty() ? facts.remote_addr : remote_host;
+  facts.tls = config.ssl;
+  facts.script_name = route.script_name;
+  facts.path_info = route.path_info;
+  // The id field was set in handle_request; UNIQUE_ID is the same value.
+  std::size_t id_at = log_fields_.find("id:'");
+  facts.unique_id = log_fields_.substr(id_at + 4, log_fields_.find('\'', id_at + 4) - id_at - 4);
+  facts.server_software = context_.server_software;
+  std::vector<std::string> env = bridge::build_child_env(request, facts, context_.passenv);
+  if (log::enabled(LogLevel::Debug)) {
+    for (const auto& entry : env) log::write(LogLevel::Debug, "process", log_fields_, "Std. variable: " + entry);
+  }
+
+  // A --dir script runs with no arguments, as websocketd runs it.
+  const bool is_script = route.kind == route::RouteKind::WebSocketScript;
+  proc::SpawnedChild spawned;
+  int err = is_script ? proc::spawn_child(route.file_path, {route.file_path}, env, spawned)
+                      : proc::spawn_child(context_.command_path, context_.command_argv, env, spawned);
+  if (err != 0) {
+    log::write(LogLevel::Error, "process", log_fields_,
+               "Could not launch process " + (is_script ? route.file_path : context_.command_text) + " (" +
+                   std::strerror(err) + ")");
+    respond_and_close(500, std::string("500 Internal Server Error: could not launch the command (") +
+                               std::strerror(err) + ")\n");
+    return;
+  }
+  uv_loop_t* loop = socket_.handle.loop;
+  child_started_ = true;
+  ++context_.active_children;
+  for (auto [pipe, fd, closed] : {std::tuple{&stdin_pipe_, spawned.stdin_fd, &stdin_closed_},
+                                  std::tuple{&stdout_pipe_, spawned.stdout_fd, &stdout_closed_},
+                                  std::tuple{&stderr_pipe_, spawned.stderr_fd, &stderr_closed_}}) {
+    uv_pipe_init(loop, pipe, 0);
+    pipe->data = this;
+    ++open_handles_;
+    *closed = false;
+    uv_pipe_open(pipe, fd);
+  }
+  stdin_queue_.attach(as_stream(&stdin_pipe_), this);
+  if (child_.watch(loop, spawned.pid, spawned.pidfd, this) != 0) {
+    log::write(LogLevel::Error, "process", log_fields_, "Cannot watch the child's pidfd");
+  }
+  log::append_field(log_fields_, "pid", std::to_string(spawned.pid));
+
+  std::string accept_key = ws::compute_accept_key(*request.find_header("Sec-WebSocket-Key"));
+  std::string response = http::format_switching_protocols(accept_key, context_.upgrade_headers);
+  socket_queue_.write(response.data(), response.size());
+  log::write(LogLevel::Access, "session", log_fields_, "CONNECT");
+
+  phase_ = Phase::WebSocket;
+  parser_.reset();
+  reader_ = std::unique_ptr<ws::MessageReader>(new (std::nothrow) ws::MessageReader(config.max_message));
+  if (!reader_) {
+    send_close(ws::close_code::kInternalError, "out of memory");
+    return;
+  }
+  if (config.pingms != 0) uv_timer_start(&timer_, &Connection::on_timer, config.pingms, config.pingms);
+  uv_read_start(as_stream(&stdout_pipe_), &Connection::on_alloc, &Connection::on_stdout_read);
+  uv_read_start(as_stream(&stderr_pipe_), &Connection::on_alloc, &Connection::on_stderr_read);
+  // Bytes that came right after the request head are the first frames. They
+  // sit in the loop's read buffer, which nothing else uses until we return.
+  if (rest_size > 0) on_websocket_bytes(rest, rest_size);
+}
+
+// ------------------------------------------------- client → child (stdin)
+
+void Connection::on_websocket_bytes(char* data, std::size_t size) noexcept {
+  silent_ping_intervals_ = 0;  // any byte from the peer shows it is alive
+  // Every message of this read reaches the child in one write.
+  WriteQueue::Cork cork(stdin_queue_);
+  auto* bytes = reinterpret_cast<std::uint8_t*>(data);
+  // Drain events until NeedMore even when no bytes are left: the reader frees
+  // a large message's buffer only on the call after it handed the message
+  // out, and an idle connection must not keep it.
+  while (!socket_closed_) {
+    std::size_t consumed = 0;
+    ws::MessageReader::Event event;
+    try {
+      event = reader_->next(bytes, size, consumed);
+    } catch (const std::bad_alloc&) {
+      send_close(ws::close_code::kInternalError, "out of memory");
+      socket_queue_.finish_then();
+      begin_child_shutdown();
+      return;
+    }
+    bytes += consumed;
+    size -= consumed;
+    switch (event.kind) {
+      case ws::MessageReader::EventKind::NeedMore:
+        return;
+      case ws::MessageReader::EventKind::Message:
+        ++messages_in_;
+        if (!close_sent_) deliver_to_child(event.binary, event.payload);
+        break;
+      case ws::MessageReader::EventKind::Ping:
+        if (!close_sent_) {
+          send_frame(ws::Opcode::Pong, event.payload);
+          // A client that pings but never reads its pongs must not grow our
+          // queue: stop reading it until it catches up.
+          if (socket_queue_.over_high_water()) pause_socket_reading(kOutputFull);
+        }
+        break;
+      case ws::MessageReader::EventKind::Pong:
+        break;
+      case ws::MessageReader::EventKind::Close:
+        close_received_ = true;
+        log::write(LogLevel::Debug, "websocket", log_fields_,
+                   "Client closed with code " + std::to_string(event.close_code));
+        // Echo the client's code (RFC 6455 §5.5.1); a close without a code
+        // is answered without one.
+        if (!close_sent_) {
+          if (event.close_code == ws::close_code::kNoStatus) {
+            close_sent_ = true;
+            send_frame(ws::Opcode::Close, {});
+          } else {
+            send_close(event.close_code, {});
+          }
+        }
+        // The server closes TCP first (§7.1.1) once the close is written.
+        socket_queue_.finish_then();
+        begin_child_shutdown();
+        return;
+      case ws::MessageReader::EventKind::Error:
+        log::write(LogLevel::Access, "websocket", log_fields_,
+                   std::string("Protocol error: ") + ws::describe(event.error));
+        send_close(ws::close_code_for(event.error), ws::describe(event.error));
+        close_received_ = true;  // nothing more will be read
+        socket_queue_.finish_then();
+        begin_child_shutdown();
+        return;
+    }
+  }
+}
+
+void Connection::deliver_to_child(bool binary, std::string_view payload) noexcept {
+  if (stdin_closed_ || child_shutdown_begun_) return;  // the child no longer reads
+  // websocketd's mapping: a text message is a line (payload + "\n"); a binary
+  // message is written as it is, in both modes.
+  static char newline = '\n';
+  uv_buf_t bufs[2] = {uv_buf_init(const_cast<char*>(payload.data()), static_cast<unsigned>(payload.size())),
+                      uv_buf_init(&newline, 1)};
+  stdin_queue_.write(bufs, binary ? 1 : 2);
+  // The child reads slower than the client sends: stop reading the socket
+  // so TCP flow control pushes back on the client.
+  if (stdin_queue_.over_high_water()) pause_socket_reading(kStdinFull);
+}
+
+void Connection::pause_socket_reading(std::uint8_t reason) noexcept {
+  if (socket_closed_) return;
+  if (socket_pause_reasons_ == 0) uv_read_stop(&socket_.stream);
+  socket_pause_reasons_ |= reason;
+}
+
+void Connection::resume_socket_reading(std::uint8_t reason) noexcept {
+  if ((socket_pause_reasons_ & reason) == 0) return;
+  socket_pause_reasons_ &= static_cast<std::uint8_t>(~reason);
+  if (socket_pause_reasons_ == 0 && !socket_closed_) {
+    uv_read_start(&socket_.stream, &Connection::on_alloc, &Connection::on_socket_read);
+  }
+}
+
+// ------------------------------------------------- child → client (stdout)
+
+void Connection::send_frame(ws::Opcode opcode, std::string_view payload) noexcept {
+  std::uint8_t header[ws::kMaxServerFrameHeaderSize];
+  std::size_t header_size = ws::encode_frame_header(header, opcode, true, payload.size());
+  uv_buf_t bufs[2] = {uv_buf_init(reinterpret_cast<char*>(header), static_cast<unsigned>(header_size)),
+                      uv_buf_init(const_cast<char*>(payload.data()), static_cast<unsigned>(payload.size()))};
+  socket_queue_.write(bufs, 2);
+}
+
+void Connection::send_close(std::uint16_t code, std::string_view reason) noexcept {
+  if (close_sent_ || socket_closed_) return;
+  close_sent_ = true;
+  try {
+    std::string payload = ws::encode_close_payload(code, reason);
+    send_frame(ws::Opcode::Close, payload);
+  } catch (...) {
+  }
+  // Wait a bounded time for the client's close frame.
+  uv_timer_start(&timer_, &Connection::on_timer, kCloseHandshakeTimeoutMs, 0);
+}
+
+void Connection::append_text_frame(std::string& out, std::string_view line, bool from_stderr) {
+  std::string tagged;
+  if (context_.config->passstderr) {
+    // --passstderr: both streams go out as JSON, escaped (and made valid UTF-8) there.
+    tagged = bridge::tag_output_line(from_stderr, line);
+    line = tagged;
+  } else {
+    line = bridge::sanitize_utf8(line, context_.utf8_scratch);
+  }
+  std::uint8_t header[ws::kMaxServerFrameHeaderSize];
+  std::size_t header_size = ws::encode_frame_header(header, ws::Opcode::Text, true, line.size());
+  out.append(reinterpret_cast<char*>(header), header_size);
+  out.append(line);
+  ++messages_out_;
+}
+
+void Connection::on_child_output(char* data, std::size_t size) noexcept {
+  if (close_sent_ || socket_closed_) return;  // nowhere to send it: drain and drop
+  if (context_.config->binary) {
+    // Binary mode: each read is one binary message (websocketd's boundaries).
+    send_frame(ws::Opcode::Binary, {data, size});
+    ++messages_out_;
+  } else {
+    // All the lines of one read go out in one write.
+    std::string& out = context_.frame_scratch;
+    out.clear();
+    try {
+      std::string_view input(data, size);
+      while (auto line = stdout_lines_.next_line(input)) append_text_frame(out, *line);
+    } catch (const std::bad_alloc&) {
+      send_close(ws::close_code::kInternalError, "out of memory");
+      begin_child_shutdown();
+      return;
+    }
+    if (!out.empty()) socket_queue_.write(out.data(), out.size());
+    if (out.capacity() > 1024 * 1024) std::string().swap(out);
+  }
+  if (socket_queue_.over_high_water() && !stdout_paused_) {
+    // The client reads slower than the child writes: stop reading stdout so
+    // the pipe fills and the child blocks, instead of buffering here.
+    stdout_paused_ = true;
+    uv_read_stop(as_stream(&stdout_pipe_));
+  }
+}
+
+void Connection::flush_child_output_tail() noexcept {
+  if (close_sent_ || socket_closed_ || context_.config->binary) return;
+  try {
+    // websocketd drops an unterminated last line; we deliver it.
+    if (auto tail = stdout_lines_.finish()) {
+      std::string& out = context_.frame_scratch;
+      out.clear();
+      append_text_frame(out, *tail);
+      socket_queue_.write(out.data(), out.size());
+    }
+  } catch (...) {
+  }
+}
+
+void Connection::on_stdout_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
+  auto* self = static_cast<Connection*>(stream->data);
+  if (nread > 0) {
+    self->on_child_output(buf->base, static_cast<std::size_t>(nread));
+    return;
+  }
+  if (nread == 0) return;
+  // EOF (or a read error): the child will write no more. Deliver the rest,
+  // then close normally.
+  if (nread != UV_EOF) {
+    log::write(LogLevel::Error, "process", self->log_fields_,
+               std::string("Unexpected error while reading STDOUT from process: ") +
+                   uv_strerror(static_cast<int>(nread)));
+  }
+  self->flush_child_output_tail();
+  self->close_pipe(self->stdout_pipe_, self->stdout_closed_);
+  self->send_close(ws::close_code::kNormal, {});
+  self->begin_child_shutdown();
+  self->advance_teardown();
+}
+
+void Connection::on_stderr_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
+  auto* self = static_cast<Connection*>(stream->data);
+  if (nread > 0) {
+    self->on_child_stderr(buf->base, static_cast<std::size_t>(nread), false);
+  } else if (nread < 0) {
+    self->on_child_stderr(nullptr, 0, true);
+    self->close_pipe(self->stderr_pipe_, self->stderr_closed_);
+    self->advance_teardown();
+  }
+}
+
+void Connection::on_child_stderr(char* data, std::size_t size, bool eof) noexcept {
+  // Each stderr line is logged, as websocketd does. Without --passstderr it
+  // is never sent to the client and reading never stops, so a chatty child
+  // cannot block on a full pipe. With --passstderr it is sent too, and then
+  // it waits, like stdout, while the client is behind.
+  const bool pass = context_.config->passstderr && !close_sent_ && !socket_closed_;
+  try {
+    std::string& out = context_.frame_scratch;
+    out.clear();
+    std::string_view input(data, size);
+    while (auto line = stderr_lines_.next_line(input)) {
+      log::write(LogLevel::Error, "stderr", log_fields_, *line);
+      if (pass) append_text_frame(out, *line, true);
+    }
+    if (eof) {
+      while (auto tail = stderr_lines_.finish()) {
+        log::write(LogLevel::Error, "stderr", log_fields_, *tail);
+        if (pass) append_text_frame(out, *tail, true);
+      }
+    }
+    if (!out.empty()) socket_queue_.write(out.data(), out.size());
+  } catch (...) {
+  }
+  if (pass && socket_queue_.over_high_water() && !stderr_paused_ && !stderr_closed_) {
+    stderr_paused_ = true;
+    uv_read_stop(as_stream(&stderr_pipe_));
+  }
+}
+
+}  // namespace wsbridge::net
