@@ -13,6 +13,7 @@ import urllib.parse
 
 import pytest
 
+import procstat
 import wsb
 
 # path -> why wsbridge answers differently from websocketd 0.4.1
@@ -203,7 +204,10 @@ def test_large_file_streams_with_bounded_memory(start_server, tree):
         tail = (tail + chunk)[-4:]
     s.close()
     assert received == size and tail == b"TAIL"
-    assert wsb.rss_kib(srv.pid) - rss_before < 16 * 1024
+    # Under AddressSanitizer freed chunks sit in its quarantine (up to 256 MiB
+    # by default), so RSS after streaming is not a measure of our buffering.
+    bound = 64 * 1024 if procstat.is_asan_build(srv.binary) else 16 * 1024
+    assert wsb.rss_kib(srv.pid) - rss_before < bound
 
 
 def test_missing_staticdir_is_a_startup_error(bin_path, tmp_path):
