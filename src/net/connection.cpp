@@ -65,12 +65,12 @@ void peer_address(const SocketHandle& socket, std::string& address, std::string&
 
 // websocketd uses the nanosecond clock as UNIQUE_ID; two connections in the
 // same nanosecond would share it, so ours is forced to increase.
-std::string next_unique_id(ServerContext& context) {
+std::uint64_t next_unique_id(ServerContext& context) {
   auto now = std::chrono::system_clock::now().time_since_epoch();
   auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
   if (ns <= context.last_unique_id) ns = context.last_unique_id + 1;
   context.last_unique_id = ns;
-  return std::to_string(ns);
+  return ns;
 }
 
 std::string describe_exit(int wait_status) {
@@ -263,6 +263,19 @@ void Connection::remote_endpoint(const http::Request& request, std::string& addr
   }
 }
 
+bridge::ConnectionFacts Connection::connection_facts(const http::Request& request,
+                                                     const route::Route& route) const {
+  bridge::ConnectionFacts facts;
+  remote_endpoint(request, facts.remote_addr, facts.remote_port);
+  facts.remote_host = facts.remote_addr;
+  facts.tls = tls_ != nullptr;
+  facts.script_name = route.script_name;
+  facts.path_info = route.path_info;
+  facts.unique_id = std::to_string(unique_id_);  // the log's id, as websocketd
+  facts.server_software = context_.server_software;
+  return facts;
+}
+
 void Connection::on_tls_records(const char* data, std::size_t size) noexcept {
   std::string& plaintext = context_.tls_plaintext;
   std::string& replies = context_.tls_replies;
@@ -328,7 +341,8 @@ void Connection::handle_request(char* rest, std::size_t rest_size) noexcept {
     remote_endpoint(request, remote_addr, remote_port);
     log_fields_.clear();
     log::append_field(log_fields_, "url", describe_request(request));
-    log::append_field(log_fields_, "id", next_unique_id(context_));
+    unique_id_ = next_unique_id(context_);
+    log::append_field(log_fields_, "id", std::to_string(unique_id_));
     log::append_field(log_fields_, "remote", remote_addr);
     if (redirect_only_) {
       redirect_to_https(request);

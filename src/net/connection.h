@@ -88,6 +88,8 @@ class Connection final : private WriteQueue::Owner,
   // The client's address and port: the PROXY header's, or the socket peer's,
   // then X-Forwarded-For/X-Real-IP when the peer is a --trusted-proxy.
   void remote_endpoint(const http::Request& request, std::string& address, std::string& port) const;
+  // What a child's environment says about this connection (WebSocket and CGI).
+  bridge::ConnectionFacts connection_facts(const http::Request& request, const route::Route& route) const;
   void on_tls_records(const char* data, std::size_t size) noexcept;
 
   // WebSocket phase.
@@ -171,6 +173,7 @@ class Connection final : private WriteQueue::Owner,
   bridge::LineSplitter stdout_lines_{0};
   bridge::LineSplitter stderr_lines_{kMaxStderrLine};
   std::string log_fields_;
+  std::uint64_t unique_id_ = 0;  // UNIQUE_ID and the log's id:'...'
   std::uint64_t messages_in_ = 0;
   std::uint64_t messages_out_ = 0;
 

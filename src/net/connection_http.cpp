@@ -80,16 +80,8 @@ void Connection::run_cgi_script(const http::Request& request, const route::Route
   log::write(LogLevel::Access, "http", log_fields_, "CGI");
   std::vector<std::string> env;
   try {
-    bridge::ConnectionFacts facts;
-    remote_endpoint(request, facts.remote_addr, facts.remote_port);
-    facts.remote_host = facts.remote_addr;
-    facts.tls = context_.config->ssl;
-    facts.script_name = route.script_name;
-    facts.path_info = route.path_info;
-    std::size_t id_at = log_fields_.find("id:'");
-    facts.unique_id = log_fields_.substr(id_at + 4, log_fields_.find('\'', id_at + 4) - id_at - 4);
-    facts.server_software = context_.server_software;
-    env = bridge::build_cgi_script_env(request, facts, context_.passenv, route.file_path);
+    env = bridge::build_cgi_script_env(request, connection_facts(request, route), context_.passenv,
+                                       route.file_path);
     ResponseSink& sink = *this;
     CgiResponder::Owner& owner = *this;
     cgi_ = std::make_unique<CgiResponder>(context_, sink, owner, log_fields_);

@@ -115,16 +115,8 @@ void Connection::launch_child(const route::Route& route, const std::string& remo
   const http::Request& request = parser_->request();
   // Spawn before answering 101, so a command that cannot start gets a clear
   // HTTP error instead of websocketd's 101 followed by a dropped connection.
-  bridge::ConnectionFacts facts;
-  remote_endpoint(request, facts.remote_addr, facts.remote_port);
-  facts.remote_host = remote_host.empty() ? facts.remote_addr : remote_host;
-  facts.tls = config.ssl;
-  facts.script_name = route.script_name;
-  facts.path_info = route.path_info;
-  // The id field was set in handle_request; UNIQUE_ID is the same value.
-  std::size_t id_at = log_fields_.find("id:'");
-  facts.unique_id = log_fields_.substr(id_at + 4, log_fields_.find('\'', id_at + 4) - id_at - 4);
-  facts.server_software = context_.server_software;
+  bridge::ConnectionFacts facts = connection_facts(request, route);
+  if (!remote_host.empty()) facts.remote_host = remote_host;
   std::vector<std::string> env = bridge::build_child_env(request, facts, context_.passenv);
   if (log::enabled(LogLevel::Debug)) {
     for (const auto& entry : env) log::write(LogLevel::Debug, "process", log_fields_, "Std. variable: " + entry);
