@@ -576,7 +576,7 @@ void Connection::on_child_closed() noexcept {
 }
 
 void Connection::maybe_destroy() noexcept {
-  if (open_handles_ > 0 || (child_started_ && !child_closed_) || lookup_) return;
+  if (open_handles_ > 0 || (child_started_ && !child_closed_) || lookup_ || spawn_) return;
   if (prev_) prev_->next_ = next_;
   else context_.first_connection = next_;
   if (next_) next_->prev_ = prev_;

@@ -20,6 +20,7 @@
 #include "net/static_responder.h"
 #include "net/write_queue.h"
 #include "proc/child_process.h"
+#include "proc/spawn.h"
 #include "wsbridge/bridge/line_splitter.h"
 #include "wsbridge/http/request_parser.h"
 #include "wsbridge/route/router.h"
@@ -69,9 +70,14 @@ class Connection final : private WriteQueue::Owner,
   void look_up_remote_host(const route::Route& route, char* rest, std::size_t rest_size) noexcept;
   static void on_remote_host_found(uv_getnameinfo_t* request, int status, const char* hostname,
                                    const char* service) noexcept;
-  // Spawns the child and answers 101. remote_host: the --reverselookup name or "".
+  // Builds the environment and spawns the child on the thread pool.
+  // remote_host: the --reverselookup name or "".
   void launch_child(const route::Route& route, const std::string& remote_host, char* rest,
                     std::size_t rest_size) noexcept;
+  static void spawn_on_thread_pool(uv_work_t* work) noexcept;
+  static void on_spawned(uv_work_t* work, int status) noexcept;
+  // The child exists: wrap its pipes, answer 101 and start relaying.
+  void start_relay(const proc::SpawnedChild& spawned, char* rest, std::size_t rest_size) noexcept;
   void serve_static_file(const http::Request& request, const route::Route& route) noexcept;
   void run_cgi_script(const http::Request& request, const route::Route& route, char* rest,
                       std::size_t rest_size) noexcept;
@@ -168,6 +174,17 @@ class Connection final : private WriteQueue::Owner,
     std::string early_bytes;  // bytes that followed the request head
   };
   std::unique_ptr<PendingLookup> lookup_;
+  // A spawn running on the thread pool: what it needs and what it returns.
+  struct PendingSpawn {
+    uv_work_t work{};
+    Connection* owner = nullptr;
+    std::string path;
+    std::vector<std::string> argv, env;
+    std::string early_bytes;  // bytes that followed the request head
+    proc::SpawnedChild spawned;
+    int error = 0;
+  };
+  std::unique_ptr<PendingSpawn> spawn_;
   std::unique_ptr<StaticResponder> static_file_;  // while a file's body is being sent
   std::unique_ptr<CgiResponder> cgi_;             // a CGI script, until its handles are closed
   bridge::LineSplitter stdout_lines_{0};

@@ -111,7 +111,6 @@ void Connection::on_remote_host_found(uv_getnameinfo_t* request, int status, con
 
 void Connection::launch_child(const route::Route& route, const std::string& remote_host, char* rest,
                               std::size_t rest_size) noexcept {
-  const cli::Config& config = *context_.config;
   const http::Request& request = parser_->request();
   // Spawn before answering 101, so a command that cannot start gets a clear
   // HTTP error instead of websocketd's 101 followed by a dropped connection.
@@ -122,22 +121,76 @@ void Connection::launch_child(const route::Route& route, const std::string& remo
     for (const auto& entry : env) log::write(LogLevel::Debug, "process", log_fields_, "Std. variable: " + entry);
   }
 
-  // A --dir script runs with no arguments, as websocketd runs it.
-  const bool is_script = route.kind == route::RouteKind::WebSocketScript;
-  proc::SpawnedChild spawned;
-  int err = is_script ? proc::spawn_child(route.file_path, {route.file_path}, env, spawned)
-                      : proc::spawn_child(context_.command_path, context_.command_argv, env, spawned);
-  if (err != 0) {
-    log::write(LogLevel::Error, "process", log_fields_,
-               "Could not launch process " + (is_script ? route.file_path : context_.command_text) + " (" +
-                   std::strerror(err) + ")");
-    respond_and_close(500, std::string("500 Internal Server Error: could not launch the command (") +
-                               std::strerror(err) + ")\n");
+  // posix_spawn holds its calling thread until the child has exec'd (that
+  // is what CLONE_VFORK means), so it runs on libuv's thread pool: the loop
+  // keeps serving other connections meanwhile, and spawns use both cores.
+  // The fork slot is taken now, so --maxforks stays exact while spawns are
+  // in flight. Reading pauses until the child exists; the bytes that came
+  // after the request head wait with the spawn.
+  auto spawn = std::unique_ptr<PendingSpawn>(new (std::nothrow) PendingSpawn);
+  try {
+    if (!spawn) throw std::bad_alloc();
+    // A --dir script runs with no arguments, as websocketd runs it.
+    if (route.kind == route::RouteKind::WebSocketScript) {
+      spawn->path = route.file_path;
+      spawn->argv = {route.file_path};
+    } else {
+      spawn->path = context_.command_path;
+      spawn->argv = context_.command_argv;
+    }
+    spawn->env = std::move(env);
+    spawn->early_bytes.assign(rest, rest_size);
+  } catch (...) {
+    respond_and_close(503, "503 Service Unavailable: out of memory\n");
     return;
   }
+  spawn->owner = this;
+  spawn->work.data = spawn.get();
+  ++context_.active_children;
+  uv_read_stop(&socket_.stream);
+  if (uv_queue_work(socket_.handle.loop, &spawn->work, &Connection::spawn_on_thread_pool,
+                    &Connection::on_spawned) != 0) {
+    --context_.active_children;
+    respond_and_close(503, "503 Service Unavailable: cannot start the command now\n");
+    return;
+  }
+  spawn_ = std::move(spawn);
+}
+
+void Connection::spawn_on_thread_pool(uv_work_t* work) noexcept {
+  // On a pool thread: touches nothing but the PendingSpawn.
+  auto* spawn = static_cast<PendingSpawn*>(work->data);
+  spawn->error = proc::spawn_child(spawn->path, spawn->argv, spawn->env, spawn->spawned);
+}
+
+void Connection::on_spawned(uv_work_t* work, int /*status*/) noexcept {
+  Connection* self = static_cast<PendingSpawn*>(work->data)->owner;
+  std::unique_ptr<PendingSpawn> spawn = std::move(self->spawn_);
+  if (spawn->error != 0) {
+    --self->context_.active_children;
+    log::write(LogLevel::Error, "process", self->log_fields_,
+               "Could not launch process " + spawn->path + " (" + std::strerror(spawn->error) + ")");
+    self->respond_and_close(500, std::string("500 Internal Server Error: could not launch the command (") +
+                                     std::strerror(spawn->error) + ")\n");
+    return;
+  }
+  if (self->socket_closed_) {
+    // The client left while the child was starting: it never gets a pipe
+    // to the client, so end it (and anything it started) at once.
+    --self->context_.active_children;
+    proc::discard_child(spawn->spawned);
+    self->maybe_destroy();
+    return;
+  }
+  uv_read_start(&self->socket_.stream, &Connection::on_alloc, &Connection::on_socket_read);
+  self->start_relay(spawn->spawned, spawn->early_bytes.data(), spawn->early_bytes.size());
+}
+
+void Connection::start_relay(const proc::SpawnedChild& spawned, char* rest, std::size_t rest_size) noexcept {
+  const cli::Config& config = *context_.config;
+  const http::Request& request = parser_->request();
   uv_loop_t* loop = socket_.handle.loop;
   child_started_ = true;
-  ++context_.active_children;
   for (auto [pipe, fd, closed] : {std::tuple{&stdin_pipe_, spawned.stdin_fd, &stdin_closed_},
                                   std::tuple{&stdout_pipe_, spawned.stdout_fd, &stdout_closed_},
                                   std::tuple{&stderr_pipe_, spawned.stderr_fd, &stderr_closed_}}) {
@@ -168,8 +221,7 @@ void Connection::launch_child(const route::Route& route, const std::string& remo
   if (config.pingms != 0) uv_timer_start(&timer_, &Connection::on_timer, config.pingms, config.pingms);
   uv_read_start(as_stream(&stdout_pipe_), &Connection::on_alloc, &Connection::on_stdout_read);
   uv_read_start(as_stream(&stderr_pipe_), &Connection::on_alloc, &Connection::on_stderr_read);
-  // Bytes that came right after the request head are the first frames. They
-  // sit in the loop's read buffer, which nothing else uses until we return.
+  // Bytes that came right after the request head are the first frames.
   if (rest_size > 0) on_websocket_bytes(rest, rest_size);
 }
 

@@ -43,6 +43,16 @@ std::string make_absolute(const std::string& path) {
 
 }  // namespace
 
+void discard_child(SpawnedChild& child) noexcept {
+  if (child.pid > 0) {
+    ::kill(-child.pid, SIGKILL);
+    while (::waitpid(child.pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  close_all({&child.pidfd, &child.stdin_fd, &child.stdout_fd, &child.stderr_fd});
+  child.pid = -1;
+}
+
 std::string find_executable(const std::string& name, const char* path_env) {
   if (name.empty()) return {};
   if (name.find('/') != std::string::npos) {

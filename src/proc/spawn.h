@@ -28,6 +28,11 @@ struct SpawnedChild {
                               const std::vector<std::string>& env, SpawnedChild& out,
                               const char* cwd = nullptr) noexcept;
 
+// Ends a child nobody will talk to (SIGKILL to its process group), reaps
+// it, and closes its descriptors. Blocks only for the reap of a SIGKILLed
+// process.
+void discard_child(SpawnedChild& child) noexcept;
+
 // Finds an executable like a shell (and Go's exec.LookPath) does: a name with
 // a '/' is taken as a path; otherwise each PATH entry is tried. The result is
 // made absolute against the current directory. Returns "" when not found.
