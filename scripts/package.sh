@@ -18,7 +18,7 @@ command -v dpkg-shlibdeps >/dev/null || {
 # Release flags and no tests: the package holds only what `cmake --install` installs.
 cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
       -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
-cmake --build "$build_dir" -j"$(nproc)" --target wsbridge >/dev/null
+cmake --build "$build_dir" -j"$(nproc)" --target wsbridge man_page >/dev/null
 # A stale package from an earlier version must not be mistaken for this one.
 rm -f "$build_dir"/wsbridge_*.deb
 (cd "$build_dir" && cpack -G DEB >/dev/null)
