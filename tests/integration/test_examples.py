@@ -61,14 +61,18 @@ def test_greeter_answers_each_message(start_server, name):
         assert seen == [] and code == 1000
 
 
+ENV_DUMPS = ["env.sh", "python/env.py", pytest.param("node/env.js", marks=needs("node"))]
+
+
 @pytest.mark.timeout(15)
-def test_env_dump_lists_the_cgi_environment(start_server):
-    srv = start_server([example("env.sh")])
+@pytest.mark.parametrize("name", ENV_DUMPS)
+def test_env_dump_lists_the_cgi_environment(start_server, name):
+    srv = start_server([example(name)])
     with wsb.RawWS(srv.port, path="/room?x=1", headers={"X-Demo": "yes"}) as ws:
         code, _, seen = ws.expect_close(timeout=5)
     lines = [payload.decode() for op, payload in seen]
     assert code == 1000
-    assert lines == sorted(lines), "env.sh sorts its output"
+    assert lines == sorted(lines), f"{name} sorts its output"
     env = dict(line.split("=", 1) for line in lines if "=" in line)
     assert env["REMOTE_ADDR"] == "127.0.0.1"
     assert env["SERVER_PORT"] == str(srv.port)
@@ -150,6 +154,7 @@ def test_readme_lists_every_example():
     with open(os.path.join(EXAMPLES, "..", "README.md")) as f:
         readme = f.read()
     names = ["count.sh", "greeter.sh", "env.sh", "chat.sh", "vmstat.sh", "tail.sh",
-             "python/count.py", "python/greeter.py", "node/count.js", "node/greeter.js"]
+             "python/count.py", "python/greeter.py", "node/count.js", "node/greeter.js",
+             "python/env.py", "node/env.js"]
     missing = [n for n in names if f"examples/{n}" not in readme]
     assert not missing, f"README.md has no one-liner for {missing}"
