@@ -176,10 +176,26 @@ std::vector<std::string> build_child_env(const http::Request& request, const Con
   // moves it out of the header map). Proxy is left out deliberately
   // (websocketd passes it): HTTP_PROXY would be read by the child's HTTP
   // libraries as its proxy setting ("httpoxy", CVE-2016-5385).
+  //
+  // "X_Real_IP" and "X-Real-IP" both map to HTTP_X_REAL_IP. A proxy sets
+  // the dash spelling (nginx even drops underscores); a client could add the
+  // underscore one to override what the proxy said. So a name with '_' is
+  // passed only when no dash-spelled header maps to the same variable.
+  auto has_dash_twin = [&request](std::string_view underscored) {
+    const std::string target = header_env_name(underscored);
+    for (const http::Header& other : request.headers) {
+      if (other.name.find('_') == std::string::npos && is_env_header_name(other.name) &&
+          header_env_name(other.name) == target) {
+        return true;
+      }
+    }
+    return false;
+  };
   std::vector<std::string_view> seen;
   for (const http::Header& header : request.headers) {
     const std::string_view name = header.name;
     if (http::iequals(name, "Host") || http::iequals(name, "Proxy") || !is_env_header_name(name)) continue;
+    if (name.find('_') != std::string_view::npos && has_dash_twin(name)) continue;
     bool repeated = false;
     for (const std::string_view earlier : seen) repeated = repeated || http::iequals(earlier, name);
     if (repeated) continue;

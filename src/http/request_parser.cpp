@@ -115,6 +115,8 @@ struct RequestParser::Impl {
     // says to reject those with 400, and Go's server (websocketd) does: a
     // proxy might read the name differently, and "X : a" would otherwise
     // become an HTTP_X_ variable.
+    // An empty name (": v") is no header at all; Go refuses it too.
+    if (self.field.empty()) return self.refuse(400, "invalid header name");
     for (const char c : self.field) {
       if (!is_token_char(c)) return self.refuse(400, "invalid header name");
     }

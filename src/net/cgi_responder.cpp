@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "log/logger.h"
+#include "net/uv_cast.h"
 #include "proc/spawn.h"
 #include "wsbridge/http/response.h"
 
@@ -15,15 +16,6 @@ namespace wsbridge::net {
 namespace {
 
 using log::LogLevel;
-
-template <typename Handle>
-uv_handle_t* as_handle(Handle* h) noexcept {
-  return reinterpret_cast<uv_handle_t*>(h);
-}
-template <typename Handle>
-uv_stream_t* as_stream(Handle* h) noexcept {
-  return reinterpret_cast<uv_stream_t*>(h);
-}
 
 std::string folder_of(const std::string& path) {
   const std::size_t slash = path.rfind('/');

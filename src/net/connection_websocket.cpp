@@ -300,8 +300,7 @@ void Connection::deliver_to_child(bool binary, std::string_view payload) noexcep
   // websocketd's mapping: a text message is a line (payload + "\n"); a binary
   // message is written as it is, in both modes.
   static char newline = '\n';
-  uv_buf_t bufs[2] = {uv_buf_init(const_cast<char*>(payload.data()), static_cast<unsigned>(payload.size())),
-                      uv_buf_init(&newline, 1)};
+  uv_buf_t bufs[2] = {make_buf(payload.data(), payload.size()), make_buf(&newline, 1)};
   stdin_queue_.write(bufs, binary ? 1 : 2);
   // The child reads slower than the client sends: stop reading the socket
   // so TCP flow control pushes back on the client.
@@ -327,8 +326,8 @@ void Connection::resume_socket_reading(std::uint8_t reason) noexcept {
 void Connection::send_frame(ws::Opcode opcode, std::string_view payload) noexcept {
   std::uint8_t header[ws::kMaxServerFrameHeaderSize];
   std::size_t header_size = ws::encode_frame_header(header, opcode, true, payload.size());
-  uv_buf_t bufs[2] = {uv_buf_init(reinterpret_cast<char*>(header), static_cast<unsigned>(header_size)),
-                      uv_buf_init(const_cast<char*>(payload.data()), static_cast<unsigned>(payload.size()))};
+  uv_buf_t bufs[2] = {make_buf(reinterpret_cast<char*>(header), header_size),
+                      make_buf(payload.data(), payload.size())};
   socket_queue_.write(bufs, 2);
 }
 

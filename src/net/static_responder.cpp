@@ -31,7 +31,9 @@ std::unique_ptr<StaticResponder> StaticResponder::start(const http::Request& req
                                                         ResponseSink& sink) noexcept {
   // Open the canonical path the router checked, and look at what was opened
   // (not at the name again), so a file swapped in between is still judged.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  // O_NONBLOCK: if a FIFO were swapped in after the route check, open()
+  // must not block the event loop (the fstat check below then refuses it).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     const int err = errno;
     if (err == EACCES || err == EPERM) {

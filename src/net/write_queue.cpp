@@ -1,5 +1,7 @@
 #include "net/write_queue.h"
 
+#include "net/uv_cast.h"
+
 #include <utility>
 
 namespace wsbridge::net {
@@ -40,7 +42,7 @@ bool WriteQueue::write(const uv_buf_t* bufs, unsigned count) noexcept {
 }
 
 bool WriteQueue::write_raw(const char* data, std::size_t size) noexcept {
-  uv_buf_t buf = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(size));
+  uv_buf_t buf = make_buf(data, size);
   return write_plain(&buf, 1);
 }
 
@@ -100,7 +102,7 @@ void WriteQueue::uncork() noexcept {
     pending_.clear();  // the stream was closed meanwhile: nowhere to go
     return;
   }
-  uv_buf_t buf = uv_buf_init(pending_.data(), static_cast<unsigned>(pending_.size()));
+  uv_buf_t buf = make_buf(pending_.data(), pending_.size());
   int r = uv_try_write(stream_, &buf, 1);
   if (r < 0 && r != UV_EAGAIN && r != UV_ENOSYS) {
     fail(r);
@@ -115,7 +117,7 @@ void WriteQueue::uncork() noexcept {
 void WriteQueue::start_write() noexcept {
   std::swap(pending_, in_flight_);
   pending_.clear();
-  uv_buf_t buf = uv_buf_init(in_flight_.data(), static_cast<unsigned>(in_flight_.size()));
+  uv_buf_t buf = make_buf(in_flight_.data(), in_flight_.size());
   request_.data = this;
   int err = uv_write(&request_, stream_, &buf, 1, &WriteQueue::on_write_done);
   if (err != 0) {

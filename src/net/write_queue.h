@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <string>
 
+#include "net/uv_cast.h"
 #include "wsbridge/tls/tls_session.h"
 
 namespace wsbridge::net {
@@ -49,7 +50,7 @@ class WriteQueue {
   // session produced while reading), bypassing encryption.
   bool write_raw(const char* data, std::size_t size) noexcept;
   bool write(const char* data, std::size_t size) noexcept {
-    uv_buf_t buf = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(size));
+    uv_buf_t buf = make_buf(data, size);
     return write(&buf, 1);
   }
 

@@ -78,6 +78,14 @@ Route route_static(const http::Request& request, const cli::Config& config, cons
   StaticMatch match;
   switch (find_static_file(config.staticdir, config.cgidir, decoded, fs, match)) {
     case StaticLookup::File: {
+      // --dir scripts are programs, like CGI scripts: when the folders
+      // overlap, their source is not handed out.
+      if (!config.dir.empty()) {
+        const std::optional<std::string> real_dir = fs.real_path(config.dir);
+        if (real_dir && is_within(match.file_path, *real_dir)) {
+          return refuse(RouteKind::Forbidden, "this file is a --dir script; scripts are run, never sent");
+        }
+      }
       Route route = make(RouteKind::StaticFile);
       route.file_path = std::move(match.file_path);
       return route;

@@ -213,3 +213,19 @@ def test_large_file_streams_with_bounded_memory(start_server, tree):
 def test_missing_staticdir_is_a_startup_error(bin_path, tmp_path):
     r = wsb.run_cli(bin_path, ["--port=1", f"--staticdir={tmp_path}/nope"])
     assert r.returncode == 1 and b"is not pointing to an accessible directory" in r.stderr
+
+
+@pytest.mark.differs_from_websocketd("websocketd hands out --dir script sources through an overlapping --staticdir")
+def test_dir_scripts_are_not_served_as_static_files(start_server, tree):
+    # One folder for the page and its WebSocket scripts: the scripts run,
+    # their source is refused.
+    scripts = os.path.join(tree, "ws")
+    os.makedirs(scripts)
+    with open(os.path.join(scripts, "echo.sh"), "w") as f:
+        f.write("#!/bin/sh\nexec cat\n")
+    os.chmod(os.path.join(scripts, "echo.sh"), 0o755)
+    srv = start_server([], [f"--staticdir={tree}", f"--dir={scripts}"])
+    assert get(srv.port, "/app.js").status == 200
+    r = get(srv.port, "/ws/echo.sh")
+    assert r.status == 403, r
+    assert b"exec cat" not in r.body

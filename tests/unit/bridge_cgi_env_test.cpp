@@ -262,3 +262,24 @@ TEST_CASE("capture_passenv follows websocketd's --passenv rules", "[bridge_cgi_e
     REQUIRE(m.at("PATH") == "/usr/bin:/bin");
   }
 }
+
+TEST_CASE("an underscore spelling never overrides the dash header a proxy set", "[bridge_cgi_env_test]") {
+  using wsbridge::bridge::build_child_env;
+  for (bool underscore_last : {true, false}) {
+    wsbridge::http::Request request;
+    request.method = "GET";
+    request.target = "/";
+    request.path = "/";
+    request.headers.push_back({"Host", "h"});
+    if (!underscore_last) request.headers.push_back({"X_Real_IP", "6.6.6.6"});
+    request.headers.push_back({"X-Real-IP", "10.0.0.1"});
+    if (underscore_last) request.headers.push_back({"X_Real_IP", "6.6.6.6"});
+    request.headers.push_back({"X_Only_Underscore", "kept"});
+    wsbridge::bridge::ConnectionFacts facts;
+    auto env = build_child_env(request, facts, {});
+    auto has = [&env](const std::string& entry) { return std::find(env.begin(), env.end(), entry) != env.end(); };
+    CHECK(has("HTTP_X_REAL_IP=10.0.0.1"));
+    CHECK_FALSE(has("HTTP_X_REAL_IP=6.6.6.6"));
+    CHECK(has("HTTP_X_ONLY_UNDERSCORE=kept"));  // websocketd passes these; so do we
+  }
+}

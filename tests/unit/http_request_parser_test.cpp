@@ -267,8 +267,9 @@ TEST_CASE("malformed requests are 400 with llhttp's reason", "[http_request_pars
   }
 }
 
-TEST_CASE("spaces in header names are refused", "[http_request_parser_test]") {
-  for (const char* input : {"GET / HTTP/1.1\r\nX Y: a\r\n\r\n", "GET / HTTP/1.1\r\nX : a\r\n\r\n"}) {
+TEST_CASE("spaces in header names, and empty names, are refused", "[http_request_parser_test]") {
+  for (const char* input : {"GET / HTTP/1.1\r\nX Y: a\r\n\r\n", "GET / HTTP/1.1\r\nX : a\r\n\r\n",
+                            "GET / HTTP/1.1\r\nHost: a\r\n: v\r\n\r\n"}) {
     CAPTURE(input);
     const Outcome out = parse_every_way(input);
     REQUIRE(out.status == Status::Error);
