@@ -186,6 +186,9 @@ void Connection::on_ping_tick() noexcept {
   // --pingms: a ping every interval; a peer that has sent nothing at all
   // (no pong, no data) for two intervals is gone, as websocketd's main
   // branch decides. Proxies with read timeouts see traffic meanwhile.
+  // While reading is paused for backpressure the peer's pongs wait unread
+  // in the kernel: silence then says nothing about the peer.
+  if (socket_pause_reasons_ != 0) silent_ping_intervals_ = 0;
   if (++silent_ping_intervals_ > 2) {
     log::write(LogLevel::Access, "websocket", log_fields_, "No answer to pings: dropping the connection");
     close_socket();
@@ -487,8 +490,10 @@ void Connection::shut_down_for_server() noexcept {
 
 void Connection::kill_child_now() noexcept {
   if (cgi_) cgi_->kill_now();
-  if (!child_started_ || child_.exited()) return;
+  if (!child_started_) return;
+  // The group too: a grandchild may outlive the child it came from.
   ::kill(-child_.pid(), SIGKILL);
+  if (child_.exited()) return;
   while (::waitpid(child_.pid(), nullptr, 0) < 0 && errno == EINTR) {
   }
 }
@@ -532,6 +537,9 @@ void Connection::on_stdin_flush_timeout() noexcept {
              "Child did not read its input within " + std::to_string(proc::ChildProcess::kStdinFlushTimeoutMs) +
                  " ms; dropping " + std::to_string(stdin_queue_.pending()) + " bytes and closing stdin");
   close_stdin();
+  // stdin may have been closed already by teardown without the clock being
+  // told; telling it twice is harmless.
+  child_.note_stdin_closed();
 }
 
 void Connection::on_child_exited(int wait_status) noexcept {
@@ -546,7 +554,7 @@ void Connection::advance_teardown() noexcept {
     if (!child_.exited()) return;  // the escalation is on its way
     // The client is gone and the child is reaped: whatever the pipes still
     // hold (or a grandchild keeps open) has nowhere to go.
-    close_pipe(stdin_pipe_, stdin_closed_);
+    close_stdin();  // also starts the escalation clock if it still waited for stdin
     close_pipe(stdout_pipe_, stdout_closed_);
     close_pipe(stderr_pipe_, stderr_closed_);
     child_.close_when_done();

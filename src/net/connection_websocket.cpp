@@ -166,6 +166,15 @@ void Connection::spawn_on_thread_pool(uv_work_t* work) noexcept {
 void Connection::on_spawned(uv_work_t* work, int /*status*/) noexcept {
   Connection* self = static_cast<PendingSpawn*>(work->data)->owner;
   std::unique_ptr<PendingSpawn> spawn = std::move(self->spawn_);
+  if (self->socket_closed_) {
+    // The client left (or the server is stopping) while the child was
+    // starting: it never gets a pipe to the client, so end it, and anything
+    // it started, at once. Checked first: nothing can be answered now.
+    --self->context_.active_children;
+    if (spawn->error == 0) proc::discard_child(spawn->spawned);
+    self->maybe_destroy();
+    return;
+  }
   if (spawn->error != 0) {
     --self->context_.active_children;
     log::write(LogLevel::Error, "process", self->log_fields_,
@@ -174,15 +183,6 @@ void Connection::on_spawned(uv_work_t* work, int /*status*/) noexcept {
                                      std::strerror(spawn->error) + ")\n");
     return;
   }
-  if (self->socket_closed_) {
-    // The client left while the child was starting: it never gets a pipe
-    // to the client, so end it (and anything it started) at once.
-    --self->context_.active_children;
-    proc::discard_child(spawn->spawned);
-    self->maybe_destroy();
-    return;
-  }
-  uv_read_start(&self->socket_.stream, &Connection::on_alloc, &Connection::on_socket_read);
   self->start_relay(spawn->spawned, spawn->early_bytes.data(), spawn->early_bytes.size());
 }
 
@@ -215,9 +215,14 @@ void Connection::start_relay(const proc::SpawnedChild& spawned, char* rest, std:
   parser_.reset();
   reader_ = std::unique_ptr<ws::MessageReader>(new (std::nothrow) ws::MessageReader(config.max_message));
   if (!reader_) {
+    // Socket reading stays stopped (since the spawn): nothing can reach a
+    // missing reader. Close, and let the child go.
     send_close(ws::close_code::kInternalError, "out of memory");
+    socket_queue_.finish_then();
+    begin_child_shutdown();
     return;
   }
+  uv_read_start(&socket_.stream, &Connection::on_alloc, &Connection::on_socket_read);
   if (config.pingms != 0) uv_timer_start(&timer_, &Connection::on_timer, config.pingms, config.pingms);
   uv_read_start(as_stream(&stdout_pipe_), &Connection::on_alloc, &Connection::on_stdout_read);
   uv_read_start(as_stream(&stderr_pipe_), &Connection::on_alloc, &Connection::on_stderr_read);
@@ -271,14 +276,7 @@ void Connection::on_websocket_bytes(char* data, std::size_t size) noexcept {
                    "Client closed with code " + std::to_string(event.close_code));
         // Echo the client's code (RFC 6455 §5.5.1); a close without a code
         // is answered without one.
-        if (!close_sent_) {
-          if (event.close_code == ws::close_code::kNoStatus) {
-            close_sent_ = true;
-            send_frame(ws::Opcode::Close, {});
-          } else {
-            send_close(event.close_code, {});
-          }
-        }
+        send_close(event.close_code, {});
         // The server closes TCP first (§7.1.1) once the close is written.
         socket_queue_.finish_then();
         begin_child_shutdown();
@@ -335,7 +333,8 @@ void Connection::send_close(std::uint16_t code, std::string_view reason) noexcep
   if (close_sent_ || socket_closed_) return;
   close_sent_ = true;
   try {
-    std::string payload = ws::encode_close_payload(code, reason);
+    // 1005 means "the peer's close had no code": answered with none.
+    std::string payload = code == ws::close_code::kNoStatus ? std::string() : ws::encode_close_payload(code, reason);
     send_frame(ws::Opcode::Close, payload);
   } catch (...) {
   }
