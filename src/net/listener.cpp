@@ -116,9 +116,12 @@ int start_unix_listener(uv_loop_t* loop, uv_pipe_t* handle, const std::string& p
     unlink(path.c_str());  // left behind by a server that is gone
   }
   int err = uv_pipe_init(loop, handle, 0);
+  // The file is created with its final mode (through the umask, at start-up
+  // before any other thread exists), so nobody ever sees it with another
+  // mode; chmod then also sets bits the umask cannot grant.
+  const mode_t old_umask = umask(static_cast<mode_t>(~mode & 0777));
   if (err == 0) err = uv_pipe_bind(handle, path.c_str());
-  // The mode is set before listen(), so no client can connect in between
-  // with the umask's permissions.
+  umask(old_umask);
   if (err == 0 && chmod(path.c_str(), mode) != 0) err = uv_translate_sys_error(errno);
   if (err == 0) err = uv_listen(reinterpret_cast<uv_stream_t*>(handle), kListenBacklog, on_connection);
   if (err != 0) error = "listen unix " + path + ": " + uv_strerror(err);
