@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <dirent.h>
 #include <memory>
 #include <string>
@@ -20,6 +21,7 @@
 #include "net/systemd.h"
 #include "proc/privileges.h"
 #include "proc/spawn.h"
+#include "proc/spawner.h"
 #include "wsbridge/bridge/origin_policy.h"
 #include "wsbridge/cli/config.h"
 #include "wsbridge/http/url.h"
@@ -185,6 +187,9 @@ int main(int argc, char** argv) {
   raise_descriptor_limit();
   mark_inherited_descriptors_cloexec();
 
+  // Declared before the server, so it outlives every connection.
+  wsbridge::proc::Spawner spawner;
+  context->spawner = &spawner;
   uv_loop_t* loop = uv_default_loop();
   net::Server server(loop, *context);
   context->https_port = port;
@@ -210,6 +215,15 @@ int main(int argc, char** argv) {
       !wsbridge::proc::drop_privileges(config.user, config.group, error)) {
     wsbridge::log::write(LogLevel::Fatal, "server", "", "Can't drop privileges: " + error);
     return kExitConfigError;
+  }
+  // Forked now: after the privilege drop (its children inherit its
+  // credentials) and while this process still has one thread.
+  if (int err = spawner.start(); err != 0) {
+    wsbridge::log::write(LogLevel::Error, "server", "",
+                         std::string("Cannot start the spawner process (") + std::strerror(err) +
+                             "); children are started by the server itself");
+  } else {
+    wsbridge::log::write(LogLevel::Debug, "server", "", "Spawner process: pid " + std::to_string(spawner.pid()));
   }
   if (!config.command.empty()) {
     wsbridge::log::write(LogLevel::Info, "server", "",

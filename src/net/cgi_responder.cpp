@@ -10,6 +10,7 @@
 #include "log/logger.h"
 #include "net/uv_cast.h"
 #include "proc/spawn.h"
+#include "proc/spawner.h"
 #include "wsbridge/http/response.h"
 
 namespace wsbridge::net {
@@ -41,7 +42,7 @@ int CgiResponder::start(uv_loop_t* loop, const std::string& script, const std::v
   }
   // The script runs in its own folder, as RFC 3875 §7.2 suggests and Go's
   // net/http/cgi (websocketd's) does, with argv = [script].
-  const int err = proc::spawn_child(script, {script}, env, spawned, folder.c_str());
+  const int err = context_.spawner->spawn(script, {script}, env, spawned, folder.c_str());
   if (err != 0) return err;
   started_ = true;
   ++context_.active_children;

@@ -178,6 +178,7 @@ class Connection final : private WriteQueue::Owner,
   struct PendingSpawn {
     uv_work_t work{};
     Connection* owner = nullptr;
+    proc::Spawner* spawner = nullptr;
     std::string path;
     std::vector<std::string> argv, env;
     std::string early_bytes;  // bytes that followed the request head

@@ -12,6 +12,7 @@
 #include "net/connection.h"
 #include "net/uv_cast.h"
 #include "proc/spawn.h"
+#include "proc/spawner.h"
 #include "wsbridge/bridge/cgi_env.h"
 #include "wsbridge/bridge/tagged_output.h"
 #include "wsbridge/bridge/utf8_sanitizer.h"
@@ -121,8 +122,8 @@ void Connection::launch_child(const route::Route& route, const std::string& remo
     for (const auto& entry : env) log::write(LogLevel::Debug, "process", log_fields_, "Std. variable: " + entry);
   }
 
-  // posix_spawn holds its calling thread until the child has exec'd (that
-  // is what CLONE_VFORK means), so it runs on libuv's thread pool: the loop
+  // A spawn holds its calling thread until the child has exec'd (that is
+  // what CLONE_VFORK means), so it runs on libuv's thread pool: the loop
   // keeps serving other connections meanwhile, and spawns use both cores.
   // The fork slot is taken now, so --maxforks stays exact while spawns are
   // in flight. Reading pauses until the child exists; the bytes that came
@@ -145,6 +146,7 @@ void Connection::launch_child(const route::Route& route, const std::string& remo
     return;
   }
   spawn->owner = this;
+  spawn->spawner = context_.spawner;
   spawn->work.data = spawn.get();
   ++context_.active_children;
   uv_read_stop(&socket_.stream);
@@ -160,7 +162,7 @@ void Connection::launch_child(const route::Route& route, const std::string& remo
 void Connection::spawn_on_thread_pool(uv_work_t* work) noexcept {
   // On a pool thread: touches nothing but the PendingSpawn.
   auto* spawn = static_cast<PendingSpawn*>(work->data);
-  spawn->error = proc::spawn_child(spawn->path, spawn->argv, spawn->env, spawn->spawned);
+  spawn->error = spawn->spawner->spawn(spawn->path, spawn->argv, spawn->env, spawn->spawned);
 }
 
 void Connection::on_spawned(uv_work_t* work, int /*status*/) noexcept {

@@ -16,6 +16,10 @@
 #include "wsbridge/http/request_parser.h"
 #include "wsbridge/tls/tls_context.h"
 
+namespace wsbridge::proc {
+class Spawner;
+}
+
 namespace wsbridge::net {
 
 class Connection;
@@ -48,6 +52,9 @@ struct ServerContext {
   http::ParserLimits parser_limits;
   std::size_t max_line = 0;
   std::string server_software;
+
+  // Starts children (thread-safe); main() owns it.
+  proc::Spawner* spawner = nullptr;
 
   // --maxforks: children alive now (spawned and not yet reaped).
   int active_children = 0;

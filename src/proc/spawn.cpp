@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <utility>
 
 namespace wsbridge::proc {
 namespace {
@@ -73,19 +74,59 @@ std::string find_executable(const std::string& name, const char* path_env) {
   return {};
 }
 
-int spawn_child(const std::string& path, const std::vector<std::string>& argv,
-                const std::vector<std::string>& env, SpawnedChild& out, const char* cwd) noexcept {
+int ChildPipes::open() noexcept {
   int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
-  // Every end is close-on-exec: the three the child needs are dup2'ed onto
-  // 0/1/2 (dup2 clears the flag on the copy), the originals vanish at exec.
-  // The server keeps descriptors 0-2 open (main.cpp), so no pipe end can be
-  // one of them and need dup2 onto itself.
+  // The server keeps descriptors 0-2 open (main.cpp), so no end can be one
+  // of them and need dup2 onto itself in the child.
   if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 ||
       ::pipe2(err_pipe, O_CLOEXEC) != 0) {
     int err = errno;
     close_all({&in_pipe[0], &in_pipe[1], &out_pipe[0], &out_pipe[1], &err_pipe[0], &err_pipe[1]});
     return err;
   }
+  child_stdin = in_pipe[0];
+  parent_stdin = in_pipe[1];
+  parent_stdout = out_pipe[0];
+  child_stdout = out_pipe[1];
+  parent_stderr = err_pipe[0];
+  child_stderr = err_pipe[1];
+  return 0;
+}
+
+void ChildPipes::close_child_ends() noexcept { close_all({&child_stdin, &child_stdout, &child_stderr}); }
+
+void ChildPipes::close_parent_ends() noexcept { close_all({&parent_stdin, &parent_stdout, &parent_stderr}); }
+
+int adopt_spawned_child(pid_t pid, ChildPipes& pipes, SpawnedChild& out) noexcept {
+  pipes.close_child_ends();
+  // Through syscall(): Debian 12's <sys/pidfd.h> lacks C++ linkage for the
+  // glibc wrapper. The descriptor is close-on-exec by definition.
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) {
+    // Without a pidfd we cannot be told of the exit: end the child now and
+    // reap it, rather than leave a process nobody will wait for.
+    int err = errno;
+    ::kill(-pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    pipes.close_parent_ends();
+    return err;
+  }
+  for (int fd : {pipes.parent_stdin, pipes.parent_stdout, pipes.parent_stderr}) {
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  }
+  out.pid = pid;
+  out.pidfd = pidfd;
+  out.stdin_fd = std::exchange(pipes.parent_stdin, -1);
+  out.stdout_fd = std::exchange(pipes.parent_stdout, -1);
+  out.stderr_fd = std::exchange(pipes.parent_stderr, -1);
+  return 0;
+}
+
+int spawn_child(const std::string& path, const std::vector<std::string>& argv,
+                const std::vector<std::string>& env, SpawnedChild& out, const char* cwd) noexcept {
+  ChildPipes pipes;
+  if (int err = pipes.open(); err != 0) return err;
 
   std::vector<char*> c_argv;
   std::vector<char*> c_env;
@@ -97,7 +138,8 @@ int spawn_child(const std::string& path, const std::vector<std::string>& argv,
     for (const auto& e : env) c_env.push_back(const_cast<char*>(e.c_str()));
     c_env.push_back(nullptr);
   } catch (...) {
-    close_all({&in_pipe[0], &in_pipe[1], &out_pipe[0], &out_pipe[1], &err_pipe[0], &err_pipe[1]});
+    pipes.close_child_ends();
+    pipes.close_parent_ends();
     return ENOMEM;
   }
 
@@ -105,9 +147,9 @@ int spawn_child(const std::string& path, const std::vector<std::string>& argv,
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&actions);
   posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, pipes.child_stdin, STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, pipes.child_stdout, STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, pipes.child_stderr, STDERR_FILENO);
   // glibc 2.29+; a folder that cannot be entered fails the spawn (ENOENT, EACCES).
   if (cwd != nullptr) posix_spawn_file_actions_addchdir_np(&actions, cwd);
 
@@ -132,34 +174,12 @@ int spawn_child(const std::string& path, const std::vector<std::string>& argv,
   int err = ::posix_spawn(&pid, path.c_str(), &actions, &attr, c_argv.data(), c_env.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  close_all({&in_pipe[0], &out_pipe[1], &err_pipe[1]});  // the child's ends
   if (err != 0) {
-    close_all({&in_pipe[1], &out_pipe[0], &err_pipe[0]});
+    pipes.close_child_ends();
+    pipes.close_parent_ends();
     return err;
   }
-
-  // Through syscall(): Debian 12's <sys/pidfd.h> lacks C++ linkage for the
-  // glibc wrapper. The descriptor is close-on-exec by definition.
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd < 0) {
-    // Without a pidfd we cannot be told of the exit: end the child now and
-    // reap it, rather than leave a process nobody will wait for.
-    err = errno;
-    ::kill(-pid, SIGKILL);
-    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
-    close_all({&in_pipe[1], &out_pipe[0], &err_pipe[0]});
-    return err;
-  }
-  for (int fd : {in_pipe[1], out_pipe[0], err_pipe[0]}) {
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-  }
-  out.pid = pid;
-  out.pidfd = pidfd;
-  out.stdin_fd = in_pipe[1];
-  out.stdout_fd = out_pipe[0];
-  out.stderr_fd = err_pipe[0];
-  return 0;
+  return adopt_spawned_child(pid, pipes, out);
 }
 
 }  // namespace wsbridge::proc

@@ -28,6 +28,27 @@ struct SpawnedChild {
                               const std::vector<std::string>& env, SpawnedChild& out,
                               const char* cwd = nullptr) noexcept;
 
+// The three pipes of a child being started. Every end is close-on-exec: the
+// child's ends are dup2'ed onto 0/1/2 (dup2 clears the flag on the copy) and
+// the originals vanish at exec.
+struct ChildPipes {
+  int child_stdin = -1, parent_stdin = -1;    // the child reads, the server writes
+  int parent_stdout = -1, child_stdout = -1;  // the child writes, the server reads
+  int parent_stderr = -1, child_stderr = -1;
+
+  // Returns 0 or an errno value with nothing left open.
+  [[nodiscard]] int open() noexcept;
+  // Once the child holds its copies (or will never exist).
+  void close_child_ends() noexcept;
+  void close_parent_ends() noexcept;
+};
+
+// Finishes a spawn both launchers share: opens the pidfd of `pid` (a child
+// of this process), makes the server's pipe ends non-blocking and hands them
+// to `out`. On failure the child is killed and reaped, every end is closed,
+// and an errno value is returned.
+[[nodiscard]] int adopt_spawned_child(pid_t pid, ChildPipes& pipes, SpawnedChild& out) noexcept;
+
 // Ends a child nobody will talk to (SIGKILL to its process group), reaps
 // it, and closes its descriptors. Blocks only for the reap of a SIGKILLed
 // process.

@@ -5,27 +5,47 @@ from __future__ import annotations
 import os
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    """Fields of /proc/<pid>/stat after the parenthesised comm, or None."""
+# wsbridge's helper process that starts children (src/proc/spawner.h).
+SPAWNER_NAME = "wsbridge-spawn"
+
+
+def _read_stat(pid: int) -> tuple[str, list[str]] | None:
+    """(comm, fields after the parenthesised comm) of /proc/<pid>/stat, or None."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             data = f.read()
     except OSError:
         return None
-    return data[data.rfind(")") + 2:].split()
+    return data[data.find("(") + 1:data.rfind(")")], data[data.rfind(")") + 2:].split()
 
 
-def children_of(pid: int) -> dict[int, str]:
-    """{child pid: state letter} for every process whose parent is pid,
-    zombies included (state "Z")."""
-    kids = {}
+def _stat_fields(pid: int) -> list[str] | None:
+    stat = _read_stat(pid)
+    return None if stat is None else stat[1]
+
+
+def _processes_with_parent(pid: int):
+    """(child pid, comm, state letter) for every process whose parent is pid."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        fields = _stat_fields(int(entry))
-        if fields is not None and int(fields[1]) == pid:
-            kids[int(entry)] = fields[0]
-    return kids
+        stat = _read_stat(int(entry))
+        if stat is not None and int(stat[1][1]) == pid:
+            yield int(entry), stat[0], stat[1][0]
+
+
+def children_of(pid: int) -> dict[int, str]:
+    """{child pid: state letter} for every child the server started for a
+    client (its spawner process is not one), zombies included (state "Z")."""
+    return {kid: state for kid, comm, state in _processes_with_parent(pid) if comm != SPAWNER_NAME}
+
+
+def spawner_of(pid: int) -> int | None:
+    """The pid of the server's spawner process, if it has one running."""
+    for kid, comm, state in _processes_with_parent(pid):
+        if comm == SPAWNER_NAME and state not in ("Z", "X"):
+            return kid
+    return None
 
 
 def live_children(pid: int) -> list[int]:

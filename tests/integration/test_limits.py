@@ -1,29 +1,15 @@
 """Admission and size limits: maxforks, origin policy, handshake errors, header
 size, handshake timeout, message size."""
-import os
 import socket
 import time
 
 import pytest
 
 import wsb
+from procstat import live_children as children_of
 from wsb import script
 
 
-def children_of(pid):
-    kids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                data = f.read()
-        except OSError:
-            continue
-        fields = data[data.rfind(")") + 2:].split()
-        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
-            kids.append(int(entry))
-    return kids
 
 
 def upgrade_status(port, **kw):

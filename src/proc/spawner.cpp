@@ -1,0 +1,408 @@
+#include "proc/spawner.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <thread>
+
+#include "log/logger.h"
+
+namespace wsbridge::proc {
+namespace {
+
+// Each spawner thread is held while its child execs (CLONE_VFORK), so this
+// many children can be starting at once: as many as libuv's thread pool
+// has threads by default, the callers' side of the same hand-off.
+constexpr int kSpawnerThreads = 4;
+// A request larger than this is refused (E2BIG): argv and env are bounded by
+// the request head long before this, so only a broken peer sends more.
+constexpr std::uint32_t kMaxRequestBytes = 16u << 20;
+constexpr std::uint32_t kRequestMagic = 0x77736231;  // "wsb1"
+// The descriptors of one request, in this order on the control message.
+constexpr int kReplyChannel = 0, kChildStdin = 1, kChildStdout = 2, kChildStderr = 3, kRequestFds = 4;
+
+struct RequestHeader {
+  std::uint32_t magic = kRequestMagic;
+  std::uint32_t body_bytes = 0;
+  std::uint32_t argc = 0;
+  std::uint32_t envc = 0;
+  std::uint32_t has_cwd = 0;
+};
+
+struct Reply {
+  std::int32_t error = 0;  // 0, or the errno of the failed exec / clone
+  std::int32_t pid = -1;   // > 0 whenever a child was created, even one whose exec failed
+};
+
+// struct clone_args as of Linux 5.3 (CLONE_ARGS_SIZE_VER0). Spelled out
+// because <linux/sched.h> clashes with glibc's <sched.h>.
+struct CloneArgs {
+  std::uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+};
+
+bool write_all(int fd, const void* data, std::size_t size) noexcept {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = ::write(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+bool read_all(int fd, void* data, std::size_t size) noexcept {
+  char* p = static_cast<char*>(data);
+  while (size > 0) {
+    ssize_t n = ::read(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// path, argv..., env..., [cwd] as NUL-terminated strings, after a header
+// that counts them. Neither argv nor env can hold a NUL (C strings).
+std::string encode_request(const std::string& path, const std::vector<std::string>& argv,
+                           const std::vector<std::string>& env, const char* cwd) {
+  RequestHeader header;
+  header.argc = static_cast<std::uint32_t>(argv.size());
+  header.envc = static_cast<std::uint32_t>(env.size());
+  header.has_cwd = cwd != nullptr;
+  std::string body;
+  auto add = [&body](const char* text, std::size_t size) {
+    body.append(text, size);
+    body.push_back('\0');
+  };
+  add(path.c_str(), path.size());
+  for (const auto& a : argv) add(a.c_str(), a.size());
+  for (const auto& e : env) add(e.c_str(), e.size());
+  if (cwd != nullptr) add(cwd, std::strlen(cwd));
+  header.body_bytes = static_cast<std::uint32_t>(body.size());
+  std::string message(reinterpret_cast<const char*>(&header), sizeof header);
+  message += body;
+  return message;
+}
+
+// ----------------------------------------------------------- spawner side
+
+// In the new child, which shares nothing with the spawner but a copy of its
+// memory: only async-signal-safe calls until exec.
+[[noreturn]] void exec_child(int report_fd, const int fds[kRequestFds], char* path, char** argv, char** envp,
+                             const char* cwd) noexcept {
+  // The spawner ignores these (see run_spawner); a child starts with every
+  // disposition at its default and nothing blocked, as from a shell.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig : {SIGINT, SIGHUP, SIGPIPE}) ::sigaction(sig, &dfl, nullptr);
+  sigset_t empty;
+  sigemptyset(&empty);
+  ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+  // A process group of its own, as posix_spawn's POSIX_SPAWN_SETPGROUP.
+  int err = 0;
+  if (::setpgid(0, 0) != 0 || ::dup2(fds[kChildStdin], STDIN_FILENO) < 0 ||
+      ::dup2(fds[kChildStdout], STDOUT_FILENO) < 0 || ::dup2(fds[kChildStderr], STDERR_FILENO) < 0 ||
+      (cwd != nullptr && ::chdir(cwd) != 0)) {
+    err = errno;
+  } else {
+    ::execve(path, argv, envp);
+    err = errno;
+  }
+  (void)!::write(report_fd, &err, sizeof err);
+  ::_exit(127);
+}
+
+// Starts one child as the server's (CLONE_PARENT) and waits until it has
+// exec'd (CLONE_VFORK). An exec failure comes back through a close-on-exec
+// pipe: end of file means the exec happened.
+Reply start_child(const int fds[kRequestFds], char* path, char** argv, char** envp, const char* cwd) noexcept {
+  Reply reply;
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    reply.error = errno;
+    return reply;
+  }
+  CloneArgs args{};
+  args.flags = CLONE_PARENT | CLONE_VFORK;
+  args.exit_signal = 0;  // with CLONE_PARENT the kernel uses the spawner's own (SIGCHLD)
+  long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  if (pid == 0) exec_child(report[1], fds, path, argv, envp, cwd);
+  ::close(report[1]);
+  if (pid < 0) {
+    reply.error = errno;
+  } else {
+    reply.pid = static_cast<std::int32_t>(pid);
+    int child_error = 0;
+    ssize_t n;
+    do {
+      n = ::read(report[0], &child_error, sizeof child_error);
+    } while (n < 0 && errno == EINTR);
+    if (n == static_cast<ssize_t>(sizeof child_error)) reply.error = child_error;
+  }
+  ::close(report[0]);
+  return reply;
+}
+
+// Reads one request from its private channel and answers it there.
+void serve_request(const int fds[kRequestFds]) noexcept {
+  Reply reply;
+  RequestHeader header;
+  std::vector<char> body;
+  std::vector<char*> strings;
+  if (!read_all(fds[kReplyChannel], &header, sizeof header)) return;
+  std::uint64_t count = std::uint64_t{1} + header.argc + header.envc + (header.has_cwd ? 1 : 0);
+  if (header.magic != kRequestMagic || header.body_bytes > kMaxRequestBytes || count > header.body_bytes) {
+    reply.error = E2BIG;
+    (void)write_all(fds[kReplyChannel], &reply, sizeof reply);
+    return;
+  }
+  try {
+    body.resize(header.body_bytes);
+    strings.reserve(count + 2);
+  } catch (...) {
+    reply.error = ENOMEM;
+    (void)write_all(fds[kReplyChannel], &reply, sizeof reply);
+    return;
+  }
+  if (!read_all(fds[kReplyChannel], body.data(), body.size())) return;
+  // Split at the NULs; the count must match what the header promised.
+  for (std::size_t at = 0; at < body.size();) {
+    char* text = body.data() + at;
+    const void* nul = std::memchr(text, '\0', body.size() - at);
+    if (nul == nullptr) break;
+    strings.push_back(text);
+    at = static_cast<std::size_t>(static_cast<const char*>(nul) - body.data()) + 1;
+  }
+  if (strings.size() != count) {
+    reply.error = EINVAL;
+    (void)write_all(fds[kReplyChannel], &reply, sizeof reply);
+    return;
+  }
+  const char* cwd = header.has_cwd ? strings.back() : nullptr;
+  if (header.has_cwd) strings.pop_back();
+  // strings: path, argv (argc), env (envc); NULL-terminate both lists in place.
+  strings.insert(strings.begin() + 1 + header.argc, nullptr);
+  strings.push_back(nullptr);
+  char* path = strings[0];
+  char** argv = strings.data() + 1;
+  char** envp = strings.data() + 2 + header.argc;
+  reply = start_child(fds, path, argv, envp, cwd);
+  (void)write_all(fds[kReplyChannel], &reply, sizeof reply);
+}
+
+// One spawner thread: takes requests off the shared control socket until the
+// server closes its end.
+void serve_requests(int control_fd) noexcept {
+  for (;;) {
+    char tag;
+    iovec iov{&tag, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kRequestFds)];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(control_fd, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) ::_exit(0);  // the server is gone
+    int fds[kRequestFds] = {-1, -1, -1, -1};
+    int received = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      const int in_message = static_cast<int>((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+      for (int i = 0; i < in_message; ++i) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+        if (received < kRequestFds) {
+          fds[received++] = fd;
+        } else {
+          ::close(fd);
+        }
+      }
+    }
+    if (received == kRequestFds && (msg.msg_flags & MSG_CTRUNC) == 0) serve_request(fds);
+    for (int fd : fds) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+}
+
+[[noreturn]] void run_spawner(int control_fd, pid_t server_pid) noexcept {
+  // Dies with the server, even if the server is SIGKILLed.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != server_pid) ::_exit(0);
+  ::prctl(PR_SET_NAME, "wsbridge-spawn");
+  // Nothing but the control socket and 0-2: listeners, the loop's epoll and
+  // the systemd sockets stay with the server, and the descriptor table a
+  // clone copies stays a few entries long.
+  if (control_fd > 3) ::close_range(3, static_cast<unsigned>(control_fd) - 1, 0);
+  ::close_range(static_cast<unsigned>(control_fd) + 1, ~0u, 0);
+  // Signal dispositions: the server's handlers are meaningless here. A
+  // terminal's ^C and a SIGHUP meant as "reload" (pkill -HUP wsbridge also
+  // matches this process's name) must not end the spawner; SIGTERM may.
+  struct sigaction action {};
+  action.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &action, nullptr);
+  }
+  action.sa_handler = SIG_IGN;
+  for (int sig : {SIGINT, SIGHUP, SIGPIPE}) ::sigaction(sig, &action, nullptr);
+  sigset_t empty;
+  sigemptyset(&empty);
+  ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+  try {
+    for (int i = 1; i < kSpawnerThreads; ++i) std::thread(serve_requests, control_fd).detach();
+  } catch (...) {
+    // Fewer threads only means fewer children starting at once.
+  }
+  serve_requests(control_fd);
+  ::_exit(0);
+}
+
+}  // namespace
+
+// ------------------------------------------------------------ server side
+
+Spawner::~Spawner() {
+  if (control_fd_ >= 0) ::close(control_fd_);
+  if (const pid_t pid = pid_.exchange(-1); pid > 0) {
+    // It has nothing to flush: end it at once rather than wait for it to
+    // notice the closed socket.
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+int Spawner::start() noexcept {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return errno;
+  const pid_t server_pid = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    int err = errno;
+    ::close(sv[0]);
+    ::close(sv[1]);
+    return err;
+  }
+  if (pid == 0) {
+    ::close(sv[0]);
+    run_spawner(sv[1], server_pid);
+  }
+  ::close(sv[1]);
+  control_fd_ = sv[0];
+  pid_ = pid;
+  usable_.store(true);
+  return 0;
+}
+
+void Spawner::note_spawner_gone(int err) noexcept {
+  if (usable_.exchange(false)) {
+    // Its end of the socket closed as it died, so the wait is short; until
+    // reaped it would stay a zombie.
+    if (const pid_t pid = pid_.exchange(-1); pid > 0) {
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
+    log::write(log::LogLevel::Error, "server", "",
+               std::string("The spawner process is gone (") + std::strerror(err) +
+                   "); children are started by the server itself from now on");
+  }
+}
+
+int Spawner::spawn(const std::string& path, const std::vector<std::string>& argv,
+                   const std::vector<std::string>& env, SpawnedChild& out, const char* cwd) noexcept {
+  if (!usable_.load(std::memory_order_relaxed)) return spawn_child(path, argv, env, out, cwd);
+  std::string request;
+  try {
+    request = encode_request(path, argv, env, cwd);
+  } catch (...) {
+    return ENOMEM;
+  }
+  ChildPipes pipes;
+  if (int err = pipes.open(); err != 0) return err;
+  int channel[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0) {
+    int err = errno;
+    pipes.close_child_ends();
+    pipes.close_parent_ends();
+    return err;
+  }
+
+  int fds[kRequestFds];
+  fds[kReplyChannel] = channel[1];
+  fds[kChildStdin] = pipes.child_stdin;
+  fds[kChildStdout] = pipes.child_stdout;
+  fds[kChildStderr] = pipes.child_stderr;
+  char tag = 'S';
+  iovec iov{&tag, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof fds)];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof fds);
+  std::memcpy(CMSG_DATA(c), fds, sizeof fds);
+  ssize_t sent;
+  do {
+    sent = ::sendmsg(control_fd_, &msg, MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
+  const int send_error = sent < 0 ? errno : 0;
+  // The spawner holds its own copies now (or will never need them).
+  ::close(channel[1]);
+  pipes.close_child_ends();
+  if (send_error != 0) {
+    ::close(channel[0]);
+    pipes.close_parent_ends();
+    // A closed peer means the spawner is gone; anything else (ENOBUFS, say)
+    // concerns this request only. Either way this child starts here.
+    if (send_error == EPIPE || send_error == ECONNREFUSED || send_error == ECONNRESET ||
+        send_error == ENOTCONN) {
+      note_spawner_gone(send_error);
+    }
+    return spawn_child(path, argv, env, out, cwd);
+  }
+
+  Reply reply;
+  const bool answered =
+      write_all(channel[0], request.data(), request.size()) && read_all(channel[0], &reply, sizeof reply);
+  ::close(channel[0]);
+  if (!answered) {
+    // The spawner died with this request in hand. If it had started the
+    // child already, that child is ours but its pid never reached us: it
+    // loses its pipes now and is reaped only when the server exits. Seen
+    // only when someone kills the spawner.
+    pipes.close_parent_ends();
+    note_spawner_gone(EPIPE);
+    return spawn_child(path, argv, env, out, cwd);
+  }
+  if (reply.error != 0) {
+    // The child exists only when its exec failed after the clone; it is
+    // ours (CLONE_PARENT) and has exited already.
+    if (reply.pid > 0) {
+      while (::waitpid(reply.pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
+    pipes.close_parent_ends();
+    return reply.error;
+  }
+  return adopt_spawned_child(reply.pid, pipes, out);
+}
+
+}  // namespace wsbridge::proc

@@ -1,0 +1,152 @@
+"""The spawner: a small helper process, forked at start-up, that starts every
+child for the server so that the cost of a spawn does not grow with the
+server's descriptor table (src/proc/spawner.h). Seen from outside through
+/proc: who the children's parent is, what the spawner holds, and what
+happens when it is gone."""
+import os
+import signal
+import time
+
+import pytest
+
+import procstat
+import wsb
+from wsb import script
+
+
+def read_pid(c, timeout=5):
+    msg = c.recv_message(timeout=timeout)
+    assert msg[0] == wsb.OP_TEXT, msg
+    return int(msg[1])
+
+
+def parent_and_group(pid):
+    fields = procstat._stat_fields(pid)
+    assert fields is not None, f"process {pid} is gone"
+    return int(fields[1]), int(fields[2])
+
+
+def running_spawner(server_pid, timeout=3.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = procstat.spawner_of(server_pid)
+        if pid is not None:
+            return pid
+        time.sleep(0.02)
+    raise AssertionError(f"server {server_pid} has no spawner process")
+
+
+@pytest.mark.timeout(30)
+def test_children_are_the_servers_own_and_lead_their_own_group(start_server, stray):
+    srv = start_server([script("pid_cat.sh")])
+    spawner = running_spawner(srv.pid)
+    c = wsb.RawWS(srv.port)
+    pid = read_pid(c)
+    stray.add(pid)
+    parent, group = parent_and_group(pid)
+    # CLONE_PARENT: the server, not the spawner, is the parent, so the server
+    # reaps the child and its pidfd works as for a child it forked itself.
+    assert parent == srv.pid, f"child's parent is {parent}, spawner is {spawner}"
+    assert group == pid, "the child does not lead a process group of its own"
+    c.send_text("ping")
+    assert c.recv_message(timeout=5) == (wsb.OP_TEXT, b"ping")
+    c.close()
+    assert wsb.wait_pid_gone(pid, 5) is not None
+    deadline = time.monotonic() + 3
+    while pid in procstat.children_of(srv.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert pid not in procstat.children_of(srv.pid), "the server did not reap the child"
+
+
+@pytest.mark.timeout(60)
+def test_spawner_holds_a_few_descriptors_however_many_the_server_holds(start_server, stray):
+    srv = start_server(["cat"])
+    spawner = running_spawner(srv.pid)
+    clients = []
+    try:
+        for i in range(60):
+            c = wsb.RawWS(srv.port)
+            c.send_text(f"hello {i}")
+            assert c.recv_message(timeout=5) == (wsb.OP_TEXT, f"hello {i}".encode())
+            clients.append(c)
+        stray.add(*procstat.live_children(srv.pid))
+        assert procstat.fd_count(srv.pid) >= 60 * 5, "the server should hold 5 descriptors per connection"
+        # 0, 1, 2 and the control socket: what a clone has to copy.
+        assert procstat.fd_count(spawner) <= 4, sorted(os.listdir(f"/proc/{spawner}/fd"))
+    finally:
+        for c in clients:
+            c.close()
+
+
+@pytest.mark.timeout(30)
+def test_children_still_start_after_the_spawner_is_killed(start_server, stray):
+    srv = start_server([script("pid_cat.sh")])
+    spawner = running_spawner(srv.pid)
+    os.kill(spawner, signal.SIGKILL)
+    for attempt in range(3):
+        c = wsb.RawWS(srv.port)
+        pid = read_pid(c)
+        stray.add(pid)
+        assert parent_and_group(pid) == (srv.pid, pid)
+        c.send_text(f"still here {attempt}")
+        assert c.recv_message(timeout=5) == (wsb.OP_TEXT, f"still here {attempt}".encode())
+        c.close()
+    assert srv.wait_log("spawner process is gone", 3), "the fallback was not logged"
+    assert srv.log().count("spawner process is gone") == 1, "the fallback should be logged once"
+    assert spawner not in procstat.zombie_children(srv.pid), "the dead spawner was not reaped"
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_spawner_ends_with_the_server(start_server, how):
+    srv = start_server(["cat"])
+    spawner = running_spawner(srv.pid)
+    if how == "SIGTERM":
+        assert srv.terminate() == 0
+    else:
+        # The kernel ends it (PR_SET_PDEATHSIG), even though the server had
+        # no chance to.
+        srv.proc.kill()
+        srv.proc.wait(timeout=5)
+        srv.returncode = srv.proc.returncode
+    assert wsb.wait_pid_gone(spawner, 5) is not None, f"spawner outlived the server ({how})"
+
+
+@pytest.mark.timeout(30)
+def test_an_environment_larger_than_a_datagram_reaches_the_child(start_server, stray):
+    # The request travels on a stream, not in the control datagram, whose
+    # size the socket buffer bounds (about 200 KiB).
+    # One variable may hold at most 128 KiB (MAX_ARG_STRLEN); three of them
+    # make a request well over the datagram limit.
+    names = ["BIG_A", "BIG_B", "BIG_C"]
+    values = {name: name[-1] * (120 * 1024) for name in names}
+    env = dict(os.environ, **values)
+    srv = start_server([script("env.sh")], flags=["--passenv=" + ",".join(names)], env=env)
+    c = wsb.RawWS(srv.port)
+    lines = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        msg = c.recv_message(timeout=5, return_control=True)
+        if msg[0] != wsb.OP_TEXT:
+            break
+        lines.append(msg[1])
+    c.close()
+    for name, value in values.items():
+        assert f"{name}={value}".encode() in lines, f"{name} did not arrive whole"
+    assert b"SERVER_SOFTWARE=" in b"\n".join(lines)
+
+
+@pytest.mark.timeout(30)
+def test_a_command_that_cannot_run_gets_500_and_leaves_no_zombie(start_server, tmp_path):
+    not_executable = tmp_path / "not_executable.sh"
+    not_executable.write_text("#!/bin/sh\necho hi\n")
+    not_executable.chmod(0o755)
+    srv = start_server([str(not_executable)])
+    # Now make the exec fail inside the child the spawner started.
+    not_executable.chmod(0o644)
+    for _ in range(3):
+        resp = wsb.http_exchange(srv.port, wsb.upgrade_request(srv.port))
+        assert resp.status == 500, resp
+        assert b"Permission denied" in resp.body
+    time.sleep(0.2)
+    assert procstat.children_of(srv.pid) == {}, "a child whose exec failed was not reaped"
