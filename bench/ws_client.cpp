@@ -360,7 +360,14 @@ int count_children(int pid) {
     if (entry->d_name[0] == '.') continue;
     std::ifstream children(dir + "/" + entry->d_name + "/children");
     std::string child;
-    while (children >> child) ++count;
+    while (children >> child) {
+      // wsbridge's spawner lives as long as the server; it is not a child
+      // started for a connection.
+      std::ifstream comm("/proc/" + child + "/comm");
+      std::string name;
+      if (std::getline(comm, name) && name == "wsbridge-spawn") continue;
+      ++count;
+    }
   }
   closedir(tasks);
   return count;
