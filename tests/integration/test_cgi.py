@@ -54,13 +54,17 @@ def make_tree(root):
 
 
 def request(port, path, method="GET", body=b"", headers=None, timeout=10):
-    # "Connection: close" so that websocketd (which keeps connections
-    # alive) ends its response the same way wsbridge does.
-    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close"]
-    if body or method == "POST":
-        lines.append(f"Content-Length: {len(body)}")
-    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-    return wsb.http_exchange(port, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body, timeout=timeout)
+    """wsb.http_request with "Connection: close", so that websocketd (which
+    keeps connections alive) ends its response the same way wsbridge does,
+    and 10 s by default, as scripts take longer than static files."""
+    return wsb.http_request(port, path, method, headers, body if body or method == "POST" else None,
+                            timeout=timeout, connection_close=True)
+
+
+def observe(port, path):
+    """What websocketd and wsbridge must agree on for a script URL."""
+    r = request(port, path)
+    return r.status, r.header("location"), r.header("x-a")
 
 
 def env_of(response):
@@ -84,18 +88,7 @@ def test_statuses_match_websocketd(start_server, bin_path, cgi_dir):
         pytest.skip("no websocketd to compare against")
     reference = start_server([], [f"--cgidir={cgi_dir}"], binary=wsb.WEBSOCKETD)
     subject = start_server([], [f"--cgidir={cgi_dir}"])
-    observed = {}
-    for path in PATHS:
-        a, b = request(reference.port, path), request(subject.port, path)
-        ref = (a.status, a.header("location"), a.header("x-a"))
-        got = (b.status, b.header("location"), b.header("x-a"))
-        if ref != got:
-            observed[path] = (ref, got)
-    new = {p: v for p, v in observed.items() if p not in DIFFERENCES}
-    gone = set(DIFFERENCES) - set(observed)
-    assert not new, "\n".join(f"NEW difference on {p}: websocketd={a!r} wsbridge={b!r}"
-                              for p, (a, b) in new.items())
-    assert not gone, f"listed differences not observed: {sorted(gone)}"
+    wsb.assert_only_listed_differences(observe, reference.port, subject.port, PATHS, DIFFERENCES)
     # The request variables a script reads agree too.
     a = env_of(request(reference.port, "/env.cgi?x=1&y=%20z", method="POST", body=b"payload"))
     b = env_of(request(subject.port, "/env.cgi?x=1&y=%20z", method="POST", body=b"payload"))

@@ -379,6 +379,47 @@ def http_exchange(port: int, request: bytes, timeout: float = 5.0,
         return HttpResponse(status, reason, headers, body, rest)
 
 
+def http_request(port: int, path: str, method: str = "GET", headers: dict | None = None,
+                 body: bytes | None = None, timeout: float = 5.0,
+                 connection_close: bool = False) -> HttpResponse:
+    """One plain HTTP/1.1 request to 127.0.0.1:port, and its response.
+
+    The Host header names the real address, so the server sees what a
+    browser would send. `connection_close` adds "Connection: close" for
+    servers that would otherwise keep the connection open (websocketd); a
+    body, even an empty one, goes with its Content-Length so that a POST
+    without a body is still a complete request.
+    """
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
+    if connection_close:
+        lines.append("Connection: close")
+    if body is not None:
+        lines.append(f"Content-Length: {len(body)}")
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return http_exchange(port, head + (body or b""), timeout=timeout)
+
+
+def assert_only_listed_differences(observe, reference_port: int, subject_port: int,
+                                   paths, differences: dict):
+    """Compares observe(port, path) on websocketd and on wsbridge for every path.
+
+    A difference not listed in `differences` fails (a new incompatibility),
+    and so does a listed one that is no longer observed (the list would
+    otherwise go stale and hide a change of behaviour).
+    """
+    observed = {}
+    for path in paths:
+        ref, got = observe(reference_port, path), observe(subject_port, path)
+        if ref != got:
+            observed[path] = (ref, got)
+    new = {p: v for p, v in observed.items() if p not in differences}
+    gone = set(differences) - set(observed)
+    assert not new, "\n".join(f"NEW difference on {p}: websocketd={a!r} wsbridge={b!r}"
+                              for p, (a, b) in new.items())
+    assert not gone, f"listed differences not observed: {sorted(gone)}"
+
+
 OP_CONT, OP_TEXT, OP_BIN, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
 
 
