@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+import procstat
 import wsb
 from wsb import script
 
@@ -67,18 +68,14 @@ def test_slow_client_does_not_make_server_buffer(start_server, mode):
     total = 10 * 1048576
     srv = start_server([script("flood.sh"), "10"], flags=["--binary"] if mode == "binary" else [])
     time.sleep(0.2)
-    baseline = wsb.rss_kib(srv.pid)
-    peak = baseline
+    rss = procstat.RssWatch(srv.pid)
     c = wsb.RawWS(srv.port, rcvbuf=16384)
     counter = FrameCounter()
     counter.feed(c.buf)
     c.buf = b""
     try:
         # Read nothing for 3 s while the child tries to write 10 MiB.
-        t_end = time.monotonic() + 3
-        while time.monotonic() < t_end:
-            peak = max(peak, wsb.rss_kib(srv.pid))
-            time.sleep(0.05)
+        rss.sample_for(3)
         # Then read slowly at first, then at full speed, sampling RSS.
         deadline = time.monotonic() + 60
         c.sock.settimeout(5)
@@ -96,12 +93,12 @@ def test_slow_client_does_not_make_server_buffer(start_server, mode):
             if reads < 200:
                 time.sleep(0.005)
             if reads % 20 == 0:
-                peak = max(peak, wsb.rss_kib(srv.pid))
+                rss.sample()
     finally:
         c.close()
-    growth = peak - baseline
+    growth = rss.peak_growth
     assert counter.a_bytes == total, f"received {counter.a_bytes} of {total} bytes"
-    assert growth < RSS_BOUND_KIB, (f"server RSS grew {growth} KiB (baseline {baseline} KiB) "
+    assert growth < RSS_BOUND_KIB, (f"server RSS grew {growth} KiB (baseline {rss.baseline} KiB) "
                                     f"while the client read slowly")
 
 
@@ -110,8 +107,7 @@ def test_child_not_reading_stdin_stops_server_reading_socket(start_server, stray
     limit = 50 * 1048576
     srv = start_server([script("noread.sh")])
     time.sleep(0.2)
-    baseline = wsb.rss_kib(srv.pid)
-    peak = baseline
+    rss = procstat.RssWatch(srv.pid)
     c = wsb.RawWS(srv.port)
     (pid,) = [int(x) for x in c.recv_message(timeout=5)[1].split()]
     stray.add(pid)
@@ -130,12 +126,10 @@ def test_child_not_reading_stdin_stops_server_reading_socket(start_server, stray
                 break
             sent += chunk
             if (sent // chunk) % 8 == 0:
-                peak = max(peak, wsb.rss_kib(srv.pid))
+                rss.sample()
         # Let the server settle, then sample again.
-        for _ in range(20):
-            peak = max(peak, wsb.rss_kib(srv.pid))
-            time.sleep(0.05)
-        growth = peak - baseline
+        rss.sample_times(20)
+        growth = rss.peak_growth
         assert growth < RSS_BOUND_KIB, (f"server RSS grew {growth} KiB after the client sent "
                                         f"{sent} bytes to a child that never reads")
         assert blocked, (f"the client sent all {sent} bytes without blocking: the server "
@@ -209,8 +203,7 @@ def test_output_keeps_flowing_while_child_stdin_is_full(start_server, stray):
 def test_ping_flood_without_reading_pongs_stays_bounded(start_server):
     srv = start_server([script("echo.sh")])
     time.sleep(0.2)
-    baseline = wsb.rss_kib(srv.pid)
-    peak = baseline
+    rss = procstat.RssWatch(srv.pid)
     c = wsb.RawWS(srv.port, rcvbuf=16384)
     ping = wsb.encode_frame(wsb.OP_PING, b"p" * 125, mask_key=b"\x05\x06\x07\x08")
     batch = ping * 256  # 33 KiB of pings → 32 KiB of pongs
@@ -228,13 +221,11 @@ def test_ping_flood_without_reading_pongs_stays_bounded(start_server):
                 break  # dropping such a client is acceptable too
             sent += 256 * 127
             if (sent // (256 * 127)) % 16 == 0:
-                peak = max(peak, wsb.rss_kib(srv.pid))
-        for _ in range(10):
-            peak = max(peak, wsb.rss_kib(srv.pid))
-            time.sleep(0.05)
+                rss.sample()
+        rss.sample_times(10)
     finally:
         c.close()
-    growth = peak - baseline
+    growth = rss.peak_growth
     assert growth < RSS_BOUND_KIB, (f"server RSS grew {growth} KiB while owing pongs to a client "
                                     f"that does not read ({sent} bytes of pongs owed)")
 
@@ -245,8 +236,7 @@ def test_echo_to_client_that_never_reads_stays_bounded(start_server):
     # every buffer on the way must fill and the server must stop reading.
     srv = start_server([script("echo.sh")])
     time.sleep(0.2)
-    baseline = wsb.rss_kib(srv.pid)
-    peak = baseline
+    rss = procstat.RssWatch(srv.pid)
     c = wsb.RawWS(srv.port, rcvbuf=16384)
     frame = wsb.encode_frame(wsb.OP_TEXT, b"e" * 16383, mask_key=b"\x09\x0a\x0b\x0c")
     c.sock.settimeout(2.0)
@@ -262,12 +252,10 @@ def test_echo_to_client_that_never_reads_stays_bounded(start_server):
                 break
             sent += len(frame)
             if (sent // len(frame)) % 32 == 0:
-                peak = max(peak, wsb.rss_kib(srv.pid))
-        for _ in range(10):
-            peak = max(peak, wsb.rss_kib(srv.pid))
-            time.sleep(0.05)
+                rss.sample()
+        rss.sample_times(10)
     finally:
         c.close()
-    growth = peak - baseline
+    growth = rss.peak_growth
     assert growth < RSS_BOUND_KIB, f"server RSS grew {growth} KiB ({sent} bytes sent)"
     assert blocked, f"all {sent} bytes accepted although the client reads nothing"

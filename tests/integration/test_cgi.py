@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+import procstat
 import wsb
 
 SCRIPTS = {
@@ -161,14 +162,14 @@ def test_large_body_reaches_stdin(start_server, cgi_dir):
 def test_output_streams_with_backpressure_and_client_leaving_ends_script(start_server, cgi_dir):
     pid_file = os.path.join(cgi_dir, "flood.pid")  # scripts run in their folder
     srv = start_server([], [f"--cgidir={cgi_dir}"])
-    rss_before = wsb.rss_kib(srv.pid)
+    rss = procstat.RssWatch(srv.pid)
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
     s.sendall(b"GET /flood.cgi HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     head, rest = wsb.read_http_head(s, 10)
     assert head.startswith(b"HTTP/1.1 200")
     time.sleep(1.0)
-    grown = wsb.rss_kib(srv.pid) - rss_before
+    grown = rss.sample()
     assert grown < 16 * 1024, f"server grew {grown} KiB while the client was not reading"
     pid = int(open(pid_file).read())
     assert wsb.pid_alive(pid)  # blocked on a full pipe, not buffered away

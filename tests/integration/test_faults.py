@@ -254,8 +254,7 @@ def test_100_mib_to_a_slow_reader_arrives_whole_with_bounded_memory(bin_path, st
     total = 100 * 1048576
     srv = start_server(["/usr/bin/head", "-c", str(total), "/dev/zero"], flags=["--binary"])
     time.sleep(0.2)
-    baseline = procstat.rss_kib(srv.pid)
-    peak = baseline
+    rss = procstat.RssWatch(srv.pid)
     c = wsb.RawWS(srv.port, rcvbuf=16384)
     buf = bytearray(c.buf)
     received = 0
@@ -301,12 +300,12 @@ def test_100_mib_to_a_slow_reader_arrives_whole_with_bounded_memory(bin_path, st
                 i += off + n
             del buf[:i]
             if reads % 16 == 0:
-                peak = max(peak, procstat.rss_kib(srv.pid))
+                rss.sample()
     finally:
         c.close()
     elapsed = time.monotonic() - t0
-    growth = peak - baseline
-    print(f"100 MiB in {elapsed:.1f} s, server RSS {baseline} KiB -> peak {peak} KiB")
+    growth = rss.peak_growth
+    print(f"100 MiB in {elapsed:.1f} s, server RSS {rss.baseline} KiB -> peak {rss.peak} KiB")
     assert received == total and nonzero == 0
     assert close_code == 1000
     bound = 60 * 1024 if procstat.is_asan_build(bin_path) else 20 * 1024

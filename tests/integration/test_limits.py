@@ -1,29 +1,13 @@
 """Admission and size limits: maxforks, origin policy, handshake errors, header
 size, handshake timeout, message size."""
-import os
 import socket
 import time
 
 import pytest
 
+import procstat
 import wsb
 from wsb import script
-
-
-def children_of(pid):
-    kids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                data = f.read()
-        except OSError:
-            continue
-        fields = data[data.rfind(")") + 2:].split()
-        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
-            kids.append(int(entry))
-    return kids
 
 
 def upgrade_status(port, **kw):
@@ -46,7 +30,7 @@ def test_maxforks_rejects_second_upgrade_with_429_then_recovers(start_server, st
     r = upgrade_status(srv.port)
     assert r.status == 429, r
     time.sleep(0.2)
-    assert children_of(srv.pid) == [pid], "a child was spawned for the rejected upgrade"
+    assert procstat.live_children(srv.pid) == [pid], "a child was spawned for the rejected upgrade"
     first.send_close(1000)
     first.expect_close(timeout=5)
     first.close()

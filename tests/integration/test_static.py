@@ -167,7 +167,7 @@ def test_large_file_streams_with_bounded_memory(start_server, tree):
         f.seek(size - 4)
         f.write(b"TAIL")
     srv = start_server([], [f"--staticdir={tree}"])
-    rss_before = wsb.rss_kib(srv.pid)
+    rss = procstat.RssWatch(srv.pid)
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
     s.sendall(f"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n".encode())
@@ -175,7 +175,7 @@ def test_large_file_streams_with_bounded_memory(start_server, tree):
     assert b"Content-Length: %d" % size in head
     # Read nothing for a while: the server must not buffer the file.
     time.sleep(1.0)
-    grown = wsb.rss_kib(srv.pid) - rss_before
+    grown = rss.sample()
     assert grown < 16 * 1024, f"server grew {grown} KiB while the client was not reading"
     # Another client is served meanwhile: the loop is not stuck in the file.
     assert wsb.http_request(srv.port, "/app.js").status == 200
@@ -192,7 +192,7 @@ def test_large_file_streams_with_bounded_memory(start_server, tree):
     # Under AddressSanitizer freed chunks sit in its quarantine (up to 256 MiB
     # by default), so RSS after streaming is not a measure of our buffering.
     bound = 64 * 1024 if procstat.is_asan_build(srv.binary) else 16 * 1024
-    assert wsb.rss_kib(srv.pid) - rss_before < bound
+    assert rss.sample() < bound
 
 
 def test_missing_staticdir_is_a_startup_error(bin_path, tmp_path):

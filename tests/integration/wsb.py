@@ -86,14 +86,6 @@ def wait_pid_gone(pid: int, timeout: float) -> float | None:
     return None if pid_alive(pid) else time.monotonic() - start
 
 
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for {pid}")
-
-
 class StrayPids:
     """Pids of children our test scripts reported (e.g. grandchildren).
 
