@@ -275,30 +275,14 @@ def test_100_mib_to_a_slow_reader_arrives_whole_with_bounded_memory(bin_path, st
                 time.sleep(0.01)
             buf += data
             reads += 1
-            # Parse whole frames; only headers are decoded, payloads counted.
-            i = 0
-            while len(buf) - i >= 2:
-                b1 = buf[i + 1] & 0x7F
-                off, n = 2, b1
-                if b1 == 126:
-                    if len(buf) - i < 4:
-                        break
-                    n, off = struct.unpack_from("!H", buf, i + 2)[0], 4
-                elif b1 == 127:
-                    if len(buf) - i < 10:
-                        break
-                    n, off = struct.unpack_from("!Q", buf, i + 2)[0], 10
-                if len(buf) - i < off + n:
-                    break
-                op = buf[i] & 0x0F
+            # Whole frames only; payloads are counted, not kept.
+            for _, op, payload in wsb.take_server_frames(buf):
                 if op == wsb.OP_CLOSE:
-                    close_code = struct.unpack_from("!H", buf, i + off)[0] if n >= 2 else 1005
+                    close_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
                     assert received == total, f"close after {received} of {total} bytes"
                 elif op in (wsb.OP_BIN, wsb.OP_CONT):
-                    received += n
-                    nonzero += n - bytes(buf[i + off:i + off + n]).count(0)
-                i += off + n
-            del buf[:i]
+                    received += len(payload)
+                    nonzero += len(payload) - payload.count(0)
             if reads % 16 == 0:
                 rss.sample()
     finally:

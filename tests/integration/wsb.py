@@ -443,6 +443,69 @@ def close_payload(code: int, reason: bytes = b"") -> bytes:
     return struct.pack("!H", code) + reason
 
 
+def send_until_blocked(sock: socket.socket, data: bytes, limit: int, *, timeout: float,
+                       seconds: float | None = None, counted: int | None = None,
+                       dropped_ok: bool = False, sample=None, sample_every: int = 1):
+    """Sends `data` again and again until a send blocks for `timeout` s (the
+    peer has stopped reading: backpressure reached us), `limit` bytes are
+    counted, or `seconds` have passed. Returns (bytes counted, blocked).
+
+    Each send counts `counted` bytes (default len(data)), so a test can count
+    payload or owed pongs rather than frame bytes. `sample` (e.g. an RSS
+    sample) is called after every `sample_every`-th send, to see memory while
+    the flood goes on. With `dropped_ok` a peer that drops the connection
+    ends the flood too, for tests where being dropped is acceptable.
+    """
+    counted = len(data) if counted is None else counted
+    ended_by = (BrokenPipeError, ConnectionResetError) if dropped_ok else ()
+    deadline = None if seconds is None else time.monotonic() + seconds
+    sock.settimeout(timeout)
+    sent = sends = 0
+    while sent < limit and (deadline is None or time.monotonic() < deadline):
+        try:
+            sock.sendall(data)
+        except (socket.timeout, BlockingIOError):
+            return sent, True
+        except ended_by:
+            break
+        sent += counted
+        sends += 1
+        if sample is not None and sends % sample_every == 0:
+            sample()
+    return sent, False
+
+
+def take_server_frames(buf: bytearray):
+    """Yields (fin, opcode, payload) for each whole frame at the front of
+    buf, removing it; a partial frame stays for the next call.
+
+    For tests that read megabytes straight off the socket (RawWS re-slices
+    its buffer for every frame, which is too slow there). Server frames are
+    never masked (RFC 6455 §5.1), so a mask bit is an error.
+    """
+    i = 0
+    try:
+        while len(buf) - i >= 2:
+            b0, b1 = buf[i], buf[i + 1]
+            assert not (b1 & 0x80), "server frames must not be masked"
+            n, off = b1 & 0x7F, 2
+            if n == 126:
+                if len(buf) - i < 4:
+                    break
+                n, off = struct.unpack_from("!H", buf, i + 2)[0], 4
+            elif n == 127:
+                if len(buf) - i < 10:
+                    break
+                n, off = struct.unpack_from("!Q", buf, i + 2)[0], 10
+            if len(buf) - i < off + n:
+                break
+            payload = bytes(buf[i + off:i + off + n])
+            i += off + n
+            yield bool(b0 & 0x80), b0 & 0x0F, payload
+    finally:
+        del buf[:i]
+
+
 class Closed(Exception):
     """The TCP connection ended (EOF or reset)."""
 
