@@ -1,8 +1,10 @@
-"""Reading a process's resources from /proc, for the fault, integrity and
-soak tests: children, zombies, descriptors, CPU time, RSS."""
+"""Reading a process's resources from /proc, for the tests that bound what
+the server holds (backpressure, faults, limits, soak, CGI and static
+streaming): children, zombies, descriptors, CPU time, RSS."""
 from __future__ import annotations
 
 import os
+import time
 
 
 # wsbridge's helper process that starts children (src/proc/spawner.h).
@@ -76,6 +78,45 @@ def rss_kib(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for {pid}")
+
+
+class RssWatch:
+    """A process's resident memory (KiB) against the baseline taken when
+    the watch is made, for the tests that bound how much the server may
+    grow while a peer does not keep up.
+
+    `peak` keeps the highest sample: sampling while the pressure lasts, not
+    only afterwards, catches a buffer that grows and is freed again.
+    """
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.baseline = rss_kib(pid)
+        self.peak = self.baseline
+
+    def sample(self) -> int:
+        """Growth over the baseline now (negative if it shrank)."""
+        now = rss_kib(self.pid)
+        self.peak = max(self.peak, now)
+        return now - self.baseline
+
+    def sample_for(self, seconds: float, interval: float = 0.05):
+        """Samples every `interval` for `seconds`: pressure building up while
+        the test deliberately does nothing."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.sample()
+            time.sleep(interval)
+
+    def sample_times(self, count: int, interval: float = 0.05):
+        """`count` samples `interval` apart: lets the server settle after a flood."""
+        for _ in range(count):
+            self.sample()
+            time.sleep(interval)
+
+    @property
+    def peak_growth(self) -> int:
+        return self.peak - self.baseline
 
 
 def is_asan_build(binary: str) -> bool:

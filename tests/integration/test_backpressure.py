@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+import procstat
 import wsb
 from wsb import script
 
@@ -27,38 +28,14 @@ class FrameCounter:
 
     def feed(self, data: bytes):
         self.buf += data
-        i = 0
-        buf = self.buf
-        while True:
-            if len(buf) - i < 2:
-                break
-            b0, b1 = buf[i], buf[i + 1]
-            n = b1 & 0x7F
-            off = 2
-            if n == 126:
-                if len(buf) - i < 4:
-                    break
-                n = struct.unpack_from("!H", buf, i + 2)[0]
-                off = 4
-            elif n == 127:
-                if len(buf) - i < 10:
-                    break
-                n = struct.unpack_from("!Q", buf, i + 2)[0]
-                off = 10
-            assert not (b1 & 0x80), "server frames must not be masked"
-            if len(buf) - i < off + n:
-                break
-            op = b0 & 0x0F
-            payload = bytes(buf[i + off:i + off + n])
+        for fin, op, payload in wsb.take_server_frames(self.buf):
             if op == wsb.OP_CLOSE:
-                self.closed_code = struct.unpack("!H", payload[:2])[0] if n >= 2 else 1005
+                self.closed_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
             elif op in (wsb.OP_TEXT, wsb.OP_BIN, wsb.OP_CONT):
-                self.payload_bytes += n
+                self.payload_bytes += len(payload)
                 self.a_bytes += payload.count(b"a")
-                if b0 & 0x80:
+                if fin:
                     self.messages += 1
-            i += off + n
-        del buf[:i]
 
 
 @pytest.mark.timeout(90)
@@ -67,18 +44,14 @@ def test_slow_client_does_not_make_server_buffer(start_server, mode):
     total = 10 * 1048576
     srv = start_server([script("flood.sh"), "10"], flags=["--binary"] if mode == "binary" else [])
     time.sleep(0.2)
-    baseline = wsb.rss_kib(srv.pid)
-    peak = baseline
+    rss = procstat.RssWatch(srv.pid)
     c = wsb.RawWS(srv.port, rcvbuf=16384)
     counter = FrameCounter()
     counter.feed(c.buf)
     c.buf = b""
     try:
         # Read nothing for 3 s while the child tries to write 10 MiB.
-        t_end = time.monotonic() + 3
-        while time.monotonic() < t_end:
-            peak = max(peak, wsb.rss_kib(srv.pid))
-            time.sleep(0.05)
+        rss.sample_for(3)
         # Then read slowly at first, then at full speed, sampling RSS.
         deadline = time.monotonic() + 60
         c.sock.settimeout(5)
@@ -96,12 +69,12 @@ def test_slow_client_does_not_make_server_buffer(start_server, mode):
             if reads < 200:
                 time.sleep(0.005)
             if reads % 20 == 0:
-                peak = max(peak, wsb.rss_kib(srv.pid))
+                rss.sample()
     finally:
         c.close()
-    growth = peak - baseline
+    growth = rss.peak_growth
     assert counter.a_bytes == total, f"received {counter.a_bytes} of {total} bytes"
-    assert growth < RSS_BOUND_KIB, (f"server RSS grew {growth} KiB (baseline {baseline} KiB) "
+    assert growth < RSS_BOUND_KIB, (f"server RSS grew {growth} KiB (baseline {rss.baseline} KiB) "
                                     f"while the client read slowly")
 
 
@@ -110,32 +83,18 @@ def test_child_not_reading_stdin_stops_server_reading_socket(start_server, stray
     limit = 50 * 1048576
     srv = start_server([script("noread.sh")])
     time.sleep(0.2)
-    baseline = wsb.rss_kib(srv.pid)
-    peak = baseline
+    rss = procstat.RssWatch(srv.pid)
     c = wsb.RawWS(srv.port)
     (pid,) = [int(x) for x in c.recv_message(timeout=5)[1].split()]
     stray.add(pid)
     chunk = 65536 - 1
     frame = wsb.encode_frame(wsb.OP_TEXT, b"b" * chunk, mask_key=b"\x11\x22\x33\x44")
-    sent = 0
-    blocked = False
-    c.sock.settimeout(2.0)
-    deadline = time.monotonic() + 40
     try:
-        while sent < limit and time.monotonic() < deadline:
-            try:
-                c.sock.sendall(frame)
-            except socket.timeout:
-                blocked = True
-                break
-            sent += chunk
-            if (sent // chunk) % 8 == 0:
-                peak = max(peak, wsb.rss_kib(srv.pid))
+        sent, blocked = wsb.send_until_blocked(c.sock, frame, limit, timeout=2.0, seconds=40,
+                                               counted=chunk, sample=rss.sample, sample_every=8)
         # Let the server settle, then sample again.
-        for _ in range(20):
-            peak = max(peak, wsb.rss_kib(srv.pid))
-            time.sleep(0.05)
-        growth = peak - baseline
+        rss.sample_times(20)
+        growth = rss.peak_growth
         assert growth < RSS_BOUND_KIB, (f"server RSS grew {growth} KiB after the client sent "
                                         f"{sent} bytes to a child that never reads")
         assert blocked, (f"the client sent all {sent} bytes without blocking: the server "
@@ -185,16 +144,9 @@ def test_output_keeps_flowing_while_child_stdin_is_full(start_server, stray):
         (pid,) = [int(x) for x in c.recv_message(timeout=5)[1].split()]
         stray.add(pid)
         frame = wsb.encode_frame(wsb.OP_TEXT, b"s" * 32767, mask_key=b"\x01\x02\x03\x04")
-        c.sock.settimeout(1.0)
-        sent = 0
         # The child never reads: its stdin pipe fills, then the server's
         # buffers, then the socket; stop once sending blocks (bounded at 8 MiB).
-        while sent < 8 * 1048576:
-            try:
-                c.sock.sendall(frame)
-            except socket.timeout:
-                break
-            sent += len(frame)
+        sent, _ = wsb.send_until_blocked(c.sock, frame, 8 * 1048576, timeout=1.0)
         box = {"buf": bytearray(c.buf), "max": -1}
         c.buf = b""
         first = _drain_ticks(c.sock, box, 0.5)
@@ -209,32 +161,20 @@ def test_output_keeps_flowing_while_child_stdin_is_full(start_server, stray):
 def test_ping_flood_without_reading_pongs_stays_bounded(start_server):
     srv = start_server([script("echo.sh")])
     time.sleep(0.2)
-    baseline = wsb.rss_kib(srv.pid)
-    peak = baseline
+    rss = procstat.RssWatch(srv.pid)
     c = wsb.RawWS(srv.port, rcvbuf=16384)
     ping = wsb.encode_frame(wsb.OP_PING, b"p" * 125, mask_key=b"\x05\x06\x07\x08")
     batch = ping * 256  # 33 KiB of pings → 32 KiB of pongs
-    c.sock.settimeout(2.0)
-    sent = 0
-    deadline = time.monotonic() + 20
     try:
-        # Up to 40 MiB of pongs owed to a client that reads none of them.
-        while sent < 40 * 1048576 and time.monotonic() < deadline:
-            try:
-                c.sock.sendall(batch)
-            except socket.timeout:
-                break
-            except (BrokenPipeError, ConnectionResetError):
-                break  # dropping such a client is acceptable too
-            sent += 256 * 127
-            if (sent // (256 * 127)) % 16 == 0:
-                peak = max(peak, wsb.rss_kib(srv.pid))
-        for _ in range(10):
-            peak = max(peak, wsb.rss_kib(srv.pid))
-            time.sleep(0.05)
+        # Up to 40 MiB of pongs owed to a client that reads none of them;
+        # dropping such a client is acceptable too.
+        sent, _ = wsb.send_until_blocked(c.sock, batch, 40 * 1048576, timeout=2.0, seconds=20,
+                                         counted=256 * 127, dropped_ok=True,
+                                         sample=rss.sample, sample_every=16)
+        rss.sample_times(10)
     finally:
         c.close()
-    growth = peak - baseline
+    growth = rss.peak_growth
     assert growth < RSS_BOUND_KIB, (f"server RSS grew {growth} KiB while owing pongs to a client "
                                     f"that does not read ({sent} bytes of pongs owed)")
 
@@ -245,29 +185,15 @@ def test_echo_to_client_that_never_reads_stays_bounded(start_server):
     # every buffer on the way must fill and the server must stop reading.
     srv = start_server([script("echo.sh")])
     time.sleep(0.2)
-    baseline = wsb.rss_kib(srv.pid)
-    peak = baseline
+    rss = procstat.RssWatch(srv.pid)
     c = wsb.RawWS(srv.port, rcvbuf=16384)
     frame = wsb.encode_frame(wsb.OP_TEXT, b"e" * 16383, mask_key=b"\x09\x0a\x0b\x0c")
-    c.sock.settimeout(2.0)
-    sent = 0
-    blocked = False
-    deadline = time.monotonic() + 30
     try:
-        while sent < 50 * 1048576 and time.monotonic() < deadline:
-            try:
-                c.sock.sendall(frame)
-            except socket.timeout:
-                blocked = True
-                break
-            sent += len(frame)
-            if (sent // len(frame)) % 32 == 0:
-                peak = max(peak, wsb.rss_kib(srv.pid))
-        for _ in range(10):
-            peak = max(peak, wsb.rss_kib(srv.pid))
-            time.sleep(0.05)
+        sent, blocked = wsb.send_until_blocked(c.sock, frame, 50 * 1048576, timeout=2.0, seconds=30,
+                                               sample=rss.sample, sample_every=32)
+        rss.sample_times(10)
     finally:
         c.close()
-    growth = peak - baseline
+    growth = rss.peak_growth
     assert growth < RSS_BOUND_KIB, f"server RSS grew {growth} KiB ({sent} bytes sent)"
     assert blocked, f"all {sent} bytes accepted although the client reads nothing"

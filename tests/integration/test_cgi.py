@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+import procstat
 import wsb
 
 SCRIPTS = {
@@ -54,13 +55,17 @@ def make_tree(root):
 
 
 def request(port, path, method="GET", body=b"", headers=None, timeout=10):
-    # "Connection: close" so that websocketd (which keeps connections
-    # alive) ends its response the same way wsbridge does.
-    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close"]
-    if body or method == "POST":
-        lines.append(f"Content-Length: {len(body)}")
-    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-    return wsb.http_exchange(port, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body, timeout=timeout)
+    """wsb.http_request with "Connection: close", so that websocketd (which
+    keeps connections alive) ends its response the same way wsbridge does,
+    and 10 s by default, as scripts take longer than static files."""
+    return wsb.http_request(port, path, method, headers, body if body or method == "POST" else None,
+                            timeout=timeout, connection_close=True)
+
+
+def observe(port, path):
+    """What websocketd and wsbridge must agree on for a script URL."""
+    r = request(port, path)
+    return r.status, r.header("location"), r.header("x-a")
 
 
 def env_of(response):
@@ -84,18 +89,7 @@ def test_statuses_match_websocketd(start_server, bin_path, cgi_dir):
         pytest.skip("no websocketd to compare against")
     reference = start_server([], [f"--cgidir={cgi_dir}"], binary=wsb.WEBSOCKETD)
     subject = start_server([], [f"--cgidir={cgi_dir}"])
-    observed = {}
-    for path in PATHS:
-        a, b = request(reference.port, path), request(subject.port, path)
-        ref = (a.status, a.header("location"), a.header("x-a"))
-        got = (b.status, b.header("location"), b.header("x-a"))
-        if ref != got:
-            observed[path] = (ref, got)
-    new = {p: v for p, v in observed.items() if p not in DIFFERENCES}
-    gone = set(DIFFERENCES) - set(observed)
-    assert not new, "\n".join(f"NEW difference on {p}: websocketd={a!r} wsbridge={b!r}"
-                              for p, (a, b) in new.items())
-    assert not gone, f"listed differences not observed: {sorted(gone)}"
+    wsb.assert_only_listed_differences(observe, reference.port, subject.port, PATHS, DIFFERENCES)
     # The request variables a script reads agree too.
     a = env_of(request(reference.port, "/env.cgi?x=1&y=%20z", method="POST", body=b"payload"))
     b = env_of(request(subject.port, "/env.cgi?x=1&y=%20z", method="POST", body=b"payload"))
@@ -168,14 +162,14 @@ def test_large_body_reaches_stdin(start_server, cgi_dir):
 def test_output_streams_with_backpressure_and_client_leaving_ends_script(start_server, cgi_dir):
     pid_file = os.path.join(cgi_dir, "flood.pid")  # scripts run in their folder
     srv = start_server([], [f"--cgidir={cgi_dir}"])
-    rss_before = wsb.rss_kib(srv.pid)
+    rss = procstat.RssWatch(srv.pid)
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
     s.sendall(b"GET /flood.cgi HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     head, rest = wsb.read_http_head(s, 10)
     assert head.startswith(b"HTTP/1.1 200")
     time.sleep(1.0)
-    grown = wsb.rss_kib(srv.pid) - rss_before
+    grown = rss.sample()
     assert grown < 16 * 1024, f"server grew {grown} KiB while the client was not reading"
     pid = int(open(pid_file).read())
     assert wsb.pid_alive(pid)  # blocked on a full pipe, not buffered away

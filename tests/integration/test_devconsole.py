@@ -25,19 +25,13 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run
                   "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1"]
 
 
-def get(port, path, headers=None):
-    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"] + \
-        [f"{k}: {v}" for k, v in (headers or {}).items()]
-    return wsb.http_exchange(port, ("\r\n".join(lines) + "\r\n\r\n").encode())
-
-
 # ------------------------------------------------------------ HTTP behaviour
 
 @pytest.mark.differs_from_websocketd("websocketd's page is its own design (no element ids in common)")
 def test_console_answers_every_plain_path(start_server):
     srv = start_server(["cat"], ["--devconsole", "--header-http=X-Extra: 1"])
     for path in ("/", "/any/path?q=1", "/x.html"):
-        r = get(srv.port, path)
+        r = wsb.http_request(srv.port, path)
         assert r.status == 200, path
         assert r.header("content-type") == "text/html; charset=utf-8"
         assert b'id="connect"' in r.body and b'id="send"' in r.body
@@ -52,10 +46,10 @@ def test_console_answers_every_plain_path(start_server):
 
 def test_console_revalidates_with_304(start_server):
     srv = start_server(["cat"], ["--devconsole"])
-    first = get(srv.port, "/")
+    first = wsb.http_request(srv.port, "/")
     modified = first.header("last-modified")
     assert modified
-    r = get(srv.port, "/", headers={"If-Modified-Since": modified})
+    r = wsb.http_request(srv.port, "/", headers={"If-Modified-Since": modified})
     assert (r.status, r.body) == (304, b"")
 
 
@@ -64,11 +58,11 @@ def test_console_reflects_nothing_from_the_request(start_server):
     srv = start_server(["cat"], ["--devconsole"])
     # A raw quote in the query: websocketd 0.4.1 closes its value="..." with it.
     evil = '/x%3Cscript%3Ealert(1)%3C/script%3E?q="><img/src=x>'
-    r = get(srv.port, evil)
+    r = wsb.http_request(srv.port, evil)
     assert r.status == 200
     assert b"alert(" not in r.body and b"<img" not in r.body
     # The page is the same bytes whatever the path.
-    assert r.body == get(srv.port, "/").body
+    assert r.body == wsb.http_request(srv.port, "/").body
     assert "script-src 'unsafe-inline'" in r.header("content-security-policy")
 
 

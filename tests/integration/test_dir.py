@@ -92,16 +92,7 @@ def reference(start_server, bin_path, tree):
 @pytest.mark.timeout(120)
 def test_routing_matches_websocketd(start_server, reference, tree):
     subject = start_server([], [f"--dir={tree}"])
-    observed = {}
-    for path in PATHS:
-        ref, got = observe(reference.port, path), observe(subject.port, path)
-        if ref != got:
-            observed[path] = (ref, got)
-    new = {p: v for p, v in observed.items() if p not in DIFFERENCES}
-    gone = set(DIFFERENCES) - set(observed)
-    assert not new, "\n".join(f"NEW difference on {p}: websocketd={a!r} wsbridge={b!r}"
-                              for p, (a, b) in new.items())
-    assert not gone, f"listed differences not observed: {sorted(gone)}"
+    wsb.assert_only_listed_differences(observe, reference.port, subject.port, PATHS, DIFFERENCES)
 
 
 def test_script_environment_and_argv(start_server, tree, tmp_path):

@@ -254,8 +254,7 @@ def test_100_mib_to_a_slow_reader_arrives_whole_with_bounded_memory(bin_path, st
     total = 100 * 1048576
     srv = start_server(["/usr/bin/head", "-c", str(total), "/dev/zero"], flags=["--binary"])
     time.sleep(0.2)
-    baseline = procstat.rss_kib(srv.pid)
-    peak = baseline
+    rss = procstat.RssWatch(srv.pid)
     c = wsb.RawWS(srv.port, rcvbuf=16384)
     buf = bytearray(c.buf)
     received = 0
@@ -276,37 +275,21 @@ def test_100_mib_to_a_slow_reader_arrives_whole_with_bounded_memory(bin_path, st
                 time.sleep(0.01)
             buf += data
             reads += 1
-            # Parse whole frames; only headers are decoded, payloads counted.
-            i = 0
-            while len(buf) - i >= 2:
-                b1 = buf[i + 1] & 0x7F
-                off, n = 2, b1
-                if b1 == 126:
-                    if len(buf) - i < 4:
-                        break
-                    n, off = struct.unpack_from("!H", buf, i + 2)[0], 4
-                elif b1 == 127:
-                    if len(buf) - i < 10:
-                        break
-                    n, off = struct.unpack_from("!Q", buf, i + 2)[0], 10
-                if len(buf) - i < off + n:
-                    break
-                op = buf[i] & 0x0F
+            # Whole frames only; payloads are counted, not kept.
+            for _, op, payload in wsb.take_server_frames(buf):
                 if op == wsb.OP_CLOSE:
-                    close_code = struct.unpack_from("!H", buf, i + off)[0] if n >= 2 else 1005
+                    close_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
                     assert received == total, f"close after {received} of {total} bytes"
                 elif op in (wsb.OP_BIN, wsb.OP_CONT):
-                    received += n
-                    nonzero += n - bytes(buf[i + off:i + off + n]).count(0)
-                i += off + n
-            del buf[:i]
+                    received += len(payload)
+                    nonzero += len(payload) - payload.count(0)
             if reads % 16 == 0:
-                peak = max(peak, procstat.rss_kib(srv.pid))
+                rss.sample()
     finally:
         c.close()
     elapsed = time.monotonic() - t0
-    growth = peak - baseline
-    print(f"100 MiB in {elapsed:.1f} s, server RSS {baseline} KiB -> peak {peak} KiB")
+    growth = rss.peak_growth
+    print(f"100 MiB in {elapsed:.1f} s, server RSS {rss.baseline} KiB -> peak {rss.peak} KiB")
     assert received == total and nonzero == 0
     assert close_code == 1000
     bound = 60 * 1024 if procstat.is_asan_build(bin_path) else 20 * 1024

@@ -34,24 +34,7 @@ class FrameReader:
 
     def frames(self, deadline):
         while True:
-            i = 0
-            buf = self.buf
-            while len(buf) - i >= 2:
-                b1 = buf[i + 1] & 0x7F
-                off, n = 2, b1
-                if b1 == 126:
-                    if len(buf) - i < 4:
-                        break
-                    n, off = struct.unpack_from("!H", buf, i + 2)[0], 4
-                elif b1 == 127:
-                    if len(buf) - i < 10:
-                        break
-                    n, off = struct.unpack_from("!Q", buf, i + 2)[0], 10
-                if len(buf) - i < off + n:
-                    break
-                yield buf[i] & 0x80, buf[i] & 0x0F, bytes(buf[i + off:i + off + n])
-                i += off + n
-            del buf[:i]
+            yield from wsb.take_server_frames(self.buf)
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError("no close frame in time")

@@ -5,11 +5,9 @@ import time
 
 import pytest
 
+import procstat
 import wsb
-from procstat import live_children as children_of
 from wsb import script
-
-
 
 
 def upgrade_status(port, **kw):
@@ -32,7 +30,7 @@ def test_maxforks_rejects_second_upgrade_with_429_then_recovers(start_server, st
     r = upgrade_status(srv.port)
     assert r.status == 429, r
     time.sleep(0.2)
-    assert children_of(srv.pid) == [pid], "a child was spawned for the rejected upgrade"
+    assert procstat.live_children(srv.pid) == [pid], "a child was spawned for the rejected upgrade"
     first.send_close(1000)
     first.expect_close(timeout=5)
     first.close()

@@ -44,14 +44,8 @@ def make_tree(root):
     os.symlink("/etc", os.path.join(root, "etc"))
 
 
-def get(port, path, method="GET", headers=None):
-    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
-    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-    return wsb.http_exchange(port, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-
-
 def observe(port, path):
-    r = get(port, path)
+    r = wsb.http_request(port, path)
     location = r.header("location")
     if location:
         # Go's FileServer sends relative redirects ("sub/"); compare where they lead.
@@ -73,27 +67,18 @@ def test_routing_matches_websocketd(start_server, bin_path, tree):
         pytest.skip("no websocketd to compare against")
     reference = start_server([], [f"--staticdir={tree}"], binary=wsb.WEBSOCKETD)
     subject = start_server([], [f"--staticdir={tree}"])
-    observed = {}
-    for path in PATHS:
-        ref, got = observe(reference.port, path), observe(subject.port, path)
-        if ref != got:
-            observed[path] = (ref, got)
-    new = {p: v for p, v in observed.items() if p not in DIFFERENCES}
-    gone = set(DIFFERENCES) - set(observed)
-    assert not new, "\n".join(f"NEW difference on {p}: websocketd={a!r} wsbridge={b!r}"
-                              for p, (a, b) in new.items())
-    assert not gone, f"listed differences not observed: {sorted(gone)}"
+    wsb.assert_only_listed_differences(observe, reference.port, subject.port, PATHS, DIFFERENCES)
 
 
 def test_content_and_types(start_server, tree):
     srv = start_server([], [f"--staticdir={tree}"])
-    r = get(srv.port, "/")
+    r = wsb.http_request(srv.port, "/")
     assert (r.status, r.body) == (200, b"<h1>home</h1>\n")
     assert r.header("content-type") == "text/html; charset=utf-8"
     assert r.header("content-length") == str(len(r.body))
-    assert get(srv.port, "/app.js").header("content-type") == "text/javascript; charset=utf-8"
-    assert get(srv.port, "/style.css").header("content-type") == "text/css; charset=utf-8"
-    assert get(srv.port, "/a%20b.txt").body == b"spaced\n"
+    assert wsb.http_request(srv.port, "/app.js").header("content-type") == "text/javascript; charset=utf-8"
+    assert wsb.http_request(srv.port, "/style.css").header("content-type") == "text/css; charset=utf-8"
+    assert wsb.http_request(srv.port, "/a%20b.txt").body == b"spaced\n"
     assert srv.wait_log("STATIC")
 
 
@@ -101,66 +86,66 @@ def test_content_and_types(start_server, tree):
 def test_never_a_byte_outside_or_hidden(start_server, tree):
     srv = start_server([], [f"--staticdir={tree}"])
     for path in ("/.env", "/.git/config", "/.nothing", "/sub/.x"):
-        r = get(srv.port, path)
+        r = wsb.http_request(srv.port, path)
         assert r.status == 403 and b"'.'" in r.body and b"SECRET" not in r.body, path
-    r = get(srv.port, "/bare/")
+    r = wsb.http_request(srv.port, "/bare/")
     assert r.status == 403 and b"listing" in r.body
     for path in ("/passwd", "/etc/passwd", "/etc/"):
-        r = get(srv.port, path)
+        r = wsb.http_request(srv.port, path)
         assert r.status == 404 and b"root:" not in r.body, path
     # Traversal, plain or encoded, is redirected to a path inside the folder
     # (Go's ServeMux rule), never answered with the file.
     for path in ("/../etc/passwd", "/%2e%2e/etc/passwd", "/sub/%2E%2E/%2e%2e/etc/passwd",
                  "/..%2fetc%2fpasswd"):
-        r = get(srv.port, path)
+        r = wsb.http_request(srv.port, path)
         assert r.status in (301, 404) and b"root:" not in r.body, path
         if r.status == 301:
-            assert get(srv.port, r.header("location")).status == 404
+            assert wsb.http_request(srv.port, r.header("location")).status == 404
     # A NUL cannot name a file.
-    assert get(srv.port, "/index.html%00.txt").status == 400
+    assert wsb.http_request(srv.port, "/index.html%00.txt").status == 400
 
 
 @pytest.mark.differs_from_websocketd("websocketd's FileServer sends no ETag")
 def test_conditional_requests(start_server, tree):
     srv = start_server([], [f"--staticdir={tree}"])
-    first = get(srv.port, "/app.js")
+    first = wsb.http_request(srv.port, "/app.js")
     etag, modified = first.header("etag"), first.header("last-modified")
     assert etag and modified
-    r = get(srv.port, "/app.js", headers={"If-None-Match": etag})
+    r = wsb.http_request(srv.port, "/app.js", headers={"If-None-Match": etag})
     assert (r.status, r.body) == (304, b"")
     assert r.header("etag") == etag
-    assert get(srv.port, "/app.js", headers={"If-Modified-Since": modified}).status == 304
-    assert get(srv.port, "/app.js", headers={"If-None-Match": '"other"'}).status == 200
-    assert get(srv.port, "/app.js", headers={"If-Modified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"}).status == 200
+    assert wsb.http_request(srv.port, "/app.js", headers={"If-Modified-Since": modified}).status == 304
+    assert wsb.http_request(srv.port, "/app.js", headers={"If-None-Match": '"other"'}).status == 200
+    assert wsb.http_request(srv.port, "/app.js", headers={"If-Modified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"}).status == 200
     # Changing the file changes the validator.
     time.sleep(0.01)
     with open(os.path.join(tree, "app.js"), "a") as f:
         f.write("//\n")
-    assert get(srv.port, "/app.js", headers={"If-None-Match": etag}).status == 200
+    assert wsb.http_request(srv.port, "/app.js", headers={"If-None-Match": etag}).status == 200
 
 
 def test_head_and_ranges(start_server, tree):
     srv = start_server([], [f"--staticdir={tree}"])
-    r = get(srv.port, "/", method="HEAD")
+    r = wsb.http_request(srv.port, "/", method="HEAD")
     assert (r.status, r.header("content-length"), r.body) == (200, "14", b"")
-    r = get(srv.port, "/app.js", headers={"Range": "bytes=2-5"})
+    r = wsb.http_request(srv.port, "/app.js", headers={"Range": "bytes=2-5"})
     assert (r.status, r.body) == (206, b"nsol")
     assert r.header("content-range") == "bytes 2-5/16"
-    r = get(srv.port, "/app.js", headers={"Range": "bytes=-3"})
+    r = wsb.http_request(srv.port, "/app.js", headers={"Range": "bytes=-3"})
     assert (r.status, r.body) == (206, b");\n")
-    r = get(srv.port, "/app.js", headers={"Range": "bytes=100-"})
+    r = wsb.http_request(srv.port, "/app.js", headers={"Range": "bytes=100-"})
     assert r.status == 416 and r.header("content-range") == "bytes */16"
     assert r.header("content-type") == "text/plain; charset=utf-8"
-    r = get(srv.port, "/app.js", headers={"Range": "bytes=0-0", "If-Range": '"stale"'})
+    r = wsb.http_request(srv.port, "/app.js", headers={"Range": "bytes=0-0", "If-Range": '"stale"'})
     assert r.status == 200 and len(r.body) == 16
 
 
 @pytest.mark.differs_from_websocketd("websocketd's FileServer answers every method")
 def test_only_get_and_head(start_server, tree):
     srv = start_server([], [f"--staticdir={tree}"])
-    r = get(srv.port, "/app.js", method="POST")
+    r = wsb.http_request(srv.port, "/app.js", method="POST")
     assert r.status == 405 and r.header("allow") == "GET, HEAD" and b"GET or HEAD" in r.body
-    assert get(srv.port, "/app.js", method="DELETE").status == 405
+    assert wsb.http_request(srv.port, "/app.js", method="DELETE").status == 405
     assert os.path.exists(os.path.join(tree, "app.js"))
 
 
@@ -168,7 +153,7 @@ def test_header_http_applies(start_server, tree):
     srv = start_server([], [f"--staticdir={tree}", "--header-http=X-Served: static",
                             "--header=X-Ws-Only: 1"])
     for path in ("/", "/missing", "/sub"):
-        r = get(srv.port, path)
+        r = wsb.http_request(srv.port, path)
         assert r.header("x-served") == "static", path
         assert r.header("x-ws-only") is None, path
 
@@ -182,7 +167,7 @@ def test_large_file_streams_with_bounded_memory(start_server, tree):
         f.seek(size - 4)
         f.write(b"TAIL")
     srv = start_server([], [f"--staticdir={tree}"])
-    rss_before = wsb.rss_kib(srv.pid)
+    rss = procstat.RssWatch(srv.pid)
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
     s.sendall(f"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n".encode())
@@ -190,10 +175,10 @@ def test_large_file_streams_with_bounded_memory(start_server, tree):
     assert b"Content-Length: %d" % size in head
     # Read nothing for a while: the server must not buffer the file.
     time.sleep(1.0)
-    grown = wsb.rss_kib(srv.pid) - rss_before
+    grown = rss.sample()
     assert grown < 16 * 1024, f"server grew {grown} KiB while the client was not reading"
     # Another client is served meanwhile: the loop is not stuck in the file.
-    assert get(srv.port, "/app.js").status == 200
+    assert wsb.http_request(srv.port, "/app.js").status == 200
     received, tail = len(rest), rest[-4:]
     deadline = time.monotonic() + 90
     while received < size and time.monotonic() < deadline:
@@ -207,7 +192,7 @@ def test_large_file_streams_with_bounded_memory(start_server, tree):
     # Under AddressSanitizer freed chunks sit in its quarantine (up to 256 MiB
     # by default), so RSS after streaming is not a measure of our buffering.
     bound = 64 * 1024 if procstat.is_asan_build(srv.binary) else 16 * 1024
-    assert wsb.rss_kib(srv.pid) - rss_before < bound
+    assert rss.sample() < bound
 
 
 def test_missing_staticdir_is_a_startup_error(bin_path, tmp_path):
@@ -225,7 +210,7 @@ def test_dir_scripts_are_not_served_as_static_files(start_server, tree):
         f.write("#!/bin/sh\nexec cat\n")
     os.chmod(os.path.join(scripts, "echo.sh"), 0o755)
     srv = start_server([], [f"--staticdir={tree}", f"--dir={scripts}"])
-    assert get(srv.port, "/app.js").status == 200
-    r = get(srv.port, "/ws/echo.sh")
+    assert wsb.http_request(srv.port, "/app.js").status == 200
+    r = wsb.http_request(srv.port, "/ws/echo.sh")
     assert r.status == 403, r
     assert b"exec cat" not in r.body

@@ -7,17 +7,10 @@ from wsb import script
 
 
 def send_until_blocked(c, total, chunk=64 * 1024, seconds=3.0):
-    """Sends text messages until `total` bytes or the socket stops taking them."""
-    c.sock.settimeout(0.2)
-    sent, deadline = 0, time.monotonic() + seconds
+    """Text messages of `chunk` bytes until `total` bytes, 3 s, or the socket
+    stops taking them for 0.2 s: enough to fill what the server buffers."""
     frame = wsb.encode_frame(wsb.OP_TEXT, b"x" * chunk)
-    while sent < total and time.monotonic() < deadline:
-        try:
-            c.sock.sendall(frame)
-        except (socket.timeout, BlockingIOError):
-            break
-        sent += chunk
-    return sent
+    return wsb.send_until_blocked(c.sock, frame, total, timeout=0.2, seconds=seconds, counted=chunk)[0]
 
 
 def test_grandchild_holding_unread_stdin_is_still_signalled(start_server, stray):

@@ -86,14 +86,6 @@ def wait_pid_gone(pid: int, timeout: float) -> float | None:
     return None if pid_alive(pid) else time.monotonic() - start
 
 
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for {pid}")
-
-
 class StrayPids:
     """Pids of children our test scripts reported (e.g. grandchildren).
 
@@ -379,6 +371,47 @@ def http_exchange(port: int, request: bytes, timeout: float = 5.0,
         return HttpResponse(status, reason, headers, body, rest)
 
 
+def http_request(port: int, path: str, method: str = "GET", headers: dict | None = None,
+                 body: bytes | None = None, timeout: float = 5.0,
+                 connection_close: bool = False) -> HttpResponse:
+    """One plain HTTP/1.1 request to 127.0.0.1:port, and its response.
+
+    The Host header names the real address, so the server sees what a
+    browser would send. `connection_close` adds "Connection: close" for
+    servers that would otherwise keep the connection open (websocketd); a
+    body, even an empty one, goes with its Content-Length so that a POST
+    without a body is still a complete request.
+    """
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
+    if connection_close:
+        lines.append("Connection: close")
+    if body is not None:
+        lines.append(f"Content-Length: {len(body)}")
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return http_exchange(port, head + (body or b""), timeout=timeout)
+
+
+def assert_only_listed_differences(observe, reference_port: int, subject_port: int,
+                                   paths, differences: dict):
+    """Compares observe(port, path) on websocketd and on wsbridge for every path.
+
+    A difference not listed in `differences` fails (a new incompatibility),
+    and so does a listed one that is no longer observed (the list would
+    otherwise go stale and hide a change of behaviour).
+    """
+    observed = {}
+    for path in paths:
+        ref, got = observe(reference_port, path), observe(subject_port, path)
+        if ref != got:
+            observed[path] = (ref, got)
+    new = {p: v for p, v in observed.items() if p not in differences}
+    gone = set(differences) - set(observed)
+    assert not new, "\n".join(f"NEW difference on {p}: websocketd={a!r} wsbridge={b!r}"
+                              for p, (a, b) in new.items())
+    assert not gone, f"listed differences not observed: {sorted(gone)}"
+
+
 OP_CONT, OP_TEXT, OP_BIN, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
 
 
@@ -408,6 +441,69 @@ def mask_bytes(payload: bytes, key: bytes) -> bytes:
 
 def close_payload(code: int, reason: bytes = b"") -> bytes:
     return struct.pack("!H", code) + reason
+
+
+def send_until_blocked(sock: socket.socket, data: bytes, limit: int, *, timeout: float,
+                       seconds: float | None = None, counted: int | None = None,
+                       dropped_ok: bool = False, sample=None, sample_every: int = 1):
+    """Sends `data` again and again until a send blocks for `timeout` s (the
+    peer has stopped reading: backpressure reached us), `limit` bytes are
+    counted, or `seconds` have passed. Returns (bytes counted, blocked).
+
+    Each send counts `counted` bytes (default len(data)), so a test can count
+    payload or owed pongs rather than frame bytes. `sample` (e.g. an RSS
+    sample) is called after every `sample_every`-th send, to see memory while
+    the flood goes on. With `dropped_ok` a peer that drops the connection
+    ends the flood too, for tests where being dropped is acceptable.
+    """
+    counted = len(data) if counted is None else counted
+    ended_by = (BrokenPipeError, ConnectionResetError) if dropped_ok else ()
+    deadline = None if seconds is None else time.monotonic() + seconds
+    sock.settimeout(timeout)
+    sent = sends = 0
+    while sent < limit and (deadline is None or time.monotonic() < deadline):
+        try:
+            sock.sendall(data)
+        except (socket.timeout, BlockingIOError):
+            return sent, True
+        except ended_by:
+            break
+        sent += counted
+        sends += 1
+        if sample is not None and sends % sample_every == 0:
+            sample()
+    return sent, False
+
+
+def take_server_frames(buf: bytearray):
+    """Yields (fin, opcode, payload) for each whole frame at the front of
+    buf, removing it; a partial frame stays for the next call.
+
+    For tests that read megabytes straight off the socket (RawWS re-slices
+    its buffer for every frame, which is too slow there). Server frames are
+    never masked (RFC 6455 §5.1), so a mask bit is an error.
+    """
+    i = 0
+    try:
+        while len(buf) - i >= 2:
+            b0, b1 = buf[i], buf[i + 1]
+            assert not (b1 & 0x80), "server frames must not be masked"
+            n, off = b1 & 0x7F, 2
+            if n == 126:
+                if len(buf) - i < 4:
+                    break
+                n, off = struct.unpack_from("!H", buf, i + 2)[0], 4
+            elif n == 127:
+                if len(buf) - i < 10:
+                    break
+                n, off = struct.unpack_from("!Q", buf, i + 2)[0], 10
+            if len(buf) - i < off + n:
+                break
+            payload = bytes(buf[i + off:i + off + n])
+            i += off + n
+            yield bool(b0 & 0x80), b0 & 0x0F, payload
+    finally:
+        del buf[:i]
 
 
 class Closed(Exception):
