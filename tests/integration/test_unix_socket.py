@@ -15,6 +15,15 @@ import wsb
 from wsb import script
 
 
+def unix_connect_ok(path):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        try:
+            s.connect(path)
+            return True
+        except OSError:
+            return False
+
+
 class UnixServer:
     def __init__(self, bin_path, tmp_path, flags, command):
         self.log_path = tmp_path / f"unix-{time.monotonic_ns()}.log"
@@ -25,7 +34,9 @@ class UnixServer:
     def wait_socket(self, path, timeout=5):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if os.path.exists(path):
+            # The file appears at bind(), a moment before listen(): ready
+            # means accepting, as for a TCP port.
+            if os.path.exists(path) and unix_connect_ok(path):
                 return True
             if self.proc.poll() is not None:
                 return False
