@@ -144,21 +144,24 @@ bool Server::start_workers(unsigned count, std::string& error) {
     sockets.push_back({fd, false, redirect_listener_[i]});
   }
   for (int fd : unix_listener_fds_) sockets.push_back({fd, true, false});
-  bool started = true;
-  for (unsigned number = 1; number <= count && started; ++number) {
+  bool ready = true;
+  for (unsigned number = 1; number <= count && ready; ++number) {
     Worker::Owner& owner = *this;
     workers_.push_back(std::make_unique<Worker>(number, context_, owner));
-    started = workers_.back()->start(sockets, error);
+    ready = workers_.back()->listen(sockets, error);
   }
   // The main loop's own handles close their descriptors now; the socket
-  // stays open (and listening) through the workers' copies.
+  // stays open (and listening) through the workers' copies. Closed before
+  // any worker thread starts, so no thread can see these descriptor
+  // numbers reused while the main thread still holds them.
   for (auto& listener : listeners_) uv_close(reinterpret_cast<uv_handle_t*>(listener.get()), nullptr);
   for (int fd : unix_listener_fds_) close(fd);
   uv_run(loop_, UV_RUN_NOWAIT);  // their close callbacks, so the handles may be freed
   listeners_.clear();
   unix_listener_fds_.clear();
-  if (!started) stop_workers();
-  return started;
+  for (std::size_t i = 0; i < workers_.size() && ready; ++i) ready = workers_[i]->start(error);
+  if (!ready) stop_workers();
+  return ready;
 }
 
 void Server::stop_workers() noexcept {

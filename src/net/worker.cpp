@@ -35,7 +35,7 @@ Worker::~Worker() {
   uv_loop_close(&loop_);
 }
 
-bool Worker::start(const std::vector<ListeningSocket>& sockets, std::string& error) {
+bool Worker::listen(const std::vector<ListeningSocket>& sockets, std::string& error) {
   int err = uv_loop_init(&loop_);
   if (err != 0) {
     error = std::string("cannot create an event loop: ") + uv_strerror(err);
@@ -89,6 +89,10 @@ bool Worker::start(const std::vector<ListeningSocket>& sockets, std::string& err
       return false;
     }
   }
+  return true;
+}
+
+bool Worker::start(std::string& error) {
   try {
     thread_ = std::thread(&Worker::run, this);
   } catch (const std::system_error& e) {

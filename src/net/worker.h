@@ -49,9 +49,11 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Listens on copies of `sockets` in this worker's loop, then starts its
-  // thread. False with `error` set when it could not.
-  [[nodiscard]] bool start(const std::vector<ListeningSocket>& sockets, std::string& error);
+  // Listens on copies of `sockets` in this worker's loop (on the caller's
+  // thread). False with `error` set when it could not.
+  [[nodiscard]] bool listen(const std::vector<ListeningSocket>& sockets, std::string& error);
+  // Starts the thread that runs the loop.
+  [[nodiscard]] bool start(std::string& error);
 
   // Any thread: stop accepting, close every connection with 1001 and end
   // the children; the loop ends when the last connection is gone.

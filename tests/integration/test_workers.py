@@ -36,6 +36,17 @@ def worker_threads(pid):
     return threads
 
 
+def wait_worker_threads(pid, count, timeout=5.0):
+    """worker_threads() once `count` have named themselves (each thread sets
+    its own name as it starts, which can be after the port accepts)."""
+    deadline = time.monotonic() + timeout
+    threads = worker_threads(pid)
+    while len(threads) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+        threads = worker_threads(pid)
+    return threads
+
+
 def bytes_written(pid, tid):
     """Bytes the thread has written with write/send calls (its wchar)."""
     with open(f"/proc/{pid}/task/{tid}/io") as f:
@@ -73,19 +84,19 @@ def upgrade_status_held(port):
 
 def test_threads_are_named_and_counted(start_server):
     srv = start_server(["cat"], flags=["--workers=3"])
-    assert sorted(worker_threads(srv.pid)) == ["wsbridge-w1", "wsbridge-w2", "wsbridge-w3"]
+    assert sorted(wait_worker_threads(srv.pid, 3)) == ["wsbridge-w1", "wsbridge-w2", "wsbridge-w3"]
 
 
 def test_default_is_one_worker_per_core(start_server):
     srv = start_server(["cat"])
     expected = min(max(os.cpu_count() or 1, 1), 64)
-    assert len(worker_threads(srv.pid)) == expected
+    assert len(wait_worker_threads(srv.pid, expected)) == expected
 
 
 @pytest.mark.timeout(60)
 def test_both_workers_serve_connections(start_server):
     srv = start_server(["cat"], flags=["--workers=2"])
-    threads = worker_threads(srv.pid)
+    threads = wait_worker_threads(srv.pid, 2)
     assert len(threads) == 2
     before = {name: bytes_written(srv.pid, tid) for name, tid in threads.items()}
     payload = "x" * 8192
@@ -243,7 +254,7 @@ def test_sighup_reloads_tls_for_every_worker_and_keeps_connections(start_server,
 @pytest.mark.timeout(30)
 def test_one_worker_serves_as_before(start_server, stray):
     srv = start_server([script("pid_cat.sh")], flags=["--workers=1", "--maxforks=1"])
-    assert list(worker_threads(srv.pid)) == ["wsbridge-w1"]
+    assert list(wait_worker_threads(srv.pid, 1)) == ["wsbridge-w1"]
     with wsb.RawWS(srv.port) as c:
         stray.add(read_pid_line(c))
         c.send_text("hello")
