@@ -29,10 +29,21 @@ Worker::~Worker() {
   // A worker that never ran (start failed) still has handles to close; one
   // stopped by exit_now() keeps them: the process is about to end anyway.
   if (!loop_initialized_ || thread_started_ || exited_now_) return;
-  for (auto& listener : listeners_) uv_close(&listener->handle, nullptr);
+  for (ListenHandle* listener : listeners_) {
+    if (listener != nullptr) uv_close(&listener->handle, &Worker::on_listener_closed);
+  }
+  if (accept_pause_open_) uv_close(as_handle(&accept_pause_), nullptr);
   if (wake_open_) uv_close(as_handle(&wake_), nullptr);
   uv_run(&loop_, UV_RUN_DEFAULT);
   uv_loop_close(&loop_);
+  close_spare_sockets();
+}
+
+void Worker::close_spare_sockets() noexcept {
+  for (ListeningSocket& socket : sockets_) {
+    if (socket.fd >= 0) close(socket.fd);
+    socket.fd = -1;
+  }
 }
 
 bool Worker::listen(const std::vector<ListeningSocket>& sockets, std::string& error) {
@@ -49,47 +60,93 @@ bool Worker::listen(const std::vector<ListeningSocket>& sockets, std::string& er
   }
   wake_.data = this;
   wake_open_ = true;
+  err = uv_timer_init(&loop_, &accept_pause_);
+  if (err != 0) {
+    error = std::string("cannot create an event loop: ") + uv_strerror(err);
+    return false;
+  }
+  accept_pause_.data = this;
+  accept_pause_open_ = true;
   for (const ListeningSocket& socket : sockets) {
-    // Each worker's handle owns (and at shutdown closes) its own descriptor
-    // for the one listening socket, so the workers never share a handle.
-    int fd = fcntl(socket.fd, F_DUPFD_CLOEXEC, 3);
-    if (fd < 0) {
+    // This worker's own copy of the listening socket, kept aside: handles
+    // get copies of it, so a paused handle can be reopened (see worker.h).
+    ListeningSocket own = socket;
+    own.fd = fcntl(socket.fd, F_DUPFD_CLOEXEC, 3);
+    if (own.fd < 0) {
       error = std::string("cannot copy a listening socket: ") + uv_strerror(uv_translate_sys_error(errno));
       return false;
     }
-    auto listener = std::unique_ptr<ListenHandle>(new (std::nothrow) ListenHandle);
-    if (!listener) {
-      close(fd);
-      error = "out of memory";
-      return false;
-    }
-    if (socket.unix_domain) {
-      err = uv_pipe_init(&loop_, &listener->pipe, 0);
-    } else {
-      err = uv_tcp_init(&loop_, &listener->tcp);
-    }
-    if (err != 0) {
-      close(fd);
-      error = std::string("cannot listen on a copy of a listening socket: ") + uv_strerror(err);
-      return false;
-    }
-    listeners_.push_back(std::move(listener));  // initialised: the destructor closes it
-    ListenHandle& handle = *listeners_.back();
-    err = socket.unix_domain ? uv_pipe_open(&handle.pipe, fd) : uv_tcp_open(&handle.tcp, fd);
-    if (err != 0) {
-      close(fd);  // not adopted by the handle
-      error = std::string("cannot listen on a copy of a listening socket: ") + uv_strerror(err);
-      return false;
-    }
-    handle.handle.data = this;
-    err = uv_listen(&handle.stream, kListenBacklog,
-                    socket.redirect_only ? &Worker::on_redirect_connection : &Worker::on_connection);
+    sockets_.push_back(own);
+    listeners_.push_back(nullptr);
+    err = open_listener(sockets_.size() - 1);
     if (err != 0) {
       error = std::string("cannot listen on a copy of a listening socket: ") + uv_strerror(err);
       return false;
     }
   }
   return true;
+}
+
+int Worker::open_listener(std::size_t index) noexcept {
+  const ListeningSocket& socket = sockets_[index];
+  int fd = fcntl(socket.fd, F_DUPFD_CLOEXEC, 3);
+  if (fd < 0) return uv_translate_sys_error(errno);
+  auto* listener = new (std::nothrow) ListenHandle;
+  if (listener == nullptr) {
+    close(fd);
+    return UV_ENOMEM;
+  }
+  int err = socket.unix_domain ? uv_pipe_init(&loop_, &listener->pipe, 0) : uv_tcp_init(&loop_, &listener->tcp);
+  if (err != 0) {
+    close(fd);
+    delete listener;
+    return err;
+  }
+  listener->handle.data = this;
+  listeners_[index] = listener;  // initialised: closed with the others from now on
+  err = socket.unix_domain ? uv_pipe_open(&listener->pipe, fd) : uv_tcp_open(&listener->tcp, fd);
+  if (err != 0) {
+    close(fd);  // not adopted by the handle
+    return err;
+  }
+  return uv_listen(&listener->stream, kListenBacklog,
+                   socket.redirect_only ? &Worker::on_redirect_connection : &Worker::on_connection);
+}
+
+void Worker::on_listener_closed(uv_handle_t* handle) noexcept {
+  delete reinterpret_cast<ListenHandle*>(handle);
+}
+
+void Worker::pause_accepting(uv_stream_t* listener) noexcept {
+  for (ListenHandle*& handle : listeners_) {
+    if (handle != nullptr && &handle->stream == listener) {
+      uv_close(&handle->handle, &Worker::on_listener_closed);
+      handle = nullptr;
+    }
+  }
+  if (!uv_is_active(as_handle(&accept_pause_))) {
+    uv_timer_start(&accept_pause_, &Worker::on_accept_pause_over, kAcceptPauseMs, 0);
+  }
+}
+
+void Worker::on_accept_pause_over(uv_timer_t* timer) noexcept {
+  auto* self = static_cast<Worker*>(timer->data);
+  if (self->context_->shutting_down) return;
+  // libuv's reserve descriptor (uv_loop_t's emfile_fd, opened the same way
+  // in uv__stream_init) may have been lost to another loop: restore it, so
+  // this loop sheds connections again rather than leaving them queued.
+  if (self->loop_.emfile_fd == -1) self->loop_.emfile_fd = open("/", O_RDONLY | O_CLOEXEC);
+  bool all_open = true;
+  for (std::size_t i = 0; i < self->listeners_.size(); ++i) {
+    if (self->listeners_[i] == nullptr && self->open_listener(i) != 0) {
+      if (self->listeners_[i] != nullptr) {
+        uv_close(&self->listeners_[i]->handle, &Worker::on_listener_closed);
+        self->listeners_[i] = nullptr;
+      }
+      all_open = false;
+    }
+  }
+  if (!all_open) uv_timer_start(timer, &Worker::on_accept_pause_over, kAcceptPauseMs, 0);
 }
 
 bool Worker::start(std::string& error) {
@@ -145,9 +202,7 @@ void Worker::on_wake(uv_async_t* handle) noexcept {
 void Worker::on_connection(uv_stream_t* listener, int status) noexcept {
   auto* self = static_cast<Worker*>(listener->data);
   if (status != 0) {
-    // EMFILE/ENFILE: libuv has already accepted and dropped the pending
-    // connection using this loop's reserve descriptor, so this does not spin.
-    log::write(LogLevel::Error, "server", "", std::string("Accept failed: ") + uv_strerror(status));
+    self->on_accept_error(listener, status);
     return;
   }
   Connection::accept_from(listener, *self->context_);
@@ -156,15 +211,27 @@ void Worker::on_connection(uv_stream_t* listener, int status) noexcept {
 void Worker::on_redirect_connection(uv_stream_t* listener, int status) noexcept {
   auto* self = static_cast<Worker*>(listener->data);
   if (status != 0) {
-    log::write(LogLevel::Error, "server", "", std::string("Accept failed: ") + uv_strerror(status));
+    self->on_accept_error(listener, status);
     return;
   }
   Connection::accept_from(listener, *self->context_, /*redirect_only=*/true);
 }
 
+void Worker::on_accept_error(uv_stream_t* listener, int status) noexcept {
+  log::write(LogLevel::Error, "server", "", std::string("Accept failed: ") + uv_strerror(status));
+  // libuv calls this with EMFILE/ENFILE when its reserve descriptor could
+  // not shed the connection, and would call again at once: pause instead.
+  if (status == UV_EMFILE || status == UV_ENFILE) pause_accepting(listener);
+}
+
 void Worker::begin_shutdown() noexcept {
   context_->shutting_down = true;
-  for (auto& listener : listeners_) uv_close(&listener->handle, nullptr);
+  for (ListenHandle*& listener : listeners_) {
+    if (listener != nullptr) uv_close(&listener->handle, &Worker::on_listener_closed);
+    listener = nullptr;
+  }
+  close_spare_sockets();  // the socket closes with the last worker's copies
+  close_accept_pause();
   // shut_down_for_server may delete connections; step carefully.
   for (Connection* c = context_->first_connection; c != nullptr;) {
     Connection* next = c->next_;
@@ -187,6 +254,12 @@ void Worker::exit_now() noexcept {
   for (Connection* c = context_->first_connection; c != nullptr; c = c->next_) c->kill_child_now();
   exited_now_ = true;
   uv_stop(&loop_);
+}
+
+void Worker::close_accept_pause() noexcept {
+  if (!accept_pause_open_) return;
+  accept_pause_open_ = false;
+  uv_close(as_handle(&accept_pause_), nullptr);
 }
 
 void Worker::close_wake() noexcept {

@@ -86,13 +86,33 @@ class Worker {
     uv_tcp_t tcp;
     uv_pipe_t pipe;
   };
+  // Out of descriptors, libuv sheds a pending connection by closing a
+  // reserve descriptor, accepting, and reopening it. With several loops on
+  // one socket another loop's accept() can take the freed number; the
+  // reserve is then lost and libuv retries accept() in a loop that never
+  // yields. So on EMFILE/ENFILE a worker closes its listening handle (which
+  // ends that loop), and reopens it after kAcceptPauseMs from the copy it
+  // keeps aside for this, with libuv's reserve descriptor restored.
+  static constexpr unsigned kAcceptPauseMs = 100;
+  [[nodiscard]] int open_listener(std::size_t index) noexcept;
+  void on_accept_error(uv_stream_t* listener, int status) noexcept;
+  void pause_accepting(uv_stream_t* listener) noexcept;
+  void close_accept_pause() noexcept;
+  void close_spare_sockets() noexcept;
+  static void on_accept_pause_over(uv_timer_t* timer) noexcept;
+  static void on_listener_closed(uv_handle_t* handle) noexcept;
 
   const unsigned number_;
   Owner& owner_;
   std::unique_ptr<ServerContext> context_;
   uv_loop_t loop_{};
   bool loop_initialized_ = false;
-  std::vector<std::unique_ptr<ListenHandle>> listeners_;
+  // parallel: each socket (its fd is this worker's spare copy, never in a
+  // handle) and its handle, null while accepting is paused or after shutdown
+  std::vector<ListeningSocket> sockets_;
+  std::vector<ListenHandle*> listeners_;
+  uv_timer_t accept_pause_{};
+  bool accept_pause_open_ = false;
   uv_async_t wake_{};
   // uv_async_send on a closed handle is undefined: senders hold the mutex
   // and check the flag, and the worker clears it before closing the handle.
