@@ -117,6 +117,7 @@ def test_both_workers_serve_connections(start_server):
     relayed = {name: bytes_written(srv.pid, tid) - before[name] for name, tid in threads.items()}
     # Each connection moves 20 x 8 KiB to the child and back: a worker that
     # served even one connection wrote well over 100 KiB.
+    print("bytes written per worker:", relayed)
     for name, written in relayed.items():
         assert written > 100_000, f"{name} served nothing: bytes written per worker {relayed}"
 
