@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -118,11 +119,16 @@ void Worker::on_listener_closed(uv_handle_t* handle) noexcept {
 }
 
 void Worker::pause_accepting(uv_stream_t* listener) noexcept {
-  for (ListenHandle*& handle : listeners_) {
-    if (handle != nullptr && &handle->stream == listener) {
-      uv_close(&handle->handle, &Worker::on_listener_closed);
-      handle = nullptr;
-    }
+  for (std::size_t i = 0; i < listeners_.size(); ++i) {
+    if (listeners_[i] == nullptr || &listeners_[i]->stream != listener) continue;
+    // uv_close closes the handle's descriptor at once: with the one number
+    // that frees, what is pending now is accepted and dropped (libuv's
+    // trick, done here because its own reserve may be gone), so clients
+    // hear at once rather than wait in the backlog.
+    uv_close(&listeners_[i]->handle, &Worker::on_listener_closed);
+    listeners_[i] = nullptr;
+    int pending;
+    while ((pending = accept4(sockets_[i].fd, nullptr, nullptr, SOCK_CLOEXEC)) >= 0) close(pending);
   }
   if (!uv_is_active(as_handle(&accept_pause_))) {
     uv_timer_start(&accept_pause_, &Worker::on_accept_pause_over, kAcceptPauseMs, 0);
@@ -135,7 +141,13 @@ void Worker::on_accept_pause_over(uv_timer_t* timer) noexcept {
   // libuv's reserve descriptor (uv_loop_t's emfile_fd, opened the same way
   // in uv__stream_init) may have been lost to another loop: restore it, so
   // this loop sheds connections again rather than leaving them queued.
+  // First, as it is what sheds load: without it, listening again only
+  // pauses again at the next EMFILE.
   if (self->loop_.emfile_fd == -1) self->loop_.emfile_fd = open("/", O_RDONLY | O_CLOEXEC);
+  if (self->loop_.emfile_fd == -1) {
+    uv_timer_start(timer, &Worker::on_accept_pause_over, kAcceptPauseMs, 0);
+    return;
+  }
   bool all_open = true;
   for (std::size_t i = 0; i < self->listeners_.size(); ++i) {
     if (self->listeners_[i] == nullptr && self->open_listener(i) != 0) {

@@ -64,6 +64,9 @@ class Worker {
   // Any thread: open connections now, for status lines.
   std::size_t connection_count() const noexcept { return context_->connection_count.load(); }
   void join() noexcept;
+  // After request_exit_now(): the loop was stopped with handles (and the
+  // connections that own them) still open, so it must not be freed.
+  bool stopped_with_handles_open() const noexcept { return exited_now_; }
 
  private:
   static constexpr int kShutdownRequested = 1;
