@@ -2,7 +2,12 @@
 # Side-by-side benchmark: websocketd (Debian's 0.4.1) against wsbridge.
 #
 #   scripts/bench.sh [--quick] [--rounds=N] [--only=connect,echo,...,floors] [--no-build]
+#                    [--servers=A,B] [--wsbridge-args="ARGS"]
 #
+# --servers names the two servers compared (default websocketd,wsbridge);
+# wsbridge-wN is wsbridge with --workers=N, so --servers=wsbridge-w1,wsbridge-w2
+# measures one worker loop against two. --wsbridge-args adds flags to every
+# wsbridge run (word-split).
 # Builds wsbridge (build-bench, Release) and the load generator (bench/,
 # build-bench-tools), then runs every workload against both servers,
 # alternating A B A B, one fresh server per run, only on 127.0.0.1. Prints
@@ -21,18 +26,24 @@ ROUNDS=3
 QUICK=0
 ONLY=""
 BUILD_FIRST=1
+SERVERS=websocketd,wsbridge
+WSBRIDGE_ARGS=()
 for arg in "$@"; do
   case $arg in
     --quick) QUICK=1 ;;
     --rounds=*) ROUNDS=${arg#--rounds=} ;;
     --only=*) ONLY=${arg#--only=} ;;
     --no-build) BUILD_FIRST=0 ;;
-    -h|--help) sed -n "2,16p" "$0"; exit 0 ;;
+    --servers=*) SERVERS=${arg#--servers=} ;;
+    --wsbridge-args=*) read -r -a WSBRIDGE_ARGS <<<"${arg#--wsbridge-args=}" ;;
+    -h|--help) sed -n "2,22p" "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
 
-command -v websocketd >/dev/null || { echo "bench.sh: websocketd is not installed (apt-get install websocketd)" >&2; exit 1; }
+IFS=, read -r -a SERVER_LIST <<<"$SERVERS"
+(( ${#SERVER_LIST[@]} == 2 )) || { echo "bench.sh: --servers takes two names" >&2; exit 2; }
+[[ $SERVERS != *websocketd* ]] || command -v websocketd >/dev/null || { echo "bench.sh: websocketd is not installed (apt-get install websocketd)" >&2; exit 1; }
 
 if [[ $BUILD_FIRST == 1 ]]; then
   echo "== building (Release) =="
@@ -82,14 +93,15 @@ wait_listening() {  # port
 
 start_server() {  # name port command...
   local name=$1 port=$2; shift 2
-  local bin
+  local bin extra=()
   case $name in
     websocketd) bin=websocketd ;;
-    wsbridge) bin=$WSBRIDGE ;;
+    wsbridge) bin=$WSBRIDGE; extra=("${WSBRIDGE_ARGS[@]}") ;;
+    wsbridge-w*) bin=$WSBRIDGE; extra=("${WSBRIDGE_ARGS[@]}" "--workers=${name#wsbridge-w}") ;;
     echo_floor) "$TOOLS/echo_floor" --port="$port" >"$LOGDIR/echo_floor.log" 2>&1 &
                 SERVER_PID=$!; wait_listening "$port"; return ;;
   esac
-  "$bin" --address=127.0.0.1 --port="$port" --loglevel=error "$@" >>"$LOGDIR/$name.log" 2>&1 &
+  "$bin" --address=127.0.0.1 --port="$port" --loglevel=error "${extra[@]}" "$@" >>"$LOGDIR/$name.log" 2>&1 &
   SERVER_PID=$!
   wait_listening "$port"
 }
@@ -118,7 +130,7 @@ run_workload() {
   wanted "$name" || return 0
   echo "== $name =="
   for round in $(seq 1 "$ROUNDS"); do
-    for server in websocketd wsbridge; do
+    for server in "${SERVER_LIST[@]}"; do
       local port
       port=$(free_port)
       start_server "$server" "$port" "${child[@]}"
@@ -165,9 +177,10 @@ if wanted floors; then
   done
 fi
 
-python3 - "$RESULTS" "$IDLE" "$QUICK" >"$SUMMARY" <<'EOF'
+python3 - "$RESULTS" "$IDLE" "$QUICK" "$SERVERS" >"$SUMMARY" <<'EOF'
 import sys, statistics
 path, idle, quick = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+first, second = sys.argv[4].split(",")
 rows = {}
 bad = []
 for line in open(path):
@@ -207,10 +220,10 @@ METRICS = [
     ("spawn", "conns_per_s", f"connections/s with {idle} idle held", True),
     ("spawn", "cpu_us_per_conn", "server CPU µs/connection", False),
 ]
-print("| workload | metric | websocketd median (min–max) | wsbridge median (min–max) | wsbridge ÷ websocketd (median of rounds) |")
+print(f"| workload | metric | {first} median (min–max) | {second} median (min–max) | {second} ÷ {first} (median of rounds) |")
 print("|---|---|---|---|---|")
 for name, metric, label, higher in METRICS:
-    a, b = values(name, "websocketd", metric), values(name, "wsbridge", metric)
+    a, b = values(name, first, metric), values(name, second, metric)
     if not a and not b: continue
     ratios = [b[r] / a[r] for r in a if r in b and a[r] > 0]
     ratio = f"{statistics.median(ratios):.2f}×" if ratios else "—"
@@ -236,7 +249,7 @@ def med(name, server, metric):
     return statistics.median(v.values()) if v else None
 sf = med("spawn_floor", "floor", "spawns_per_s")
 notes = []
-for server in ("websocketd", "wsbridge"):
+for server in (first, second):
     c, s = med("connect", server, "conns_per_s"), med("spawn", server, "conns_per_s")
     if c and sf: notes.append(f"{server}: connect = {100*c/sf:.0f}% of the spawn floor")
     if c and s: notes.append(f"{server}: connect with {idle} idle held = {100*s/c:.0f}% of connect alone")

@@ -11,8 +11,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <dirent.h>
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "log/logger.h"
 #include "net/listener.h"
@@ -107,6 +109,14 @@ bool prepare_folders(Config& config) {
     }
   }
   return true;
+}
+
+// --workers=0 (the default): one loop per core, since a loop is one thread
+// and each connection is served by one loop.
+unsigned worker_count(const Config& config) {
+  if (config.workers != 0) return config.workers;
+  unsigned cores = std::thread::hardware_concurrency();
+  return std::clamp(cores, 1u, wsbridge::cli::kMaxWorkers);
 }
 
 std::string join_command(const Config& config, const std::string& path) {
@@ -224,6 +234,12 @@ int main(int argc, char** argv) {
                              "); children are started by the server itself");
   } else {
     wsbridge::log::write(LogLevel::Debug, "server", "", "Spawner process: pid " + std::to_string(spawner.pid()));
+  }
+  // Threads start only now: after the privilege drop, which then needs no
+  // care for other threads, and before anything is logged as serving.
+  if (!server.start_workers(worker_count(config), error)) {
+    wsbridge::log::write(LogLevel::Fatal, "server", "", "Can't start server: " + error);
+    return kExitCannotListen;
   }
   if (!config.command.empty()) {
     wsbridge::log::write(LogLevel::Info, "server", "",

@@ -354,6 +354,13 @@ std::unique_ptr<CLI::App> build_app(Config& config, Extras& extras) {
   flag("--passstderr", config.passstderr,
        "Send stdout and stderr lines as JSON\n"
        "{\"stream\":...,\"data\":...} text messages.");
+  app->add_option("--workers", config.workers,
+                  "Event loops, each on its own thread, all\n"
+                  "serving every listener. 0: one per CPU core\n"
+                  "(at most 64).")
+      ->type_name("N")
+      ->check(go_unsigned_integer())
+      ->check(CLI::Range(0u, kMaxWorkers).description(""));
   return app;
 }
 

@@ -6,14 +6,21 @@
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
+#include <mutex>
 
 #include "wsbridge/bridge/utf8_sanitizer.h"
 
 namespace wsbridge::log {
 namespace {
 
+// Set once at start-up, before any worker thread exists; read-only after.
 LogLevel g_level = LogLevel::Access;
 bool g_json = false;
+// Worker loops log from their own threads. A write(2) of more than PIPE_BUF
+// bytes to a pipe may be split and interleaved with another thread's, and
+// a partial write is finished by a second call: the lock makes each line one
+// unbroken run of bytes.
+std::mutex g_write_mutex;
 
 const char* level_name(LogLevel level) noexcept {
   switch (level) {
@@ -29,11 +36,12 @@ const char* level_name(LogLevel level) noexcept {
 }
 
 // Formatting the time costs a localtime_r call; a busy server logs many lines
-// per second, so the text is cached for the second it describes.
+// per second, so the text is cached for the second it describes. One cache
+// per thread, so worker loops never share (or lock) it.
 std::string_view current_time_text() noexcept {
-  static time_t cached_second = -1;
-  static char text[64];
-  static size_t length = 0;
+  thread_local time_t cached_second = -1;
+  thread_local char text[64];
+  thread_local size_t length = 0;
   time_t now = time(nullptr);
   if (now != cached_second) {
     struct tm parts {};
@@ -150,6 +158,7 @@ void write(LogLevel level, std::string_view category, std::string_view fields,
     line.push_back('\n');
     const char* data = line.data();
     size_t left = line.size();
+    std::lock_guard<std::mutex> lock(g_write_mutex);
     while (left > 0) {
       ssize_t n = ::write(STDOUT_FILENO, data, left);
       if (n < 0 && errno == EINTR) continue;

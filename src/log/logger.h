@@ -1,5 +1,6 @@
-// Log lines, written to stdout one line per write(2) so lines from different
-// connections never interleave. Two layouts:
+// Log lines, written to stdout one whole line at a time (under a lock, so
+// lines from different connections and worker threads never interleave).
+// Callable from any thread. Two layouts:
 //   text (websocketd's, the default):
 //     <RFC 1123 time with zone> | LEVEL  | category   | k:'v' k:'v' | message
 //   json (--logformat=json), one object per line for log shippers:

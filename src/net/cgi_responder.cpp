@@ -44,8 +44,7 @@ int CgiResponder::start(uv_loop_t* loop, const std::string& script, const std::v
   // net/http/cgi (websocketd's) does, with argv = [script].
   const int err = context_.spawner->spawn(script, {script}, env, spawned, folder.c_str());
   if (err != 0) return err;
-  started_ = true;
-  ++context_.active_children;
+  started_ = true;  // the fork slot the caller took is ours now
   for (auto [pipe, fd, closed] : {std::tuple{&stdin_pipe_, spawned.stdin_fd, &stdin_closed_},
                                   std::tuple{&stdout_pipe_, spawned.stdout_fd, &stdout_closed_},
                                   std::tuple{&stderr_pipe_, spawned.stderr_fd, &stderr_closed_}}) {
@@ -299,7 +298,7 @@ void CgiResponder::kill_now() noexcept {
 void CgiResponder::on_stdin_flush_timeout() noexcept { close_stdin(); }
 
 void CgiResponder::on_child_exited(int wait_status) noexcept {
-  --context_.active_children;
+  context_.release_fork_slot();
   if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) {
     log::write(LogLevel::Debug, "process", log_fields_, "CGI script exited with status 0");
   } else if (WIFEXITED(wait_status)) {

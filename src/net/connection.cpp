@@ -6,7 +6,6 @@
 #include <sys/wait.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <new>
 
@@ -61,16 +60,6 @@ void peer_address(const SocketHandle& socket, std::string& address, std::string&
     port = std::to_string(ntohs(in6->sin6_port));
   }
   address = text;
-}
-
-// websocketd uses the nanosecond clock as UNIQUE_ID; two connections in the
-// same nanosecond would share it, so ours is forced to increase.
-std::uint64_t next_unique_id(ServerContext& context) {
-  auto now = std::chrono::system_clock::now().time_since_epoch();
-  auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
-  if (ns <= context.last_unique_id) ns = context.last_unique_id + 1;
-  context.last_unique_id = ns;
-  return ns;
 }
 
 std::string describe_exit(int wait_status) {
@@ -136,7 +125,10 @@ void Connection::accept_from(uv_stream_t* listener, ServerContext& context, bool
     connection->proxy_header_.reset(new (std::nothrow) http::ProxyHeaderParser);
   }
   if (context.tls_context != nullptr && !redirect_only) {
-    connection->tls_.reset(new (std::nothrow) tls::TlsSession(context.tls_context->get()));
+    // The session's SSL object keeps the SSL_CTX it was made from, so the
+    // reference taken here is needed only until then (SIGHUP may swap it).
+    const std::shared_ptr<const tls::TlsContext> tls_context = context.tls_context->current();
+    connection->tls_.reset(new (std::nothrow) tls::TlsSession(tls_context->get()));
     if (!connection->tls_ || !connection->tls_->valid()) {
       log::write(LogLevel::Error, "server", "", "Cannot create a TLS session");
       connection->close_socket();
@@ -344,7 +336,7 @@ void Connection::handle_request(char* rest, std::size_t rest_size) noexcept {
     remote_endpoint(request, remote_addr, remote_port);
     log_fields_.clear();
     log::append_field(log_fields_, "url", describe_request(request));
-    unique_id_ = next_unique_id(context_);
+    unique_id_ = context_.unique_ids->next();
     log::append_field(log_fields_, "id", std::to_string(unique_id_));
     log::append_field(log_fields_, "remote", remote_addr);
     if (redirect_only_) {
@@ -543,7 +535,7 @@ void Connection::on_stdin_flush_timeout() noexcept {
 }
 
 void Connection::on_child_exited(int wait_status) noexcept {
-  --context_.active_children;
+  context_.release_fork_slot();
   log::write(LogLevel::Info, "process", log_fields_, "Process " + describe_exit(wait_status));
   advance_teardown();
 }

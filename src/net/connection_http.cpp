@@ -89,8 +89,20 @@ void Connection::run_cgi_script(const http::Request& request, const route::Route
     respond_and_close(503, "503 Service Unavailable: out of memory\n");
     return;
   }
+  // The early check above saves work; taking the slot is what keeps
+  // --maxforks exact when other workers race for the last one.
+  if (!context_.take_fork_slot()) {
+    cgi_.reset();
+    log::write(LogLevel::Error, "http", log_fields_,
+               "Fork not allowed since maxforks amount has been reached. CGI was not run.");
+    respond_and_close(429, "429 Too Many Requests\n", context_.http_headers);
+    return;
+  }
+  // The responder owns the slot once its script runs and gives it back when
+  // the script is reaped; a script that never started gives it back here.
   int err = cgi_->start(socket_.handle.loop, route.file_path, env, body_length, request.method == "HEAD");
   if (err != 0) {
+    context_.release_fork_slot();
     cgi_.reset();
     log::write(LogLevel::Error, "process", log_fields_,
                "Could not launch CGI script " + route.file_path + " (" + std::strerror(err) + ")");

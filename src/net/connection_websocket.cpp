@@ -148,11 +148,17 @@ void Connection::launch_child(const route::Route& route, const std::string& remo
   spawn->owner = this;
   spawn->spawner = context_.spawner;
   spawn->work.data = spawn.get();
-  ++context_.active_children;
+  // Another worker (or the wait for --reverselookup) may have taken the last
+  // slot since start_websocket checked: taking it here keeps the limit exact.
+  if (!context_.take_fork_slot()) {
+    log::write(LogLevel::Error, "http", log_fields_, "Max of possible forks already active, upgrade rejected");
+    respond_and_close(429, "429 Too Many Requests\n");
+    return;
+  }
   uv_read_stop(&socket_.stream);
   if (uv_queue_work(socket_.handle.loop, &spawn->work, &Connection::spawn_on_thread_pool,
                     &Connection::on_spawned) != 0) {
-    --context_.active_children;
+    context_.release_fork_slot();
     respond_and_close(503, "503 Service Unavailable: cannot start the command now\n");
     return;
   }
@@ -172,13 +178,13 @@ void Connection::on_spawned(uv_work_t* work, int /*status*/) noexcept {
     // The client left (or the server is stopping) while the child was
     // starting: it never gets a pipe to the client, so end it, and anything
     // it started, at once. Checked first: nothing can be answered now.
-    --self->context_.active_children;
+    self->context_.release_fork_slot();
     if (spawn->error == 0) proc::discard_child(spawn->spawned);
     self->maybe_destroy();
     return;
   }
   if (spawn->error != 0) {
-    --self->context_.active_children;
+    self->context_.release_fork_slot();
     log::write(LogLevel::Error, "process", self->log_fields_,
                "Could not launch process " + spawn->path + " (" + std::strerror(spawn->error) + ")");
     self->respond_and_close(500, std::string("500 Internal Server Error: could not launch the command (") +

@@ -13,12 +13,6 @@
 #include <cstring>
 
 namespace wsbridge::net {
-namespace {
-// The kernel caps this at net.core.somaxconn; ask for plenty so connection
-// bursts queue rather than fail.
-constexpr int kListenBacklog = 4096;
-}  // namespace
-
 bool parse_listen_address(const std::string& value, int port, ListenAddress& out, std::string& error) {
   std::string host = value;
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
@@ -101,8 +95,8 @@ bool unix_socket_is_live(const std::string& path) {
 
 }  // namespace
 
-int start_unix_listener(uv_loop_t* loop, uv_pipe_t* handle, const std::string& path, unsigned mode,
-                        uv_connection_cb on_connection, std::string& error) {
+int start_unix_listener(const std::string& path, unsigned mode, int& fd, std::string& error) {
+  fd = -1;
   struct stat st {};
   if (lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
@@ -115,16 +109,34 @@ int start_unix_listener(uv_loop_t* loop, uv_pipe_t* handle, const std::string& p
     }
     unlink(path.c_str());  // left behind by a server that is gone
   }
-  int err = uv_pipe_init(loop, handle, 0);
+  // A plain socket rather than a uv_pipe_t: closing a bound uv_pipe_t
+  // unlinks its file, and the main thread closes its descriptor once the
+  // workers have their copies, while the file must stay until shutdown.
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof address.sun_path) {
+    error = "listen unix " + path + ": " + uv_strerror(UV_ENAMETOOLONG);
+    return UV_ENAMETOOLONG;
+  }
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  int err = 0;
+  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) err = uv_translate_sys_error(errno);
   // The file is created with its final mode (through the umask, at start-up
   // before any other thread exists), so nobody ever sees it with another
   // mode; chmod then also sets bits the umask cannot grant.
-  const mode_t old_umask = umask(static_cast<mode_t>(~mode & 0777));
-  if (err == 0) err = uv_pipe_bind(handle, path.c_str());
-  umask(old_umask);
+  if (err == 0) {
+    const mode_t old_umask = umask(static_cast<mode_t>(~mode & 0777));
+    if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) err = uv_translate_sys_error(errno);
+    umask(old_umask);
+  }
   if (err == 0 && chmod(path.c_str(), mode) != 0) err = uv_translate_sys_error(errno);
-  if (err == 0) err = uv_listen(reinterpret_cast<uv_stream_t*>(handle), kListenBacklog, on_connection);
-  if (err != 0) error = "listen unix " + path + ": " + uv_strerror(err);
+  if (err == 0 && listen(fd, kListenBacklog) != 0) err = uv_translate_sys_error(errno);
+  if (err != 0) {
+    error = "listen unix " + path + ": " + uv_strerror(err);
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
   return err;
 }
 

@@ -6,6 +6,10 @@
 
 namespace wsbridge::net {
 
+// The kernel caps this at net.core.somaxconn; ask for plenty so connection
+// bursts queue rather than fail.
+constexpr int kListenBacklog = 4096;
+
 struct ListenAddress {
   std::string host;     // as given, without brackets; "" = all interfaces
   bool ipv6 = false;
@@ -23,9 +27,9 @@ int start_listener(uv_loop_t* loop, uv_tcp_t* handle, const ListenAddress& addre
                    uv_connection_cb on_connection, std::string& error);
 
 // Listens on a Unix domain socket at `path` with file mode `mode` (e.g.
-// 0660). A stale socket file (nothing accepts on it) is replaced; a live one
-// is an error, so two servers never steal each other's socket.
-int start_unix_listener(uv_loop_t* loop, uv_pipe_t* handle, const std::string& path, unsigned mode,
-                        uv_connection_cb on_connection, std::string& error);
+// 0660); `fd` gets the listening descriptor (close-on-exec, non-blocking).
+// A stale socket file (nothing accepts on it) is replaced; a live one is an
+// error, so two servers never steal each other's socket.
+int start_unix_listener(const std::string& path, unsigned mode, int& fd, std::string& error);
 
 }  // namespace wsbridge::net

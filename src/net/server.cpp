@@ -1,12 +1,11 @@
 #include "net/server.h"
 
 #include <signal.h>
-#include <sys/wait.h>
-
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "log/logger.h"
@@ -16,22 +15,39 @@ namespace wsbridge::net {
 namespace {
 using log::LogLevel;
 
-// Graceful shutdown is bounded: close handshakes (2 s), stdin flushes (5 s)
-// and the kill escalation (850 ms + 3 × closems) all fit in this.
-// The default fits close handshakes (2 s), stdin flushes (5 s) and the kill
+// Graceful shutdown is bounded. The default fits close handshakes (2 s), stdin flushes (5 s) and the kill
 // escalation (850 ms + 3 x closems); --shutdown-timeout overrides it.
 unsigned shutdown_deadline_ms(const cli::Config& config) {
   return config.shutdown_timeout_ms != 0 ? config.shutdown_timeout_ms : 10000 + 3 * config.closems;
 }
 }  // namespace
 
+Server::Server(uv_loop_t* loop, ServerContext& context)
+    : loop_(loop), context_(context), fork_slots_(context.config->maxforks) {
+  context_.fork_slots = &fork_slots_;
+  context_.unique_ids = &unique_ids_;
+}
+
+Server::~Server() {
+  stop_workers();
+  // A worker stopped at the shutdown deadline still has connections whose
+  // handles are in its loop; the process ends right after this, so they
+  // stay allocated and reachable (LeakSanitizer then has nothing to say),
+  // as a single loop's connections did in uv_default_loop.
+  static std::vector<std::unique_ptr<Worker>>* const kept = new std::vector<std::unique_ptr<Worker>>;
+  for (auto& worker : workers_) {
+    if (worker->stopped_with_handles_open()) kept->push_back(std::move(worker));
+  }
+}
+
 bool Server::listen(const std::vector<ListenAddress>& addresses, int port, std::string& error) {
   for (const ListenAddress& address : addresses) {
     auto handle = std::make_unique<uv_tcp_t>();
     handle->data = this;
-    int err = start_listener(loop_, handle.get(), address, port, &Server::on_connection, error);
+    int err = start_listener(loop_, handle.get(), address, port, &Server::on_connection_never, error);
     if (err != 0) return false;
     listeners_.push_back(std::move(handle));
+    redirect_listener_.push_back(false);
   }
   return true;
 }
@@ -41,42 +57,51 @@ bool Server::listen_for_redirects(const std::vector<ListenAddress>& addresses, i
     auto handle = std::make_unique<uv_tcp_t>();
     handle->data = this;
     ListenAddress redirect = address;
-    int err = start_listener(loop_, handle.get(), redirect, port, &Server::on_redirect_connection, error);
+    int err = start_listener(loop_, handle.get(), redirect, port, &Server::on_connection_never, error);
     if (err != 0) return false;
     listeners_.push_back(std::move(handle));
+    redirect_listener_.push_back(true);
   }
   return true;
 }
 
 bool Server::enable_tls(const tls::TlsFiles& files, std::string& error) {
-  tls_ = std::make_unique<tls::TlsContext>();
-  if (!tls_->load(files, error)) return false;
+  auto tls = std::make_shared<tls::TlsContext>();
+  if (!tls->load(files, error)) return false;
   tls_files_ = files;
-  context_.tls_context = tls_.get();
+  tls_enabled_ = true;
+  shared_tls_.replace(std::move(tls));
+  context_.tls_context = &shared_tls_;
   return true;
 }
 
 void Server::on_reload_signal(uv_signal_t* handle, int /*signum*/) noexcept {
   auto* self = static_cast<Server*>(handle->data);
-  if (!self->tls_) {
+  if (!self->tls_enabled_) {
     log::write(LogLevel::Info, "server", "", "SIGHUP: nothing to reload (no --ssl)");
     return;
   }
   std::string error;
-  // Connections keep the context they started with; new ones get the new
-  // certificate. A bad file keeps the old one serving.
-  if (self->tls_->load(self->tls_files_, error)) {
-    log::write(LogLevel::Info, "server", "", "SIGHUP: reloaded TLS certificate and key");
-  } else {
-    log::write(LogLevel::Error, "server", "", "SIGHUP: keeping the previous certificate: " + error);
+  // A new context is built here, on the main thread, and swapped in for
+  // every worker at once. Connections keep the context they started with;
+  // new ones get the new certificate. A bad file keeps the old one serving.
+  try {
+    auto tls = std::make_shared<tls::TlsContext>();
+    if (tls->load(self->tls_files_, error)) {
+      self->shared_tls_.replace(std::move(tls));
+      log::write(LogLevel::Info, "server", "", "SIGHUP: reloaded TLS certificate and key");
+      return;
+    }
+  } catch (const std::bad_alloc&) {
+    error = "out of memory";
   }
+  log::write(LogLevel::Error, "server", "", "SIGHUP: keeping the previous certificate: " + error);
 }
 
 bool Server::listen_unix(const std::string& path, unsigned mode, std::string& error) {
-  auto handle = std::make_unique<uv_pipe_t>();
-  handle->data = this;
-  if (start_unix_listener(loop_, handle.get(), path, mode, &Server::on_connection, error) != 0) return false;
-  unix_listeners_.push_back(std::move(handle));
+  int fd = -1;
+  if (start_unix_listener(path, mode, fd, error) != 0) return false;
+  unix_listener_fds_.push_back(fd);
   unix_socket_paths_.push_back(path);
   return true;
 }
@@ -87,16 +112,14 @@ bool Server::adopt(const std::vector<systemd::InheritedSocket>& sockets, std::st
     socklen_t length = sizeof domain;
     getsockopt(inherited.fd, SOL_SOCKET, SO_DOMAIN, &domain, &length);
     if (domain == AF_UNIX) {
-      auto pipe = std::make_unique<uv_pipe_t>();
-      pipe->data = this;
-      int err = uv_pipe_init(loop_, pipe.get(), 0);
-      if (err == 0) err = uv_pipe_open(pipe.get(), inherited.fd);
-      if (err == 0) err = uv_listen(reinterpret_cast<uv_stream_t*>(pipe.get()), 4096, &Server::on_connection);
-      if (err != 0) {
-        error = "socket activation: descriptor " + std::to_string(inherited.fd) + ": " + uv_strerror(err);
+      // systemd owns the file: it is not removed by us. listen() again is
+      // harmless on a listening socket and says early if this one is not.
+      if (::listen(inherited.fd, kListenBacklog) != 0) {
+        error = "socket activation: descriptor " + std::to_string(inherited.fd) + ": " +
+                uv_strerror(uv_translate_sys_error(errno));
         return false;
       }
-      unix_listeners_.push_back(std::move(pipe));  // systemd owns the file: not removed by us
+      unix_listener_fds_.push_back(inherited.fd);
       continue;
     }
     if (domain != AF_INET && domain != AF_INET6) {
@@ -107,19 +130,67 @@ bool Server::adopt(const std::vector<systemd::InheritedSocket>& sockets, std::st
     handle->data = this;
     int err = uv_tcp_init(loop_, handle.get());
     if (err == 0) err = uv_tcp_open(handle.get(), inherited.fd);
-    if (err == 0) err = uv_listen(reinterpret_cast<uv_stream_t*>(handle.get()), 4096, &Server::on_connection);
+    if (err == 0) err = uv_listen(reinterpret_cast<uv_stream_t*>(handle.get()), kListenBacklog, &Server::on_connection_never);
     if (err != 0) {
       error = "socket activation: descriptor " + std::to_string(inherited.fd) + ": " + uv_strerror(err);
       return false;
     }
     listeners_.push_back(std::move(handle));
+    redirect_listener_.push_back(false);
   }
   return true;
 }
 
+void Server::on_connection_never(uv_stream_t* /*listener*/, int /*status*/) noexcept {}
+
+bool Server::start_workers(unsigned count, std::string& error) {
+  // The sockets as the kernel knows them: each worker listens on its own
+  // copy. Unlike SO_REUSEPORT this needs no second bind, so it works the
+  // same for systemd's sockets, Unix sockets and --redirport.
+  std::vector<ListeningSocket> sockets;
+  for (std::size_t i = 0; i < listeners_.size(); ++i) {
+    uv_os_fd_t fd = -1;
+    uv_fileno(reinterpret_cast<uv_handle_t*>(listeners_[i].get()), &fd);
+    sockets.push_back({fd, false, redirect_listener_[i]});
+  }
+  for (int fd : unix_listener_fds_) sockets.push_back({fd, true, false});
+  bool ready = true;
+  for (unsigned number = 1; number <= count && ready; ++number) {
+    Worker::Owner& owner = *this;
+    workers_.push_back(std::make_unique<Worker>(number, context_, owner));
+    ready = workers_.back()->listen(sockets, error);
+  }
+  // The main loop's own handles close their descriptors now; the socket
+  // stays open (and listening) through the workers' copies. Closed before
+  // any worker thread starts, so no thread can see these descriptor
+  // numbers reused while the main thread still holds them.
+  for (auto& listener : listeners_) uv_close(reinterpret_cast<uv_handle_t*>(listener.get()), nullptr);
+  for (int fd : unix_listener_fds_) close(fd);
+  uv_run(loop_, UV_RUN_NOWAIT);  // their close callbacks, so the handles may be freed
+  listeners_.clear();
+  unix_listener_fds_.clear();
+  for (std::size_t i = 0; i < workers_.size() && ready; ++i) ready = workers_[i]->start(error);
+  if (!ready) stop_workers();
+  return ready;
+}
+
+void Server::stop_workers() noexcept {
+  for (auto& worker : workers_) {
+    worker->request_shutdown();
+    worker->request_exit_now();
+  }
+  for (auto& worker : workers_) worker->join();
+}
+
+std::size_t Server::connection_count() const noexcept {
+  std::size_t count = 0;
+  for (const auto& worker : workers_) count += worker->connection_count();
+  return count;
+}
+
 void Server::report_status() noexcept {
-  systemd::notify("STATUS=" + std::to_string(context_.connection_count) + " connection(s), " +
-                  std::to_string(context_.active_children) + " child process(es)");
+  systemd::notify("STATUS=" + std::to_string(connection_count()) + " connection(s), " +
+                  std::to_string(fork_slots_.active()) + " child process(es)");
 }
 
 void Server::on_status_timer(uv_timer_t* timer) noexcept {
@@ -139,8 +210,12 @@ void Server::run() {
   uv_signal_init(loop_, &sighup_);
   sighup_.data = this;
   uv_signal_start(&sighup_, &Server::on_reload_signal, SIGHUP);
-  context_.server = this;
-  context_.on_last_connection_closed = &Server::on_last_connection_closed;
+  uv_async_init(loop_, &worker_finished_, &Server::on_worker_finished_notice);
+  worker_finished_.data = this;
+  {
+    std::lock_guard<std::mutex> lock(workers_mutex_);
+    worker_notice_open_ = true;
+  }
   // systemd (Type=notify): ready once every listener is up. The timer sends
   // the status line and, with WatchdogSec=, the keep-alive at half the
   // interval; it never keeps the loop alive by itself.
@@ -154,26 +229,7 @@ void Server::run() {
   uv_unref(reinterpret_cast<uv_handle_t*>(&status_timer_));
   status_timer_started_ = true;
   uv_run(loop_, UV_RUN_DEFAULT);
-}
-
-void Server::on_connection(uv_stream_t* listener, int status) noexcept {
-  auto* self = static_cast<Server*>(listener->data);
-  if (status != 0) {
-    // EMFILE/ENFILE: libuv has already accepted and dropped the pending
-    // connection using its reserve descriptor, so this does not spin.
-    log::write(LogLevel::Error, "server", "", std::string("Accept failed: ") + uv_strerror(status));
-    return;
-  }
-  Connection::accept_from(listener, self->context_);
-}
-
-void Server::on_redirect_connection(uv_stream_t* listener, int status) noexcept {
-  auto* self = static_cast<Server*>(listener->data);
-  if (status != 0) {
-    log::write(LogLevel::Error, "server", "", std::string("Accept failed: ") + uv_strerror(status));
-    return;
-  }
-  Connection::accept_from(listener, self->context_, /*redirect_only=*/true);
+  for (auto& worker : workers_) worker->join();
 }
 
 void Server::on_signal(uv_signal_t* handle, int signum) noexcept {
@@ -181,59 +237,63 @@ void Server::on_signal(uv_signal_t* handle, int signum) noexcept {
 }
 
 void Server::begin_shutdown(int signum) noexcept {
-  if (context_.shutting_down) {
+  if (shutting_down_) {
     // A second signal: stop waiting.
     log::write(LogLevel::Info, "server", "", "Second signal: exiting now");
-    finish();
+    exit_now();
     return;
   }
-  context_.shutting_down = true;
+  shutting_down_ = true;
   systemd::notify("STOPPING=1");
   log::write(LogLevel::Info, "server", "",
              std::string("Received ") + (signum == SIGINT ? "SIGINT" : "SIGTERM") +
                  ": closing connections and ending children");
-  for (auto& listener : listeners_) uv_close(reinterpret_cast<uv_handle_t*>(listener.get()), nullptr);
-  for (auto& listener : unix_listeners_) uv_close(reinterpret_cast<uv_handle_t*>(listener.get()), nullptr);
   for (const auto& path : unix_socket_paths_) unlink(path.c_str());
-  // shut_down_for_server may delete connections; step carefully.
-  for (Connection* c = context_.first_connection; c != nullptr;) {
-    Connection* next = c->next_;
-    c->shut_down_for_server();
-    c = next;
-  }
-  if (context_.connection_count == 0) {
-    finish();
-    return;
-  }
+  for (auto& worker : workers_) worker->request_shutdown();
+  // One deadline for the whole server, however many workers share the work.
   uv_timer_init(loop_, &deadline_);
   deadline_.data = this;
+  deadline_started_ = true;
   uv_timer_start(&deadline_, &Server::on_deadline, shutdown_deadline_ms(*context_.config), 0);
   uv_unref(reinterpret_cast<uv_handle_t*>(&deadline_));
-}
-
-void Server::on_last_connection_closed(ServerContext& context) noexcept {
-  static_cast<Server*>(context.server)->finish();
 }
 
 void Server::on_deadline(uv_timer_t* timer) noexcept {
   auto* self = static_cast<Server*>(timer->data);
   log::write(LogLevel::Error, "server", "",
-             std::to_string(self->context_.connection_count) + " connection(s) still open at the shutdown deadline");
+             std::to_string(self->connection_count()) + " connection(s) still open at the shutdown deadline");
+  self->exit_now();
+}
+
+void Server::exit_now() noexcept {
+  for (auto& worker : workers_) worker->request_exit_now();
+}
+
+void Server::on_worker_finished(Worker& /*worker*/) noexcept {
+  std::lock_guard<std::mutex> lock(workers_mutex_);
+  ++workers_finished_;
+  if (worker_notice_open_) uv_async_send(&worker_finished_);
+}
+
+void Server::on_worker_finished_notice(uv_async_t* handle) noexcept {
+  auto* self = static_cast<Server*>(handle->data);
+  {
+    std::lock_guard<std::mutex> lock(self->workers_mutex_);
+    if (self->workers_finished_ < self->workers_.size()) return;
+    self->worker_notice_open_ = false;
+  }
   self->finish();
 }
 
 void Server::finish() noexcept {
   if (finished_) return;
   finished_ = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&worker_finished_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
-  if (status_timer_started_) uv_close(reinterpret_cast<uv_handle_t*>(&status_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sighup_), nullptr);
-  if (context_.connection_count > 0) {
-    // Forced exit: no child may outlive us.
-    for (Connection* c = context_.first_connection; c != nullptr; c = c->next_) c->kill_child_now();
-    uv_stop(loop_);
-  }
+  if (status_timer_started_) uv_close(reinterpret_cast<uv_handle_t*>(&status_timer_), nullptr);
+  if (deadline_started_) uv_close(reinterpret_cast<uv_handle_t*>(&deadline_), nullptr);
 }
 
 }  // namespace wsbridge::net

@@ -1,7 +1,8 @@
 // What every connection of one event loop shares: the configuration resolved
 // at start-up, the fork counter, and scratch buffers that belong to the loop
 // rather than to connections (design.md rule 7), so an idle connection costs
-// only its own state.
+// only its own state. main() fills in one; each worker loop (--workers) gets
+// a copy, and what the workers must share lives behind `shared`.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include "wsbridge/cli/config.h"
 #include "wsbridge/http/request.h"
 #include "wsbridge/http/request_parser.h"
+#include "net/shared_state.h"
 #include "wsbridge/tls/tls_context.h"
 
 namespace wsbridge::proc {
@@ -39,7 +41,7 @@ constexpr std::size_t kReadBufferSize = 64 * 1024;
 
 struct ServerContext {
   const cli::Config* config = nullptr;
-  tls::TlsContext* tls_context = nullptr;  // with --ssl; reloaded on SIGHUP
+  SharedTls* tls_context = nullptr;         // with --ssl; replaced on SIGHUP
   int https_port = 443;                    // where --redirport sends clients
   bridge::TrustedProxies trusted_proxies;  // --trusted-proxy
   std::string command_path;               // absolute, resolved once at start-up
@@ -53,18 +55,20 @@ struct ServerContext {
   std::size_t max_line = 0;
   std::string server_software;
 
-  // Starts children (thread-safe); main() owns it.
+  // Starts children (thread-safe, shared by every worker); main() owns it.
   proc::Spawner* spawner = nullptr;
 
-  // --maxforks: children alive now (spawned and not yet reaped).
-  int active_children = 0;
-  bool fork_limit_reached() const noexcept {
-    return config->maxforks > 0 && active_children >= config->maxforks;
-  }
+  // --maxforks: children alive now in every worker (spawned and not yet
+  // reaped). fork_limit_reached() refuses early; take_fork_slot() is exact.
+  ForkSlots* fork_slots = nullptr;
+  bool fork_limit_reached() const noexcept { return fork_slots->exhausted(); }
+  [[nodiscard]] bool take_fork_slot() noexcept { return fork_slots->take(); }
+  void release_fork_slot() noexcept { fork_slots->release(); }
+  UniqueIds* unique_ids = nullptr;  // shared by every worker
 
   // Every open connection, for graceful shutdown (intrusive list).
   Connection* first_connection = nullptr;
-  std::size_t connection_count = 0;
+  LoopCounter connection_count;  // read by the main thread for status lines
   bool shutting_down = false;
   void (*on_last_connection_closed)(ServerContext&) = nullptr;
   void* server = nullptr;
@@ -75,7 +79,6 @@ struct ServerContext {
   std::string utf8_scratch;   // repaired child output
   std::string tls_plaintext;  // decrypted bytes of one socket read
   std::string tls_replies;    // TLS records produced while reading
-  std::uint64_t last_unique_id = 0;
 };
 
 // Parses "Name: value" as websocketd does (split at the first ':', value's

@@ -12,10 +12,11 @@ constexpr std::size_t kKeepCapacity = 64 * 1024;
 }  // namespace
 
 namespace {
-// TLS records of one write are built here and handed to the kernel at once;
-// the loop is single-threaded, so one buffer serves every connection.
+// TLS records of one write are built here and handed to the kernel at once.
+// A loop is single-threaded, so one buffer serves every connection of a
+// loop; one per thread, because each worker loop has its own thread.
 std::string& ciphertext_scratch() {
-  static std::string scratch;
+  thread_local std::string scratch;
   return scratch;
 }
 }  // namespace

@@ -156,8 +156,12 @@ class Server:
     def argv(self, port: int) -> list[str]:
         if self.argv_fn is not None:
             return [self.binary, *self.argv_fn(port)]
+        # WSBRIDGE_TEST_WORKERS (scripts/test-tsan.sh) sets the number of
+        # worker loops; a test's own --workers comes later and wins.
+        workers = os.environ.get("WSBRIDGE_TEST_WORKERS", "")
+        extra = [f"--workers={workers}"] if workers and not is_websocketd(self.binary) else []
         return [self.binary, f"--port={port}", f"--address={self.address}",
-                *self.flags, *self.command]
+                *extra, *self.flags, *self.command]
 
     def start(self, ready_timeout: float = 5.0, attempts: int = 5) -> "Server":
         last_err = ""

@@ -117,7 +117,7 @@ const std::vector<std::string> kAllOptions = {
     "staticdir",  "cgidir",    "devconsole", "ssl",      "sslcert",       "sslkey",
     "sslca",      "redirport", "reverselookup", "unixsocket", "pingms",   "passstderr",
     "user",       "group",     "logformat", "unixsocket-mode", "ping-interval",
-    "trusted-proxy", "proxy-protocol", "shutdown-timeout"};
+    "trusted-proxy", "proxy-protocol", "shutdown-timeout", "workers"};
 
 }  // namespace
 
@@ -578,4 +578,22 @@ TEST_CASE("--user and --group are parsed, in every spelling, default empty", "[c
   REQUIRE(numeric.run);
   CHECK(numeric.config.user == "65534");
   CHECK(numeric.config.group.empty());
+}
+
+TEST_CASE("--workers takes 0 to 64 in every spelling", "[cli_parse_args_test]") {
+  for (const auto& words : {std::initializer_list<const char*>{"--workers=2", "cat"},
+                            std::initializer_list<const char*>{"-workers", "2", "cat"},
+                            std::initializer_list<const char*>{"--workers", "2", "cat"}}) {
+    const ParseOutcome outcome = parse(words);
+    REQUIRE(outcome.run);
+    CHECK(outcome.config.workers == 2u);
+  }
+  CHECK(parse({"--workers=0", "cat"}).config.workers == 0u);
+  CHECK(parse({"--workers=64", "cat"}).config.workers == 64u);
+  for (const char* bad : {"--workers=65", "--workers=-1", "--workers=two", "--workers="}) {
+    INFO(bad);
+    const ParseOutcome outcome = parse({bad, "cat"});
+    CHECK_FALSE(outcome.run);
+    CHECK(outcome.exit_code == 2);
+  }
 }

@@ -7,6 +7,10 @@
 
 namespace wsbridge::cli {
 
+// --workers: most event loops (threads) at once, and the default's cap on
+// machines with more cores; past this they only add contention.
+constexpr unsigned kMaxWorkers = 64;
+
 enum class LogLevel { Debug, Trace, Access, Info, Error, Fatal, None };
 
 struct Config {
@@ -19,6 +23,7 @@ struct Config {
   int maxforks = 0;                    // 0 or less → unlimited
   unsigned closems = 0;                // added to each kill-escalation delay
   unsigned shutdown_timeout_ms = 0;    // SIGTERM/SIGINT: longest graceful stop; 0 = 10 s + 3 x closems
+  unsigned workers = 0;                // --workers: event loops on their own threads; 0 = one per core
   std::uint64_t max_message = 16ull * 1024 * 1024;  // --maxmessage/--maxframesize; 0 = unlimited
   // Policy.
   std::string origin;                  // comma-separated allow list
