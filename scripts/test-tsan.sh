@@ -3,9 +3,9 @@
 # $WSBRIDGE_TSAN_BUILD_DIR) and runs the integration tests where worker
 # threads share something: the worker loops themselves, echo, lifecycle and
 # shutdown, TLS (SIGHUP swaps the context), limits (--maxforks), CGI, Unix
-# sockets and systemd. Every server runs two worker loops
-# (WSBRIDGE_TEST_WORKERS, which wsb.py passes on), however many cores the
-# machine has. Fails on any test failure and on any TSan report that is not
+# sockets, systemd, and the spawner (its threads clone children). Every
+# server runs two worker loops (WSBRIDGE_TEST_WORKERS, which wsb.py passes
+# on), however many cores the machine has. Fails on any test failure and on any TSan report that is not
 # about a descriptor number (see below). Extra arguments go to ctest.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,7 +30,7 @@ mkdir -p "$logs"
 export TSAN_OPTIONS=halt_on_error=0:exitcode=0:second_deadlock_stack=1:log_path=$logs/tsan
 export WSBRIDGE_TEST_WORKERS=${WSBRIDGE_TEST_WORKERS:-2}
 
-subset='integration\.(test_workers|test_echo|test_lifecycle|test_tls|test_limits|test_cgi|test_unix_socket|test_systemd|test_teardown)$'
+subset='integration\.(test_workers|test_echo|test_lifecycle|test_tls|test_limits|test_cgi|test_unix_socket|test_systemd|test_teardown|test_spawner)$'
 status=0
 (cd "$build_dir" && ctest --output-on-failure -j2 -R "$subset" "$@") || status=$?
 python3 "$root/scripts/tsan_reports.py" "$logs" || status=1

@@ -128,6 +128,10 @@ std::string join_command(const Config& config, const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Spawner::start re-executes this program as its spawner process.
+  if (argc == 3 && std::strcmp(argv[1], wsbridge::proc::kSpawnerArgument) == 0) {
+    wsbridge::proc::run_spawner(wsbridge::proc::kSpawnerControlFd, static_cast<pid_t>(std::atol(argv[2])));
+  }
   ensure_standard_descriptors_open();
   wsbridge::cli::ParseOutcome outcome = wsbridge::cli::parse_args(argc, argv);
   if (!outcome.stdout_text.empty()) std::fputs(outcome.stdout_text.c_str(), stdout);
@@ -197,8 +201,10 @@ int main(int argc, char** argv) {
   raise_descriptor_limit();
   mark_inherited_descriptors_cloexec();
 
-  // Declared before the server, so it outlives every connection.
-  wsbridge::proc::Spawner spawner;
+  // Static: after a forced exit, thread-pool work may still be starting a
+  // child when main returns; stop() below makes it give up, and the object
+  // must still be there when it does.
+  static wsbridge::proc::Spawner spawner;
   context->spawner = &spawner;
   uv_loop_t* loop = uv_default_loop();
   net::Server server(loop, *context);
@@ -228,7 +234,7 @@ int main(int argc, char** argv) {
   }
   // Forked now: after the privilege drop (its children inherit its
   // credentials) and while this process still has one thread.
-  if (int err = spawner.start(); err != 0) {
+  if (int err = spawner.start(getpid()); err != 0) {
     wsbridge::log::write(LogLevel::Error, "server", "",
                          std::string("Cannot start the spawner process (") + std::strerror(err) +
                              "); children are started by the server itself");
@@ -280,6 +286,7 @@ int main(int argc, char** argv) {
     }
   }
   server.run();
+  spawner.stop();
   wsbridge::log::write(LogLevel::Info, "server", "", "Stopped");
   return 0;
 }

@@ -1,6 +1,7 @@
 #include "proc/spawner.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -41,12 +42,6 @@ struct RequestHeader {
 struct Reply {
   std::int32_t error = 0;  // 0, or the errno of the failed exec / clone
   std::int32_t pid = -1;   // > 0 whenever a child was created, even one whose exec failed
-};
-
-// struct clone_args as of Linux 5.3 (CLONE_ARGS_SIZE_VER0). Spelled out
-// because <linux/sched.h> clashes with glibc's <sched.h>.
-struct CloneArgs {
-  std::uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
 };
 
 bool write_all(int fd, const void* data, std::size_t size) noexcept {
@@ -98,30 +93,31 @@ std::string encode_request(const std::string& path, const std::vector<std::strin
 
 // ----------------------------------------------------------- spawner side
 
-// In the new child, which shares nothing with the spawner but a copy of its
-// memory: only async-signal-safe calls until exec.
+// In the new child, a copy of one spawner thread: only raw system calls
+// until exec. The spawner has other threads (one may hold a lock of libc's
+// or a sanitizer's), and syscall() is the one entry point no sanitizer
+// intercepts. Signal state needs no work: the spawner ignores nothing and
+// blocks nothing, and exec resets its handlers to the defaults.
 [[noreturn]] void exec_child(int report_fd, const int fds[kRequestFds], char* path, char** argv, char** envp,
                              const char* cwd) noexcept {
-  // The spawner ignores these (see run_spawner); a child starts with every
-  // disposition at its default and nothing blocked, as from a shell.
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig : {SIGINT, SIGHUP, SIGPIPE}) ::sigaction(sig, &dfl, nullptr);
-  sigset_t empty;
-  sigemptyset(&empty);
-  ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+  // Until exec names it after its program: a child whose exec failed must
+  // not pass for the spawner in ps (or in the tests).
+  ::syscall(SYS_prctl, PR_SET_NAME, "wsbridge-exec", 0, 0, 0);
   // A process group of its own, as posix_spawn's POSIX_SPAWN_SETPGROUP.
+  // dup3, not dup2 (absent on arm64); the ends are never 0-2, so never equal.
   int err = 0;
-  if (::setpgid(0, 0) != 0 || ::dup2(fds[kChildStdin], STDIN_FILENO) < 0 ||
-      ::dup2(fds[kChildStdout], STDOUT_FILENO) < 0 || ::dup2(fds[kChildStderr], STDERR_FILENO) < 0 ||
-      (cwd != nullptr && ::chdir(cwd) != 0)) {
+  if (::syscall(SYS_setpgid, 0, 0) != 0 || ::syscall(SYS_dup3, fds[kChildStdin], STDIN_FILENO, 0) < 0 ||
+      ::syscall(SYS_dup3, fds[kChildStdout], STDOUT_FILENO, 0) < 0 ||
+      ::syscall(SYS_dup3, fds[kChildStderr], STDERR_FILENO, 0) < 0 ||
+      (cwd != nullptr && ::syscall(SYS_chdir, cwd) != 0)) {
     err = errno;
   } else {
-    ::execve(path, argv, envp);
+    ::syscall(SYS_execve, path, argv, envp);
     err = errno;
   }
-  (void)!::write(report_fd, &err, sizeof err);
-  ::_exit(127);
+  ::syscall(SYS_write, report_fd, &err, sizeof err);
+  ::syscall(SYS_exit_group, 127);
+  __builtin_unreachable();
 }
 
 // Starts one child as the server's (CLONE_PARENT) and waits until it has
@@ -134,10 +130,11 @@ Reply start_child(const int fds[kRequestFds], char* path, char** argv, char** en
     reply.error = errno;
     return reply;
   }
-  CloneArgs args{};
-  args.flags = CLONE_PARENT | CLONE_VFORK;
-  args.exit_signal = 0;  // with CLONE_PARENT the kernel uses the spawner's own (SIGCHLD)
-  long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  // The classic clone, not clone3: container seccomp profiles answer
+  // clone3 with ENOSYS on purpose. No new stack: without CLONE_VM the child
+  // runs on its own copy of this one. Its exit signal is the spawner's own
+  // (SIGCHLD), which is what CLONE_PARENT children get.
+  long pid = ::syscall(SYS_clone, CLONE_PARENT | CLONE_VFORK, nullptr, nullptr, nullptr, 0);
   if (pid == 0) exec_child(report[1], fds, path, argv, envp, cwd);
   ::close(report[1]);
   if (pid < 0) {
@@ -232,32 +229,49 @@ void serve_requests(int control_fd) noexcept {
         }
       }
     }
-    if (received == kRequestFds && (msg.msg_flags & MSG_CTRUNC) == 0) serve_request(fds);
+    if (received == kRequestFds && (msg.msg_flags & MSG_CTRUNC) == 0) {
+      serve_request(fds);
+    } else if (received > 0) {
+      // Some descriptors did not fit (our descriptor limit): say so on the
+      // reply channel, which comes first, rather than leave the server
+      // waiting. With none at all, the server reads end of file instead.
+      Reply reply;
+      reply.error = EPROTO;
+      (void)write_all(fds[kReplyChannel], &reply, sizeof reply);
+    }
     for (int fd : fds) {
       if (fd >= 0) ::close(fd);
     }
   }
 }
 
-[[noreturn]] void run_spawner(int control_fd, pid_t server_pid) noexcept {
+void ignore_signal(int) noexcept {}
+
+}  // namespace
+
+void run_spawner(int control_fd, pid_t server_pid) noexcept {
   // Dies with the server, even if the server is SIGKILLed.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != server_pid) ::_exit(0);
   ::prctl(PR_SET_NAME, "wsbridge-spawn");
-  // Nothing but the control socket and 0-2: listeners, the loop's epoll and
-  // the systemd sockets stay with the server, and the descriptor table a
-  // clone copies stays a few entries long.
+  // Nothing but the control socket and 0-2: the descriptor table a clone
+  // copies stays a few entries long.
   if (control_fd > 3) ::close_range(3, static_cast<unsigned>(control_fd) - 1, 0);
   ::close_range(static_cast<unsigned>(control_fd) + 1, ~0u, 0);
-  // Signal dispositions: the server's handlers are meaningless here. A
-  // terminal's ^C and a SIGHUP meant as "reload" (pkill -HUP wsbridge also
-  // matches this process's name) must not end the spawner; SIGTERM may.
+  // It came across exec without the flag; children must not get it.
+  ::fcntl(control_fd, F_SETFD, FD_CLOEXEC);
+  // Every disposition at its default, nothing blocked: children inherit
+  // ignored signals and the mask, not handlers. A terminal's ^C and a
+  // SIGHUP meant as "reload" (pkill -HUP wsbridge matches this name too)
+  // must not end the spawner, so those get a handler that does nothing,
+  // which exec then resets for the child. SIGTERM may end it.
   struct sigaction action {};
   action.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &action, nullptr);
   }
-  action.sa_handler = SIG_IGN;
+  action.sa_handler = ignore_signal;
+  action.sa_flags = SA_RESTART;
   for (int sig : {SIGINT, SIGHUP, SIGPIPE}) ::sigaction(sig, &action, nullptr);
   sigset_t empty;
   sigemptyset(&empty);
@@ -271,25 +285,35 @@ void serve_requests(int control_fd) noexcept {
   ::_exit(0);
 }
 
-}  // namespace
 
 // ------------------------------------------------------------ server side
 
-Spawner::~Spawner() {
-  if (control_fd_ >= 0) ::close(control_fd_);
+Spawner::~Spawner() { stop(); }
+
+void Spawner::stop() noexcept {
+  if (closing_.exchange(true)) return;
+  // shutdown, not close: a pool thread may be inside sendmsg on this
+  // descriptor, and a closed number could be reused under it. Blocked
+  // senders and readers wake with an error and, seeing closing_, give up.
+  if (control_fd_ >= 0) ::shutdown(control_fd_, SHUT_RDWR);
   if (const pid_t pid = pid_.exchange(-1); pid > 0) {
     // It has nothing to flush: end it at once rather than wait for it to
-    // notice the closed socket.
+    // notice the socket.
     ::kill(pid, SIGKILL);
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
   }
 }
 
-int Spawner::start() noexcept {
+int Spawner::start(pid_t server_pid) noexcept {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return errno;
-  const pid_t server_pid = ::getpid();
+  // Prepared before the fork: the child may only make async-signal-safe calls.
+  const std::string pid_text = std::to_string(server_pid);
+  char name[] = "wsbridge-spawn";
+  char flag[sizeof kSpawnerArgument];
+  std::memcpy(flag, kSpawnerArgument, sizeof flag);
+  char* spawner_argv[] = {name, flag, const_cast<char*>(pid_text.c_str()), nullptr};
   pid_t pid = ::fork();
   if (pid < 0) {
     int err = errno;
@@ -299,7 +323,18 @@ int Spawner::start() noexcept {
   }
   if (pid == 0) {
     ::close(sv[0]);
-    run_spawner(sv[1], server_pid);
+    // The control socket becomes descriptor 3, kept across exec.
+    if (sv[1] == kSpawnerControlFd) {
+      ::fcntl(kSpawnerControlFd, F_SETFD, 0);
+    } else {
+      ::dup2(sv[1], kSpawnerControlFd);
+    }
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // A fresh image of this program: the spawner then holds none of the
+    // server's memory (configuration, TLS private key) and is a few pages
+    // for each clone to copy. Without /proc, it runs on in this copy.
+    ::execve("/proc/self/exe", spawner_argv, environ);
+    run_spawner(kSpawnerControlFd, server_pid);
   }
   ::close(sv[1]);
   control_fd_ = sv[0];
@@ -308,11 +343,17 @@ int Spawner::start() noexcept {
   return 0;
 }
 
+bool Spawner::spawner_hung_up() const noexcept {
+  pollfd p{control_fd_, POLLOUT, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)) != 0;
+}
+
 void Spawner::note_spawner_gone(int err) noexcept {
   if (usable_.exchange(false)) {
-    // Its end of the socket closed as it died, so the wait is short; until
+    // Its end of the socket closed as it died: the wait is short. Until
     // reaped it would stay a zombie.
     if (const pid_t pid = pid_.exchange(-1); pid > 0) {
+      ::kill(pid, SIGKILL);
       while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
       }
     }
@@ -322,8 +363,21 @@ void Spawner::note_spawner_gone(int err) noexcept {
   }
 }
 
+int Spawner::start_here_instead(const char* why, const std::string& path, const std::vector<std::string>& argv,
+                                const std::vector<std::string>& env, SpawnedChild& out, const char* cwd) noexcept {
+  if (closing_.load()) return ECANCELED;  // the server is exiting: start nothing new
+  if (spawner_hung_up()) {
+    note_spawner_gone(EPIPE);
+  } else {
+    log::write(log::LogLevel::Error, "server", "",
+               std::string("The spawner did not take a request (") + why + "); this child is started by the server");
+  }
+  return spawn_child(path, argv, env, out, cwd);
+}
+
 int Spawner::spawn(const std::string& path, const std::vector<std::string>& argv,
                    const std::vector<std::string>& env, SpawnedChild& out, const char* cwd) noexcept {
+  if (closing_.load()) return ECANCELED;
   if (!usable_.load(std::memory_order_relaxed)) return spawn_child(path, argv, env, out, cwd);
   std::string request;
   try {
@@ -370,27 +424,22 @@ int Spawner::spawn(const std::string& path, const std::vector<std::string>& argv
   if (send_error != 0) {
     ::close(channel[0]);
     pipes.close_parent_ends();
-    // A closed peer means the spawner is gone; anything else (ENOBUFS, say)
-    // concerns this request only. Either way this child starts here.
-    if (send_error == EPIPE || send_error == ECONNREFUSED || send_error == ECONNRESET ||
-        send_error == ENOTCONN) {
-      note_spawner_gone(send_error);
-    }
-    return spawn_child(path, argv, env, out, cwd);
+    return start_here_instead(std::strerror(send_error), path, argv, env, out, cwd);
   }
 
+  // The answer is read even when writing the request failed: the spawner
+  // answers a request it refuses (E2BIG) without reading all of it.
   Reply reply;
-  const bool answered =
-      write_all(channel[0], request.data(), request.size()) && read_all(channel[0], &reply, sizeof reply);
+  (void)write_all(channel[0], request.data(), request.size());
+  const bool answered = read_all(channel[0], &reply, sizeof reply);
   ::close(channel[0]);
   if (!answered) {
-    // The spawner died with this request in hand. If it had started the
-    // child already, that child is ours but its pid never reached us: it
-    // loses its pipes now and is reaped only when the server exits. Seen
-    // only when someone kills the spawner.
+    // The spawner dropped the request, or died with it in hand. If it had
+    // started the child already, that child is ours but its pid never
+    // reached us: it loses its pipes now and is reaped only when the
+    // server exits. Seen only when someone kills the spawner.
     pipes.close_parent_ends();
-    note_spawner_gone(EPIPE);
-    return spawn_child(path, argv, env, out, cwd);
+    return start_here_instead("no answer", path, argv, env, out, cwd);
   }
   if (reply.error != 0) {
     // The child exists only when its exec failed after the clone; it is
@@ -401,6 +450,12 @@ int Spawner::spawn(const std::string& path, const std::vector<std::string>& argv
     }
     pipes.close_parent_ends();
     return reply.error;
+  }
+  if (reply.pid <= 0) {
+    // Never signal or wait for a pid we did not get: 0 or -1 would name our
+    // own process group, or every process.
+    pipes.close_parent_ends();
+    return EPROTO;
   }
   return adopt_spawned_child(reply.pid, pipes, out);
 }

@@ -18,8 +18,12 @@
 //      stream, so its size is not bounded by a datagram;
 //   4. read the answer there: an errno value (0 on success) and the pid.
 // When the spawner is not running (it could not start, or someone killed
-// it), children are started in the server itself with posix_spawn, and a
-// warning says so once.
+// it), children are started in the server itself with posix_spawn, and an
+// error line says so once. A request the spawner could not take (its
+// descriptor limit, say) is started in the server too, and logged.
+//
+// The spawner is this same program, re-executed through /proc/self/exe with
+// kSpawnerArgument, so it holds none of the server's memory.
 #pragma once
 #include <sys/types.h>
 
@@ -36,15 +40,18 @@ class Spawner {
   Spawner() = default;
   Spawner(const Spawner&) = delete;
   Spawner& operator=(const Spawner&) = delete;
-  // Closes the control socket (the spawner exits on its end of file) and
-  // reaps the spawner.
   ~Spawner();
 
-  // Forks the spawner. Call while the process has a single thread (fork
-  // copies only the calling thread) and after privileges are dropped (the
-  // spawner's children inherit its credentials). Returns 0 or an errno
-  // value; on failure spawn() starts children in process.
-  [[nodiscard]] int start() noexcept;
+  // Forks the spawner. Call after privileges are dropped (the spawner's
+  // children inherit its credentials) and before other threads start.
+  // Returns 0 or an errno value; on failure spawn() starts children in
+  // process.
+  [[nodiscard]] int start(pid_t server_pid) noexcept;
+
+  // Ends and reaps the spawner; spawn() then fails with ECANCELED rather
+  // than start anything while the server exits. Idempotent; thread-safe
+  // against spawn() (pool threads may still be in it at a forced exit).
+  void stop() noexcept;
 
   // Same contract as spawn_child(). Thread-safe; blocks until the child has
   // exec'd or failed to.
@@ -56,13 +63,26 @@ class Spawner {
   pid_t pid() const noexcept { return pid_.load(); }
 
  private:
-  // The transport failed (the spawner is gone): warn once, reap it, and stop
-  // using it.
+  // The spawner's end of the control socket is closed: it has exited.
+  bool spawner_hung_up() const noexcept;
+  // The spawner is gone: say so once, reap it, and stop using it.
   void note_spawner_gone(int err) noexcept;
+  // The spawner did not start this child: start it here, unless exiting.
+  int start_here_instead(const char* why, const std::string& path, const std::vector<std::string>& argv,
+                         const std::vector<std::string>& env, SpawnedChild& out, const char* cwd) noexcept;
 
   int control_fd_ = -1;
   std::atomic<pid_t> pid_{-1};  // -1 once reaped, so no later kill hits a reused pid
   std::atomic<bool> usable_{false};
+  std::atomic<bool> closing_{false};
 };
+
+// argv[1] of a spawner process, and the descriptor its control socket is on.
+inline constexpr char kSpawnerArgument[] = "--wsbridge-internal-spawner";
+inline constexpr int kSpawnerControlFd = 3;
+
+// The spawner process's body (main() calls it when argv[1] is
+// kSpawnerArgument); never returns.
+[[noreturn]] void run_spawner(int control_fd, pid_t server_pid) noexcept;
 
 }  // namespace wsbridge::proc

@@ -7,7 +7,9 @@ import os
 import time
 
 
-# wsbridge's helper process that starts children (src/proc/spawner.h).
+# wsbridge's helper process that starts children (src/proc/spawner.h). A
+# child between its clone and its exec is named "wsbridge-exec", so only the
+# spawner itself carries this name.
 SPAWNER_NAME = "wsbridge-spawn"
 
 
@@ -55,7 +57,9 @@ def live_children(pid: int) -> list[int]:
 
 
 def zombie_children(pid: int) -> list[int]:
-    return sorted(k for k, state in children_of(pid).items() if state == "Z")
+    """Every unreaped child, the spawner included: a dead spawner must be
+    reaped too."""
+    return sorted(kid for kid, _, state in _processes_with_parent(pid) if state == "Z")
 
 
 def fd_count(pid: int) -> int:

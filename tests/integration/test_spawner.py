@@ -5,6 +5,7 @@ server's descriptor table (src/proc/spawner.h). Seen from outside through
 happens when it is gone."""
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -133,6 +134,8 @@ def test_an_environment_larger_than_a_datagram_reaches_the_child(start_server, s
     c.close()
     for name, value in values.items():
         assert f"{name}={value}".encode() in lines, f"{name} did not arrive whole"
+    # ...and the spawner started it: nothing fell back to the server.
+    assert "spawner" not in srv.log(), srv.log()
     assert b"SERVER_SOFTWARE=" in b"\n".join(lines)
 
 
@@ -150,3 +153,80 @@ def test_a_command_that_cannot_run_gets_500_and_leaves_no_zombie(start_server, t
         assert b"Permission denied" in resp.body
     time.sleep(0.2)
     assert procstat.children_of(srv.pid) == {}, "a child whose exec failed was not reaped"
+
+
+def signal_state(pid):
+    """(ignored, blocked, caught) signal masks from /proc/<pid>/status."""
+    fields = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            fields[key] = int(value.strip(), 16) if key in ("SigIgn", "SigBlk", "SigCgt") else None
+    return fields["SigIgn"], fields["SigBlk"], fields["SigCgt"]
+
+
+# Signals 1-31; glibc's own real-time signals 32 and 33 may be ignored on the
+# posix_spawn path, which a shell's children see as well.
+STANDARD_SIGNALS = (1 << 31) - 1
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("path", ["spawner", "in-process fallback"])
+def test_a_child_starts_with_default_signals_and_nothing_blocked(start_server, stray, path):
+    # A shell script's `trap` and `kill` behave as from a terminal only if
+    # the server's own SIGPIPE/SIGINT/SIGHUP handling is not inherited.
+    srv = start_server([script("pid_cat.sh")])
+    if path != "spawner":
+        os.kill(running_spawner(srv.pid), signal.SIGKILL)
+    c = wsb.RawWS(srv.port)
+    pid = read_pid(c)
+    stray.add(pid)
+    ignored, blocked, _ = signal_state(pid)
+    assert ignored & STANDARD_SIGNALS == 0, f"child ignores signals {ignored:#x}"
+    assert blocked == 0, f"child blocks signals {blocked:#x}"
+    c.close()
+
+
+@pytest.mark.timeout(30)
+def test_the_spawner_survives_sigint_and_sighup(start_server, stray):
+    # ^C in a terminal reaches the whole foreground group; pkill -HUP
+    # wsbridge matches the spawner's name. Neither may end it.
+    srv = start_server([script("pid_cat.sh")])
+    spawner = running_spawner(srv.pid)
+    os.kill(spawner, signal.SIGINT)
+    os.kill(spawner, signal.SIGHUP)
+    time.sleep(0.2)
+    assert procstat.spawner_of(srv.pid) == spawner
+    c = wsb.RawWS(srv.port)
+    stray.add(read_pid(c))
+    c.close()
+    assert "spawner" not in srv.log(), srv.log()
+
+
+@pytest.mark.timeout(40)
+def test_a_request_the_spawner_cannot_take_is_started_by_the_server(start_server, stray):
+    # With no room for the four descriptors of a request, the spawner cannot
+    # answer at all; the server must not wait for it forever, nor take it for
+    # dead, and the connection still gets its child.
+    srv = start_server([script("pid_cat.sh")])
+    spawner = running_spawner(srv.pid)
+    subprocess.run(["prlimit", f"--pid={spawner}", "--nofile=4:"], check=True)
+    for attempt in range(2):
+        c = wsb.RawWS(srv.port)
+        pid = read_pid(c)
+        stray.add(pid)
+        c.send_text(f"ok {attempt}")
+        assert c.recv_message(timeout=5) == (wsb.OP_TEXT, f"ok {attempt}".encode())
+        c.close()
+    assert srv.wait_log("The spawner did not take a request", 3), srv.log()
+    assert "spawner process is gone" not in srv.log()
+    assert procstat.spawner_of(srv.pid) == spawner, "the spawner was taken for dead"
+    # Room again (the soft limit only: raising the hard one needs
+    # CAP_SYS_RESOURCE): the spawner serves the next one.
+    subprocess.run(["prlimit", f"--pid={spawner}", "--nofile=1024:"], check=True)
+    before = srv.log().count("did not take")
+    c = wsb.RawWS(srv.port)
+    stray.add(read_pid(c))
+    c.close()
+    assert srv.log().count("did not take") == before
+    assert srv.terminate() == 0
