@@ -11,6 +11,10 @@ import time
 # child between its clone and its exec is named "wsbridge-exec", so only the
 # spawner itself carries this name.
 SPAWNER_NAME = "wsbridge-spawn"
+# Processes of a server that are not children it started for a client: its
+# spawner, and the symbolizer a sanitizer runtime starts to write a report
+# (the TSan stage keeps servers running through descriptor-number reports).
+NOT_CLIENT_CHILDREN = {SPAWNER_NAME, "llvm-symbolizer", "addr2line"}
 
 
 def _read_stat(pid: int) -> tuple[str, list[str]] | None:
@@ -41,7 +45,8 @@ def _processes_with_parent(pid: int):
 def children_of(pid: int) -> dict[int, str]:
     """{child pid: state letter} for every child the server started for a
     client (its spawner process is not one), zombies included (state "Z")."""
-    return {kid: state for kid, comm, state in _processes_with_parent(pid) if comm != SPAWNER_NAME}
+    return {kid: state for kid, comm, state in _processes_with_parent(pid)
+            if comm not in NOT_CLIENT_CHILDREN}
 
 
 def spawner_of(pid: int) -> int | None:
