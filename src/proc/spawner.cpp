@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <thread>
 
 #include "log/logger.h"
@@ -93,67 +95,70 @@ std::string encode_request(const std::string& path, const std::vector<std::strin
 
 // ----------------------------------------------------------- spawner side
 
-// In the new child, a copy of one spawner thread: only raw system calls
-// until exec. The spawner has other threads (one may hold a lock of libc's
-// or a sanitizer's), and syscall() is the one entry point no sanitizer
-// intercepts. Signal state needs no work: the spawner ignores nothing and
-// blocks nothing, and exec resets its handlers to the defaults.
-[[noreturn]] void exec_child(int report_fd, const int fds[kRequestFds], char* path, char** argv, char** envp,
-                             const char* cwd) noexcept {
+// What a child needs between clone and exec, and where it leaves the errno
+// of a failed exec (the memory is shared until then).
+struct ChildStart {
+  const int* fds;
+  char* path;
+  char** argv;
+  char** envp;
+  const char* cwd;
+  volatile int error;
+};
+
+// Room for the child's few calls before exec (glibc's posix_spawn uses a
+// similar small stack).
+constexpr std::size_t kChildStackBytes = 64 * 1024;
+
+// The child, on its own stack but in the spawner's memory (CLONE_VM) while
+// the calling thread waits (CLONE_VFORK), exactly as in glibc's posix_spawn.
+// So: raw system calls only (other spawner threads may hold libc's locks),
+// and no sanitizer instrumentation, which would update the waiting thread's
+// state through the thread pointer both share. Signal state needs no work:
+// the spawner ignores and blocks nothing, and exec resets its handlers.
+__attribute__((no_sanitize("address", "thread", "undefined"))) int run_child(void* raw) noexcept {
+  auto* start = static_cast<ChildStart*>(raw);
   // Until exec names it after its program: a child whose exec failed must
   // not pass for the spawner in ps (or in the tests).
   ::syscall(SYS_prctl, PR_SET_NAME, "wsbridge-exec", 0, 0, 0);
   // A process group of its own, as posix_spawn's POSIX_SPAWN_SETPGROUP.
   // dup3, not dup2 (absent on arm64); the ends are never 0-2, so never equal.
-  int err = 0;
-  if (::syscall(SYS_setpgid, 0, 0) != 0 || ::syscall(SYS_dup3, fds[kChildStdin], STDIN_FILENO, 0) < 0 ||
-      ::syscall(SYS_dup3, fds[kChildStdout], STDOUT_FILENO, 0) < 0 ||
-      ::syscall(SYS_dup3, fds[kChildStderr], STDERR_FILENO, 0) < 0 ||
-      (cwd != nullptr && ::syscall(SYS_chdir, cwd) != 0)) {
-    err = errno;
+  if (::syscall(SYS_setpgid, 0, 0) != 0 || ::syscall(SYS_dup3, start->fds[kChildStdin], STDIN_FILENO, 0) < 0 ||
+      ::syscall(SYS_dup3, start->fds[kChildStdout], STDOUT_FILENO, 0) < 0 ||
+      ::syscall(SYS_dup3, start->fds[kChildStderr], STDERR_FILENO, 0) < 0 ||
+      (start->cwd != nullptr && ::syscall(SYS_chdir, start->cwd) != 0)) {
+    start->error = errno;
   } else {
-    ::syscall(SYS_execve, path, argv, envp);
-    err = errno;
+    ::syscall(SYS_execve, start->path, start->argv, start->envp);
+    start->error = errno;
   }
-  ::syscall(SYS_write, report_fd, &err, sizeof err);
   ::syscall(SYS_exit_group, 127);
-  __builtin_unreachable();
+  return 127;
 }
 
-// Starts one child as the server's (CLONE_PARENT) and waits until it has
-// exec'd (CLONE_VFORK). An exec failure comes back through a close-on-exec
-// pipe: end of file means the exec happened.
-Reply start_child(const int fds[kRequestFds], char* path, char** argv, char** envp, const char* cwd) noexcept {
+// Starts one child as the server's (CLONE_PARENT) and returns once it has
+// exec'd or failed to (CLONE_VFORK). No memory is copied (CLONE_VM), so
+// the cost is that of the spawner's few descriptors, not its size.
+Reply start_child(char* stack_top, const int fds[kRequestFds], char* path, char** argv, char** envp,
+                  const char* cwd) noexcept {
+  ChildStart start{fds, path, argv, envp, cwd, 0};
   Reply reply;
-  int report[2];
-  if (::pipe2(report, O_CLOEXEC) != 0) {
+  // glibc's clone(), which runs on the classic clone system call, not
+  // clone3 (container seccomp profiles answer clone3 with ENOSYS). The
+  // child's exit signal is the spawner's own (SIGCHLD): CLONE_PARENT
+  // children take their parent's.
+  const int pid = ::clone(run_child, stack_top, CLONE_VM | CLONE_VFORK | CLONE_PARENT, &start);
+  if (pid < 0) {
     reply.error = errno;
     return reply;
   }
-  // The classic clone, not clone3: container seccomp profiles answer
-  // clone3 with ENOSYS on purpose. No new stack: without CLONE_VM the child
-  // runs on its own copy of this one. Its exit signal is the spawner's own
-  // (SIGCHLD), which is what CLONE_PARENT children get.
-  long pid = ::syscall(SYS_clone, CLONE_PARENT | CLONE_VFORK, nullptr, nullptr, nullptr, 0);
-  if (pid == 0) exec_child(report[1], fds, path, argv, envp, cwd);
-  ::close(report[1]);
-  if (pid < 0) {
-    reply.error = errno;
-  } else {
-    reply.pid = static_cast<std::int32_t>(pid);
-    int child_error = 0;
-    ssize_t n;
-    do {
-      n = ::read(report[0], &child_error, sizeof child_error);
-    } while (n < 0 && errno == EINTR);
-    if (n == static_cast<ssize_t>(sizeof child_error)) reply.error = child_error;
-  }
-  ::close(report[0]);
+  reply.pid = pid;
+  reply.error = start.error;
   return reply;
 }
 
 // Reads one request from its private channel and answers it there.
-void serve_request(const int fds[kRequestFds]) noexcept {
+void serve_request(char* stack_top, const int fds[kRequestFds]) noexcept {
   Reply reply;
   RequestHeader header;
   std::vector<char> body;
@@ -195,13 +200,19 @@ void serve_request(const int fds[kRequestFds]) noexcept {
   char* path = strings[0];
   char** argv = strings.data() + 1;
   char** envp = strings.data() + 2 + header.argc;
-  reply = start_child(fds, path, argv, envp, cwd);
+  reply = start_child(stack_top, fds, path, argv, envp, cwd);
   (void)write_all(fds[kReplyChannel], &reply, sizeof reply);
 }
 
 // One spawner thread: takes requests off the shared control socket until the
 // server closes its end.
 void serve_requests(int control_fd) noexcept {
+  // The stack this thread's children run on until exec; one child at a
+  // time, since the thread waits for each (CLONE_VFORK).
+  std::unique_ptr<char[]> child_stack(new (std::nothrow) char[kChildStackBytes]);
+  if (!child_stack) return;
+  // Stacks grow down on every architecture Linux runs wsbridge on.
+  char* stack_top = child_stack.get() + kChildStackBytes;
   for (;;) {
     char tag;
     iovec iov{&tag, 1};
@@ -230,7 +241,7 @@ void serve_requests(int control_fd) noexcept {
       }
     }
     if (received == kRequestFds && (msg.msg_flags & MSG_CTRUNC) == 0) {
-      serve_request(fds);
+      serve_request(stack_top, fds);
     } else if (received > 0) {
       // Some descriptors did not fit (our descriptor limit): say so on the
       // reply channel, which comes first, rather than leave the server
