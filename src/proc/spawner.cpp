@@ -1,5 +1,6 @@
 #include "proc/spawner.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -136,6 +137,29 @@ __attribute__((no_sanitize("address", "thread", "undefined"))) int run_child(voi
   return 127;
 }
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WSBRIDGE_THREAD_SANITIZER 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define WSBRIDGE_THREAD_SANITIZER 1
+#endif
+
+using CloneFunction = int (*)(int (*)(void*), void*, int, void*, ...);
+
+// ThreadSanitizer intercepts clone() and treats the child as a thread it
+// must track, which breaks a CLONE_VM child that only execs (the spawner
+// died in the TSan stage). Under TSan, take glibc's own clone.
+CloneFunction libc_clone() noexcept {
+#ifdef WSBRIDGE_THREAD_SANITIZER
+  static const auto real = reinterpret_cast<CloneFunction>(::dlsym(RTLD_NEXT, "clone"));
+  return real;
+#else
+  return &::clone;
+#endif
+}
+
 // Starts one child as the server's (CLONE_PARENT) and returns once it has
 // exec'd or failed to (CLONE_VFORK). No memory is copied (CLONE_VM), so
 // the cost is that of the spawner's few descriptors, not its size.
@@ -147,7 +171,7 @@ Reply start_child(char* stack_top, const int fds[kRequestFds], char* path, char*
   // clone3 (container seccomp profiles answer clone3 with ENOSYS). The
   // child's exit signal is the spawner's own (SIGCHLD): CLONE_PARENT
   // children take their parent's.
-  const int pid = ::clone(run_child, stack_top, CLONE_VM | CLONE_VFORK | CLONE_PARENT, &start);
+  const int pid = libc_clone()(run_child, stack_top, CLONE_VM | CLONE_VFORK | CLONE_PARENT, &start);
   if (pid < 0) {
     reply.error = errno;
     return reply;
