@@ -5,9 +5,9 @@
 
 #include <cerrno>
 #include <cstring>
-#include <tuple>
 
 #include "log/logger.h"
+#include "net/child_pipes.h"
 #include "net/uv_cast.h"
 #include "proc/spawn.h"
 #include "proc/spawner.h"
@@ -45,15 +45,9 @@ int CgiResponder::start(uv_loop_t* loop, const std::string& script, const std::v
   const int err = context_.spawner->spawn(script, {script}, env, spawned, folder.c_str());
   if (err != 0) return err;
   started_ = true;  // the fork slot the caller took is ours now
-  for (auto [pipe, fd, closed] : {std::tuple{&stdin_pipe_, spawned.stdin_fd, &stdin_closed_},
-                                  std::tuple{&stdout_pipe_, spawned.stdout_fd, &stdout_closed_},
-                                  std::tuple{&stderr_pipe_, spawned.stderr_fd, &stderr_closed_}}) {
-    uv_pipe_init(loop, pipe, 0);
-    pipe->data = this;
-    ++open_handles_;
-    *closed = false;
-    uv_pipe_open(pipe, fd);
-  }
+  open_child_pipes(loop, spawned, this, {&stdin_pipe_, &stdin_closed_}, {&stdout_pipe_, &stdout_closed_},
+                   {&stderr_pipe_, &stderr_closed_});
+  open_handles_ += kChildPipeHandles;
   uv_timer_init(loop, &idle_timer_);
   idle_timer_.data = this;
   ++open_handles_;

@@ -6,9 +6,9 @@
 // The socket, the dispatch and the teardown are in connection.cpp.
 #include <cstring>
 #include <new>
-#include <tuple>
 
 #include "log/logger.h"
+#include "net/child_pipes.h"
 #include "net/connection.h"
 #include "net/uv_cast.h"
 #include "proc/spawn.h"
@@ -199,15 +199,9 @@ void Connection::start_relay(const proc::SpawnedChild& spawned, char* rest, std:
   const http::Request& request = parser_->request();
   uv_loop_t* loop = socket_.handle.loop;
   child_started_ = true;
-  for (auto [pipe, fd, closed] : {std::tuple{&stdin_pipe_, spawned.stdin_fd, &stdin_closed_},
-                                  std::tuple{&stdout_pipe_, spawned.stdout_fd, &stdout_closed_},
-                                  std::tuple{&stderr_pipe_, spawned.stderr_fd, &stderr_closed_}}) {
-    uv_pipe_init(loop, pipe, 0);
-    pipe->data = this;
-    ++open_handles_;
-    *closed = false;
-    uv_pipe_open(pipe, fd);
-  }
+  open_child_pipes(loop, spawned, this, {&stdin_pipe_, &stdin_closed_}, {&stdout_pipe_, &stdout_closed_},
+                   {&stderr_pipe_, &stderr_closed_});
+  open_handles_ += kChildPipeHandles;
   stdin_queue_.attach(as_stream(&stdin_pipe_), this);
   if (child_.watch(loop, spawned.pid, spawned.pidfd, this) != 0) {
     log::write(LogLevel::Error, "process", log_fields_, "Cannot watch the child's pidfd");
