@@ -198,6 +198,13 @@ int main(int argc, char** argv) {
   }
 
   signal(SIGPIPE, SIG_IGN);  // a vanished peer is an error value, not a signal
+  // Several loops accept on one socket, and libuv accepts until the backlog
+  // is empty: a burst of clients then all land on whichever loop woke
+  // first. libuv's own switch for sharing a socket between processes makes
+  // it yield after each accept, so the other loops take their turn. Read
+  // once, at the first listen; children never see it (they get their own
+  // environment).
+  if (worker_count(config) > 1) setenv("UV_TCP_SINGLE_ACCEPT", "1", /*overwrite=*/0);
   raise_descriptor_limit();
   mark_inherited_descriptors_cloexec();
 
