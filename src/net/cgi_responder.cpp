@@ -285,8 +285,7 @@ void CgiResponder::stop_script() noexcept {
 void CgiResponder::kill_now() noexcept {
   if (!started_ || child_.exited()) return;
   ::kill(-child_.pid(), SIGKILL);
-  while (::waitpid(child_.pid(), nullptr, 0) < 0 && errno == EINTR) {
-  }
+  proc::reap_child(child_.pid());
 }
 
 void CgiResponder::on_stdin_flush_timeout() noexcept { close_stdin(); }

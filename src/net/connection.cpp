@@ -486,8 +486,7 @@ void Connection::kill_child_now() noexcept {
   // The group too: a grandchild may outlive the child it came from.
   ::kill(-child_.pid(), SIGKILL);
   if (child_.exited()) return;
-  while (::waitpid(child_.pid(), nullptr, 0) < 0 && errno == EINTR) {
-  }
+  proc::reap_child(child_.pid());
 }
 
 void Connection::close_socket() noexcept {

@@ -44,11 +44,15 @@ std::string make_absolute(const std::string& path) {
 
 }  // namespace
 
+void reap_child(pid_t pid) noexcept {
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
 void discard_child(SpawnedChild& child) noexcept {
   if (child.pid > 0) {
     ::kill(-child.pid, SIGKILL);
-    while (::waitpid(child.pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
+    reap_child(child.pid);
   }
   close_all({&child.pidfd, &child.stdin_fd, &child.stdout_fd, &child.stderr_fd});
   child.pid = -1;
@@ -107,8 +111,7 @@ int adopt_spawned_child(pid_t pid, ChildPipes& pipes, SpawnedChild& out) noexcep
     // reap it, rather than leave a process nobody will wait for.
     int err = errno;
     ::kill(-pid, SIGKILL);
-    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
+    reap_child(pid);
     pipes.close_parent_ends();
     return err;
   }

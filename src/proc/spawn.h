@@ -49,6 +49,10 @@ struct ChildPipes {
 // and an errno value is returned.
 [[nodiscard]] int adopt_spawned_child(pid_t pid, ChildPipes& pipes, SpawnedChild& out) noexcept;
 
+// Waits for `pid`, a child of this process that has been told to end (or
+// has ended), and reaps it; retried through signal interruptions.
+void reap_child(pid_t pid) noexcept;
+
 // Ends a child nobody will talk to (SIGKILL to its process group), reaps
 // it, and closes its descriptors. Blocks only for the reap of a SIGKILLed
 // process.

@@ -8,7 +8,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -79,18 +78,19 @@ std::string encode_request(const std::string& path, const std::vector<std::strin
   header.argc = static_cast<std::uint32_t>(argv.size());
   header.envc = static_cast<std::uint32_t>(env.size());
   header.has_cwd = cwd != nullptr;
-  std::string body;
-  auto add = [&body](const char* text, std::size_t size) {
-    body.append(text, size);
-    body.push_back('\0');
+  // The header goes in first as a placeholder and is filled in once the
+  // body's size is known, so the body is built in place, not copied.
+  std::string message(sizeof header, '\0');
+  auto add = [&message](const char* text, std::size_t size) {
+    message.append(text, size);
+    message.push_back('\0');
   };
   add(path.c_str(), path.size());
   for (const auto& a : argv) add(a.c_str(), a.size());
   for (const auto& e : env) add(e.c_str(), e.size());
   if (cwd != nullptr) add(cwd, std::strlen(cwd));
-  header.body_bytes = static_cast<std::uint32_t>(body.size());
-  std::string message(reinterpret_cast<const char*>(&header), sizeof header);
-  message += body;
+  header.body_bytes = static_cast<std::uint32_t>(message.size() - sizeof header);
+  std::memcpy(message.data(), &header, sizeof header);
   return message;
 }
 
@@ -335,8 +335,7 @@ void Spawner::stop() noexcept {
     // It has nothing to flush: end it at once rather than wait for it to
     // notice the socket.
     ::kill(pid, SIGKILL);
-    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
+    reap_child(pid);
   }
 }
 
@@ -389,8 +388,7 @@ void Spawner::note_spawner_gone(int err) noexcept {
     // reaped it would stay a zombie.
     if (const pid_t pid = pid_.exchange(-1); pid > 0) {
       ::kill(pid, SIGKILL);
-      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-      }
+      reap_child(pid);
     }
     log::write(log::LogLevel::Error, "server", "",
                std::string("The spawner process is gone (") + std::strerror(err) +
@@ -480,8 +478,7 @@ int Spawner::spawn(const std::string& path, const std::vector<std::string>& argv
     // The child exists only when its exec failed after the clone; it is
     // ours (CLONE_PARENT) and has exited already.
     if (reply.pid > 0) {
-      while (::waitpid(reply.pid, nullptr, 0) < 0 && errno == EINTR) {
-      }
+      reap_child(reply.pid);
     }
     pipes.close_parent_ends();
     return reply.error;
