@@ -127,38 +127,61 @@ void Worker::pause_accepting(uv_stream_t* listener) noexcept {
     // hear at once rather than wait in the backlog.
     uv_close(&listeners_[i]->handle, &Worker::on_listener_closed);
     listeners_[i] = nullptr;
-    int pending;
-    while ((pending = accept4(sockets_[i].fd, nullptr, nullptr, SOCK_CLOEXEC)) >= 0) close(pending);
+    drop_pending(i);
   }
   if (!uv_is_active(as_handle(&accept_pause_))) {
     uv_timer_start(&accept_pause_, &Worker::on_accept_pause_over, kAcceptPauseMs, 0);
   }
 }
 
+void Worker::drop_pending(std::size_t index) noexcept {
+  for (;;) {
+    int pending = accept4(sockets_[index].fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (pending >= 0) {
+      close(pending);
+    } else if (errno != ECONNABORTED && errno != EINTR) {
+      return;  // EAGAIN: nothing left; EMFILE: no number free after all
+    }
+  }
+}
+
+void Worker::drop_pending_with_reserve(std::size_t index) noexcept {
+  if (loop_.emfile_fd != -1) {
+    close(loop_.emfile_fd);  // reopened by the caller, after every listener
+    loop_.emfile_fd = -1;
+  }
+  drop_pending(index);
+}
+
 void Worker::on_accept_pause_over(uv_timer_t* timer) noexcept {
   auto* self = static_cast<Worker*>(timer->data);
   if (self->context_->shutting_down) return;
-  // libuv's reserve descriptor (uv_loop_t's emfile_fd, opened the same way
-  // in uv__stream_init) may have been lost to another loop: restore it, so
-  // this loop sheds connections again rather than leaving them queued.
-  // First, as it is what sheds load: without it, listening again only
-  // pauses again at the next EMFILE.
-  if (self->loop_.emfile_fd == -1) self->loop_.emfile_fd = open("/", O_RDONLY | O_CLOEXEC);
-  if (self->loop_.emfile_fd == -1) {
-    uv_timer_start(timer, &Worker::on_accept_pause_over, kAcceptPauseMs, 0);
-    return;
-  }
+  // Listeners first, libuv's reserve descriptor (uv_loop_t's emfile_fd,
+  // opened the same way in uv__stream_init) second. The other order once
+  // wedged two workers for good: both timers fired together, each reserve
+  // took one of the last two free numbers, neither listener could be
+  // reopened, and clients waited in the backlog unanswered (seen in CI).
+  // Now every tick either listens again or drops what is waiting: a
+  // listener that cannot be reopened lends the reserve's number to accept
+  // and close its pending connections, and one reopened without a reserve
+  // sheds through pause_accepting at its first EMFILE.
   bool all_open = true;
   for (std::size_t i = 0; i < self->listeners_.size(); ++i) {
-    if (self->listeners_[i] == nullptr && self->open_listener(i) != 0) {
-      if (self->listeners_[i] != nullptr) {
-        uv_close(&self->listeners_[i]->handle, &Worker::on_listener_closed);
-        self->listeners_[i] = nullptr;
-      }
-      all_open = false;
+    if (self->listeners_[i] != nullptr) continue;
+    if (self->open_listener(i) == 0) continue;
+    if (self->listeners_[i] != nullptr) {
+      uv_close(&self->listeners_[i]->handle, &Worker::on_listener_closed);
+      self->listeners_[i] = nullptr;
     }
+    self->drop_pending_with_reserve(i);
+    all_open = false;
   }
-  if (!all_open) uv_timer_start(timer, &Worker::on_accept_pause_over, kAcceptPauseMs, 0);
+  // Lost to another loop's accept(), or lent above: restore it, so this
+  // loop sheds connections itself rather than leaving them queued.
+  if (self->loop_.emfile_fd == -1) self->loop_.emfile_fd = open("/", O_RDONLY | O_CLOEXEC);
+  if (!all_open || self->loop_.emfile_fd == -1) {
+    uv_timer_start(timer, &Worker::on_accept_pause_over, kAcceptPauseMs, 0);
+  }
 }
 
 bool Worker::start(std::string& error) {

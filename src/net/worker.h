@@ -95,11 +95,17 @@ class Worker {
   // reserve is then lost and libuv retries accept() in a loop that never
   // yields. So on EMFILE/ENFILE a worker closes its listening handle (which
   // ends that loop), and reopens it after kAcceptPauseMs from the copy it
-  // keeps aside for this, with libuv's reserve descriptor restored.
+  // keeps aside for this, with libuv's reserve descriptor restored; while it
+  // cannot be reopened, each tick drops what waits (see on_accept_pause_over).
   static constexpr unsigned kAcceptPauseMs = 100;
   [[nodiscard]] int open_listener(std::size_t index) noexcept;
   void on_accept_error(uv_stream_t* listener, int status) noexcept;
   void pause_accepting(uv_stream_t* listener) noexcept;
+  // Accepts and closes what waits on socket `index` (this worker's spare
+  // copy); needs one free descriptor number, which the second variant
+  // takes from libuv's reserve when the table is full.
+  void drop_pending(std::size_t index) noexcept;
+  void drop_pending_with_reserve(std::size_t index) noexcept;
   void close_accept_pause() noexcept;
   void close_spare_sockets() noexcept;
   static void on_accept_pause_over(uv_timer_t* timer) noexcept;

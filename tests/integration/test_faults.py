@@ -149,12 +149,13 @@ def test_silent_and_slowloris_clients_are_dropped_in_bounded_time(start_server):
 # ------------------------------------------------------------ descriptors
 
 @pytest.mark.timeout(60)
-def test_descriptor_exhaustion_sheds_load_without_spinning_and_recovers(bin_path, start_server, stray):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_descriptor_exhaustion_sheds_load_without_spinning_and_recovers(bin_path, start_server, stray, workers):
     limit = 64
     # wsbridge raises its soft limit to the hard one, so set both (ulimit -n).
     srv = start_server([], binary="/bin/bash", argv_fn=lambda port: [
         "-c", f'ulimit -n {limit} && exec "$0" "$@"', bin_path, f"--port={port}",
-        "--address=127.0.0.1", script("pid_cat.sh")])
+        "--address=127.0.0.1", f"--workers={workers}", script("pid_cat.sh")])
     held = []
     try:
         # One session first: it must survive the exhaustion untouched.
@@ -173,27 +174,34 @@ def test_descriptor_exhaustion_sheds_load_without_spinning_and_recovers(bin_path
         # Saturated: new clients keep knocking; the server must not busy-loop.
         cpu0 = procstat.cpu_seconds(srv.pid)
         t0 = time.monotonic()
-        knocks = dropped = 0
+        knocks = shed = 0
         while time.monotonic() - t0 < 2.5:
             try:
                 with socket.create_connection(("127.0.0.1", srv.port), timeout=1) as s:
                     s.sendall(wsb.upgrade_request(srv.port))
                     s.settimeout(1)
-                    # libuv accepts and closes what it cannot keep (its
-                    # reserve-descriptor trick): EOF or reset, no answer.
-                    if s.recv(4096) == b"":
-                        dropped += 1
+                    # Shed: accepted and closed unanswered (libuv's reserve-
+                    # descriptor trick, or a worker's own drop: EOF or reset),
+                    # or accepted with the one number free and refused with
+                    # 500 because the child's pipes found none.
+                    answer = s.recv(4096)
+                    if answer == b"" or answer.startswith(b"HTTP/1.1 500 "):
+                        shed += 1
             except ConnectionResetError:
-                dropped += 1
+                shed += 1
             except OSError:
-                pass
+                pass  # no answer within 1 s: left waiting in the backlog
             knocks += 1
             time.sleep(0.05)
         used = procstat.cpu_seconds(srv.pid) - cpu0
         wall = time.monotonic() - t0
-        print(f"saturated: {procstat.fd_count(srv.pid)} descriptors, {knocks} knocks, {dropped} dropped, "
+        print(f"saturated: {procstat.fd_count(srv.pid)} descriptors, {knocks} knocks, {shed} shed, "
               f"{used:.2f} s CPU in {wall:.1f} s")
-        assert dropped > knocks // 2, f"only {dropped} of {knocks} knocks dropped: not out of descriptors"
+        # Every knock is answered at once: a worker that cannot listen again
+        # must still drop what waits (CI once saw two workers wedged, their
+        # reserves holding the last two numbers, and knocks left unanswered).
+        # (A margin for a scheduler stall on a loaded CI machine.)
+        assert shed >= 0.8 * knocks, f"only {shed} of {knocks} knocks shed promptly"
         assert used < 0.25 * wall, f"server used {used:.2f} s CPU in {wall:.1f} s while out of descriptors"
         assert srv.proc.poll() is None
         assert echo_ok(session, "still here"), "existing session broken by the exhaustion"
