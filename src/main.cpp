@@ -215,6 +215,11 @@ int main(int argc, char** argv) {
   context->spawner = &spawner;
   uv_loop_t* loop = uv_default_loop();
   net::Server server(loop, *context);
+  // Before the first listen: from then on clients can connect (and test
+  // harnesses and service managers think us up), so a SIGTERM must already
+  // mean "shut down cleanly" rather than the default sudden death. It is
+  // acted on once run() starts the loop.
+  server.catch_signals();
   context->https_port = port;
   if (config.ssl && !server.enable_tls({config.sslcert, config.sslkey, config.sslca}, error)) {
     wsbridge::log::write(LogLevel::Fatal, "server", "", "Can't start server: " + error);

@@ -77,6 +77,7 @@ bool Server::enable_tls(const tls::TlsFiles& files, std::string& error) {
 
 void Server::on_reload_signal(uv_signal_t* handle, int /*signum*/) noexcept {
   auto* self = static_cast<Server*>(handle->data);
+  if (!self->running_) return;  // during start-up: the files were just read
   if (!self->tls_enabled_) {
     log::write(LogLevel::Info, "server", "", "SIGHUP: nothing to reload (no --ssl)");
     return;
@@ -199,7 +200,7 @@ void Server::on_status_timer(uv_timer_t* timer) noexcept {
   if (systemd::watchdog_interval_usec() != 0) systemd::notify("WATCHDOG=1");
 }
 
-void Server::run() {
+void Server::catch_signals() noexcept {
   uv_signal_init(loop_, &sigint_);
   uv_signal_init(loop_, &sigterm_);
   sigint_.data = sigterm_.data = this;
@@ -210,6 +211,9 @@ void Server::run() {
   uv_signal_init(loop_, &sighup_);
   sighup_.data = this;
   uv_signal_start(&sighup_, &Server::on_reload_signal, SIGHUP);
+}
+
+void Server::run() {
   uv_async_init(loop_, &worker_finished_, &Server::on_worker_finished_notice);
   worker_finished_.data = this;
   {
@@ -228,12 +232,21 @@ void Server::run() {
   uv_timer_start(&status_timer_, &Server::on_status_timer, period_ms, period_ms);
   uv_unref(reinterpret_cast<uv_handle_t*>(&status_timer_));
   status_timer_started_ = true;
+  running_ = true;
+  if (early_signal_ != 0) begin_shutdown(early_signal_);
   uv_run(loop_, UV_RUN_DEFAULT);
   for (auto& worker : workers_) worker->join();
 }
 
 void Server::on_signal(uv_signal_t* handle, int signum) noexcept {
-  static_cast<Server*>(handle->data)->begin_shutdown(signum);
+  auto* self = static_cast<Server*>(handle->data);
+  if (!self->running_) {
+    // Start-up runs the loop once (start_workers) before run() can hear
+    // from finished workers: remember the signal and act on it there.
+    if (self->early_signal_ == 0) self->early_signal_ = signum;
+    return;
+  }
+  self->begin_shutdown(signum);
 }
 
 void Server::begin_shutdown(int signum) noexcept {

@@ -50,6 +50,9 @@ class Server final : private Worker::Owner {
   // `error` set when one could not start (the others are stopped again).
   [[nodiscard]] bool start_workers(unsigned count, std::string& error);
 
+  // Takes over SIGINT/SIGTERM (clean shutdown) and SIGHUP (reload); call
+  // before listening. Signals that arrive early are acted on in run().
+  void catch_signals() noexcept;
   // Runs until SIGINT/SIGTERM have been handled and every worker is done.
   void run();
 
@@ -101,6 +104,8 @@ class Server final : private Worker::Owner {
   std::size_t workers_finished_ = 0;
   bool worker_notice_open_ = false;
   bool shutting_down_ = false;
+  bool running_ = false;  // run() has started the loop for good
+  int early_signal_ = 0;  // SIGINT/SIGTERM that came during start-up
   bool finished_ = false;
 };
 

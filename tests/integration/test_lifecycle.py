@@ -186,6 +186,21 @@ def test_server_sigterm_closes_clients_with_1001_and_exits_0(start_server, stray
             c.close()
 
 
+@pytest.mark.differs_from_websocketd("websocketd may die of a SIGTERM that comes right after it listens")
+@pytest.mark.timeout(60)
+def test_sigterm_as_soon_as_the_port_answers_is_a_clean_stop(start_server):
+    # A service manager or a script may stop the server the moment its port
+    # answers. Signals used to be caught only once start-up was over, so such
+    # a SIGTERM killed the server (status -15); caught earlier but handled
+    # during start-up, it left the server waiting for workers that had
+    # already finished. 10 rounds: each must end with status 0, promptly.
+    for round_ in range(10):
+        srv = start_server([script("pid_cat.sh")])  # returns once the port accepts
+        rc = srv.terminate(timeout=5)
+        assert rc == 0, f"round {round_}: exit status {rc} (None: still running after 5 s)"
+        assert "Stopped" in srv.log()
+
+
 @pytest.mark.differs_from_websocketd("websocketd is killed by SIGTERM and orphans children "
                                      "that ignore it")
 @pytest.mark.timeout(30)
