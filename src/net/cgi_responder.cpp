@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <new>
 
 #include "log/logger.h"
 #include "net/child_pipes.h"
@@ -29,29 +30,59 @@ std::string folder_of(const std::string& path) {
 CgiResponder::CgiResponder(ServerContext& context, ResponseSink& sink, Owner& owner, std::string log_fields) noexcept
     : context_(context), sink_(sink), owner_(owner), log_fields_(std::move(log_fields)) {}
 
-int CgiResponder::start(uv_loop_t* loop, const std::string& script, const std::vector<std::string>& env,
-                        std::uint64_t body_length, bool head_request) noexcept {
+int CgiResponder::start(uv_loop_t* loop, const std::string& script, std::vector<std::string> env,
+                        std::uint64_t body_length, bool head_request, std::string_view early_body) noexcept {
   head_request_ = head_request;
   body_remaining_ = body_length;
-  proc::SpawnedChild spawned;
-  std::string folder;
+  auto launch = std::unique_ptr<ChildLaunch>(new (std::nothrow) ChildLaunch);
   try {
-    folder = folder_of(script);
+    if (!launch) throw std::bad_alloc();
+    // The script runs in its own folder, as RFC 3875 §7.2 suggests and Go's
+    // net/http/cgi (websocketd's) does, with argv = [script].
+    launch->path = script;
+    launch->argv = {script};
+    launch->env = std::move(env);
+    launch->cwd = folder_of(script);
+    launch->early_bytes.assign(early_body);
   } catch (...) {
     return ENOMEM;
   }
-  // The script runs in its own folder, as RFC 3875 §7.2 suggests and Go's
-  // net/http/cgi (websocketd's) does, with argv = [script].
-  const int err = context_.spawner->spawn(script, {script}, env, spawned, folder.c_str());
-  if (err != 0) return err;
-  started_ = true;  // the fork slot the caller took is ours now
-  open_child_pipes(loop, spawned, this, {&stdin_pipe_, &stdin_closed_}, {&stdout_pipe_, &stdout_closed_},
-                   {&stderr_pipe_, &stderr_closed_});
-  open_handles_ += kChildPipeHandles;
+  if (launch->start(loop, *context_.spawner, *this) != 0) return EAGAIN;
+  launch_ = std::move(launch);
+  // From here the responder has a handle open and reports closed once.
   uv_timer_init(loop, &idle_timer_);
   idle_timer_.data = this;
   ++open_handles_;
   timer_closed_ = false;
+  // Nothing can take more of the body until the script exists.
+  body_paused_ = true;
+  owner_.pause_request_body();
+  return 0;
+}
+
+void CgiResponder::on_child_launched(ChildLaunch& /*launch*/) noexcept {
+  std::unique_ptr<ChildLaunch> launch = std::move(launch_);
+  if (launch->error != 0 || response_done_) {
+    // Not started, or no longer wanted (the client left or the server is
+    // stopping: cancel() marked the response done).
+    context_.release_fork_slot();
+    if (launch->error == 0) {
+      proc::discard_child(launch->child);
+    } else if (!response_done_) {
+      const std::string reason = std::strerror(launch->error);
+      log::write(LogLevel::Error, "process", log_fields_,
+                 "Could not launch CGI script " + launch->path + " (" + reason + ")");
+      send_error_response(500, "could not run the CGI script (" + reason + ")");
+    }
+    close_without_child();
+    return;
+  }
+  const proc::SpawnedChild& spawned = launch->child;
+  uv_loop_t* loop = idle_timer_.loop;
+  started_ = true;
+  open_child_pipes(loop, spawned, this, {&stdin_pipe_, &stdin_closed_}, {&stdout_pipe_, &stdout_closed_},
+                   {&stderr_pipe_, &stderr_closed_});
+  open_handles_ += kChildPipeHandles;
   stdin_queue_.attach(as_stream(&stdin_pipe_), this);
   if (child_.watch(loop, spawned.pid, spawned.pidfd, this) != 0) {
     log::write(LogLevel::Error, "process", log_fields_, "Cannot watch the CGI script's pidfd");
@@ -62,7 +93,13 @@ int CgiResponder::start(uv_loop_t* loop, const std::string& script, const std::v
   uv_read_start(as_stream(&stdout_pipe_), &CgiResponder::on_alloc, &CgiResponder::on_stdout_read);
   uv_read_start(as_stream(&stderr_pipe_), &CgiResponder::on_alloc, &CgiResponder::on_stderr_read);
   uv_timer_start(&idle_timer_, &CgiResponder::on_idle_timeout, kIdleTimeoutMs, 0);
-  return 0;
+  // The body: what came with the head, then the client's socket again
+  // unless the script's stdin is already full.
+  on_request_body(launch->early_bytes.data(), launch->early_bytes.size());
+  if (body_paused_ && !stdin_queue_.over_high_water()) {
+    body_paused_ = false;
+    owner_.resume_request_body();
+  }
 }
 
 void CgiResponder::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buf) noexcept {
@@ -221,17 +258,21 @@ void CgiResponder::fail_response(int status, const std::string& why) noexcept {
     response_done_ = true;
     sink_.abort_response();
   } else {
-    try {
-      const std::string response = http::format_response(
-          status, context_.http_headers,
-          std::to_string(status) + " " + std::string(http::reason_phrase(status)) + ": " + why + "\n");
-      sink_.send_response_bytes(response.data(), response.size());
-    } catch (...) {
-    }
-    head_sent_ = true;
-    finish_response();
+    send_error_response(status, why);
   }
   stop_script();
+}
+
+void CgiResponder::send_error_response(int status, const std::string& why) noexcept {
+  try {
+    const std::string response = http::format_response(
+        status, context_.http_headers,
+        std::to_string(status) + " " + std::string(http::reason_phrase(status)) + ": " + why + "\n");
+    sink_.send_response_bytes(response.data(), response.size());
+  } catch (...) {
+  }
+  head_sent_ = true;
+  finish_response();
 }
 
 void CgiResponder::on_idle_timeout(uv_timer_t* timer) noexcept {
@@ -263,12 +304,28 @@ void CgiResponder::on_stderr_read(uv_stream_t* stream, ssize_t nread, const uv_b
 // ----------------------------------------------------------------- teardown
 
 void CgiResponder::cancel() noexcept {
+  if (launch_) {
+    response_done_ = true;  // on_child_launched ends the script at once
+    return;
+  }
   if (!started_ || closed_reported_) return;  // never started, or already all closed
   response_done_ = true;
   uv_timer_stop(&idle_timer_);
   // Closing stdout too: a script still writing gets EPIPE/SIGPIPE at once.
   close_pipe(stdout_pipe_, stdout_closed_);
   stop_script();
+}
+
+void CgiResponder::shut_down() noexcept {
+  if (!response_done_) {
+    if (head_sent_) {
+      response_done_ = true;
+      sink_.abort_response();
+    } else {
+      send_error_response(503, "the server is shutting down");
+    }
+  }
+  cancel();
 }
 
 void CgiResponder::stop_script() noexcept {
@@ -327,6 +384,14 @@ void CgiResponder::advance_teardown() noexcept {
     child_.begin_termination(context_.config->closems, true);
   }
   child_.close_when_done();
+}
+
+void CgiResponder::close_without_child() noexcept {
+  child_closed_ = true;  // there is no child to wait for
+  if (!timer_closed_) {
+    timer_closed_ = true;
+    uv_close(as_handle(&idle_timer_), &CgiResponder::on_handle_closed);
+  }
 }
 
 void CgiResponder::on_handle_closed(uv_handle_t* handle) noexcept {

@@ -13,9 +13,12 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "net/child_launch.h"
 #include "net/response_sink.h"
 #include "net/server_context.h"
 #include "net/write_queue.h"
@@ -25,7 +28,9 @@
 
 namespace wsbridge::net {
 
-class CgiResponder final : private WriteQueue::Owner, private proc::ChildProcess::Owner {
+class CgiResponder final : private WriteQueue::Owner,
+                           private proc::ChildProcess::Owner,
+                           private ChildLaunch::Owner {
  public:
   // Without output for this long, a script is ended: 504 before its header
   // block, a cut-off response after it.
@@ -48,18 +53,26 @@ class CgiResponder final : private WriteQueue::Owner, private proc::ChildProcess
   CgiResponder(const CgiResponder&) = delete;
   CgiResponder& operator=(const CgiResponder&) = delete;
 
-  // Spawns `script` in its own folder with `env`. Returns 0, or an errno
-  // value with nothing started and nothing answered (the caller answers).
-  [[nodiscard]] int start(uv_loop_t* loop, const std::string& script, const std::vector<std::string>& env,
-                          std::uint64_t body_length, bool head_request) noexcept;
+  // Starts `script` in its own folder with `env`, off the loop (ChildLaunch).
+  // `early_body` is what followed the request head; the client's socket is
+  // paused until the script can take the rest. Returns 0, and the responder
+  // owns the fork slot the caller took (a script that cannot be started is
+  // answered with 500 here); or an errno value with nothing queued and
+  // nothing answered (the caller answers and keeps the slot).
+  [[nodiscard]] int start(uv_loop_t* loop, const std::string& script, std::vector<std::string> env,
+                          std::uint64_t body_length, bool head_request, std::string_view early_body) noexcept;
 
   // Bytes the client sent after the request head; what goes beyond the
   // announced Content-Length is ignored (no keep-alive, no pipelining).
   void on_request_body(const char* data, std::size_t size) noexcept;
   // The client's write queue drained: read the script's output again.
   void on_client_drained() noexcept;
-  // The client is gone (or the server is stopping): end the script.
+  // The client is gone: end the script.
   void cancel() noexcept;
+  // The server is stopping: end the script, and the response with it (a
+  // 503 if nothing was sent yet, else cut short), so the client's socket
+  // does not wait for the shutdown deadline.
+  void shut_down() noexcept;
   // Server shutdown deadline: SIGKILL the script's group and reap it.
   void kill_now() noexcept;
 
@@ -75,6 +88,10 @@ class CgiResponder final : private WriteQueue::Owner, private proc::ChildProcess
   void send_head() noexcept;
   void send_body(const char* data, std::size_t size) noexcept;
   void fail_response(int status, const std::string& why) noexcept;
+  // The response is an error page, before anything else was sent.
+  void send_error_response(int status, const std::string& why) noexcept;
+  // No script will run: close the timer and report closed.
+  void close_without_child() noexcept;
   void finish_response() noexcept;
   void stop_script() noexcept;
   void close_stdin() noexcept;
@@ -85,6 +102,8 @@ class CgiResponder final : private WriteQueue::Owner, private proc::ChildProcess
   void on_queue_drained(WriteQueue& queue) noexcept override;
   void on_queue_finished(WriteQueue& queue) noexcept override;
   void on_queue_error(WriteQueue& queue, int uv_error) noexcept override;
+  // ChildLaunch::Owner
+  void on_child_launched(ChildLaunch& launch) noexcept override;
   // ChildProcess::Owner
   void on_child_exited(int wait_status) noexcept override;
   void on_child_closed() noexcept override;
@@ -100,12 +119,13 @@ class CgiResponder final : private WriteQueue::Owner, private proc::ChildProcess
   uv_timer_t idle_timer_{};
   WriteQueue stdin_queue_;
   proc::ChildProcess child_;
+  std::unique_ptr<ChildLaunch> launch_;  // while the script is being started
   bridge::CgiResponseParser parser_;
   bridge::LineSplitter stderr_lines_{kMaxStderrLine};
   std::uint64_t body_remaining_ = 0;
   std::uint8_t open_handles_ = 0;
   bool head_request_ = false;
-  bool started_ = false;
+  bool started_ = false;  // the script runs (its pipes and pidfd are ours)
   bool head_sent_ = false;
   bool response_done_ = false;
   bool stopping_ = false;

@@ -476,7 +476,7 @@ void Connection::shut_down_for_server() noexcept {
   } else if (phase_ == Phase::ReadingRequest) {
     close_socket();
   } else if (cgi_) {
-    cgi_->cancel();
+    cgi_->shut_down();
   }
 }
 
@@ -575,7 +575,7 @@ void Connection::on_child_closed() noexcept {
 }
 
 void Connection::maybe_destroy() noexcept {
-  if (open_handles_ > 0 || (child_started_ && !child_closed_) || lookup_ || spawn_) return;
+  if (open_handles_ > 0 || (child_started_ && !child_closed_) || lookup_ || launch_) return;
   if (prev_) prev_->next_ = next_;
   else context_.first_connection = next_;
   if (next_) next_->prev_ = prev_;

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "net/cgi_responder.h"
+#include "net/child_launch.h"
 #include "net/response_sink.h"
 #include "net/server_context.h"
 #include "net/static_responder.h"
@@ -42,7 +43,8 @@ union SocketHandle {
 class Connection final : private WriteQueue::Owner,
                          private proc::ChildProcess::Owner,
                          private ResponseSink,
-                         private CgiResponder::Owner {
+                         private CgiResponder::Owner,
+                         private ChildLaunch::Owner {
  public:
   // Accepts one pending connection from `listener`. Never throws. A
   // redirect-only connection (--redirport) answers every request with a 301
@@ -70,12 +72,10 @@ class Connection final : private WriteQueue::Owner,
   void look_up_remote_host(const route::Route& route, char* rest, std::size_t rest_size) noexcept;
   static void on_remote_host_found(uv_getnameinfo_t* request, int status, const char* hostname,
                                    const char* service) noexcept;
-  // Builds the environment and spawns the child on the thread pool.
+  // Builds the environment and starts the child off the loop (ChildLaunch).
   // remote_host: the --reverselookup name or "".
   void launch_child(const route::Route& route, const std::string& remote_host, char* rest,
                     std::size_t rest_size) noexcept;
-  static void spawn_on_thread_pool(uv_work_t* work) noexcept;
-  static void on_spawned(uv_work_t* work, int status) noexcept;
   // The child exists: wrap its pipes, answer 101 and start relaying.
   void start_relay(const proc::SpawnedChild& spawned, char* rest, std::size_t rest_size) noexcept;
   void serve_static_file(const http::Request& request, const route::Route& route) noexcept;
@@ -142,6 +142,8 @@ class Connection final : private WriteQueue::Owner,
   void on_cgi_closed() noexcept override;
   void pause_request_body() noexcept override;
   void resume_request_body() noexcept override;
+  // ChildLaunch::Owner
+  void on_child_launched(ChildLaunch& launch) noexcept override;
   // ChildProcess::Owner
   void on_child_exited(int wait_status) noexcept override;
   void on_child_closed() noexcept override;
@@ -174,18 +176,7 @@ class Connection final : private WriteQueue::Owner,
     std::string early_bytes;  // bytes that followed the request head
   };
   std::unique_ptr<PendingLookup> lookup_;
-  // A spawn running on the thread pool: what it needs and what it returns.
-  struct PendingSpawn {
-    uv_work_t work{};
-    Connection* owner = nullptr;
-    proc::Spawner* spawner = nullptr;
-    std::string path;
-    std::vector<std::string> argv, env;
-    std::string early_bytes;  // bytes that followed the request head
-    proc::SpawnedChild spawned;
-    int error = 0;
-  };
-  std::unique_ptr<PendingSpawn> spawn_;
+  std::unique_ptr<ChildLaunch> launch_;  // the WebSocket child, while it is being started
   std::unique_ptr<StaticResponder> static_file_;  // while a file's body is being sent
   std::unique_ptr<CgiResponder> cgi_;             // a CGI script, until its handles are closed
   bridge::LineSplitter stdout_lines_{0};

@@ -98,9 +98,11 @@ void Connection::run_cgi_script(const http::Request& request, const route::Route
     respond_and_close(429, "429 Too Many Requests\n", context_.http_headers);
     return;
   }
-  // The responder owns the slot once its script runs and gives it back when
-  // the script is reaped; a script that never started gives it back here.
-  int err = cgi_->start(socket_.handle.loop, route.file_path, env, body_length, request.method == "HEAD");
+  // Once start() has queued the script, the responder owns the slot and
+  // gives it back when the script is reaped or cannot start; a script that
+  // was never queued gives it back here.
+  int err = cgi_->start(socket_.handle.loop, route.file_path, std::move(env), body_length,
+                        request.method == "HEAD", std::string_view(rest, rest_size));
   if (err != 0) {
     context_.release_fork_slot();
     cgi_.reset();
@@ -115,7 +117,6 @@ void Connection::run_cgi_script(const http::Request& request, const route::Route
   phase_ = Phase::Responding;
   uv_timer_stop(&timer_);  // the responder times the script itself
   parser_.reset();
-  if (rest_size > 0) cgi_->on_request_body(rest, rest_size);
 }
 
 void Connection::on_cgi_closed() noexcept {

@@ -122,32 +122,27 @@ void Connection::launch_child(const route::Route& route, const std::string& remo
     for (const auto& entry : env) log::write(LogLevel::Debug, "process", log_fields_, "Std. variable: " + entry);
   }
 
-  // A spawn holds its calling thread until the child has exec'd (that is
-  // what CLONE_VFORK means), so it runs on libuv's thread pool: the loop
-  // keeps serving other connections meanwhile, and spawns use both cores.
-  // The fork slot is taken now, so --maxforks stays exact while spawns are
-  // in flight. Reading pauses until the child exists; the bytes that came
-  // after the request head wait with the spawn.
-  auto spawn = std::unique_ptr<PendingSpawn>(new (std::nothrow) PendingSpawn);
+  // The fork slot is taken before the child is started off the loop, so
+  // --maxforks stays exact while spawns are in flight. Reading pauses until
+  // the child exists; the bytes that came after the request head wait with
+  // the launch.
+  auto launch = std::unique_ptr<ChildLaunch>(new (std::nothrow) ChildLaunch);
   try {
-    if (!spawn) throw std::bad_alloc();
+    if (!launch) throw std::bad_alloc();
     // A --dir script runs with no arguments, as websocketd runs it.
     if (route.kind == route::RouteKind::WebSocketScript) {
-      spawn->path = route.file_path;
-      spawn->argv = {route.file_path};
+      launch->path = route.file_path;
+      launch->argv = {route.file_path};
     } else {
-      spawn->path = context_.command_path;
-      spawn->argv = context_.command_argv;
+      launch->path = context_.command_path;
+      launch->argv = context_.command_argv;
     }
-    spawn->env = std::move(env);
-    spawn->early_bytes.assign(rest, rest_size);
+    launch->env = std::move(env);
+    launch->early_bytes.assign(rest, rest_size);
   } catch (...) {
     respond_and_close(503, "503 Service Unavailable: out of memory\n");
     return;
   }
-  spawn->owner = this;
-  spawn->spawner = context_.spawner;
-  spawn->work.data = spawn.get();
   // Another worker (or the wait for --reverselookup) may have taken the last
   // slot since start_websocket checked: taking it here keeps the limit exact.
   if (!context_.take_fork_slot()) {
@@ -156,42 +151,34 @@ void Connection::launch_child(const route::Route& route, const std::string& remo
     return;
   }
   uv_read_stop(&socket_.stream);
-  if (uv_queue_work(socket_.handle.loop, &spawn->work, &Connection::spawn_on_thread_pool,
-                    &Connection::on_spawned) != 0) {
+  if (launch->start(socket_.handle.loop, *context_.spawner, *this) != 0) {
     context_.release_fork_slot();
     respond_and_close(503, "503 Service Unavailable: cannot start the command now\n");
     return;
   }
-  spawn_ = std::move(spawn);
+  launch_ = std::move(launch);
 }
 
-void Connection::spawn_on_thread_pool(uv_work_t* work) noexcept {
-  // On a pool thread: touches nothing but the PendingSpawn.
-  auto* spawn = static_cast<PendingSpawn*>(work->data);
-  spawn->error = spawn->spawner->spawn(spawn->path, spawn->argv, spawn->env, spawn->spawned);
-}
-
-void Connection::on_spawned(uv_work_t* work, int /*status*/) noexcept {
-  Connection* self = static_cast<PendingSpawn*>(work->data)->owner;
-  std::unique_ptr<PendingSpawn> spawn = std::move(self->spawn_);
-  if (self->socket_closed_) {
+void Connection::on_child_launched(ChildLaunch& /*launch*/) noexcept {
+  std::unique_ptr<ChildLaunch> launch = std::move(launch_);
+  if (socket_closed_) {
     // The client left (or the server is stopping) while the child was
     // starting: it never gets a pipe to the client, so end it, and anything
     // it started, at once. Checked first: nothing can be answered now.
-    self->context_.release_fork_slot();
-    if (spawn->error == 0) proc::discard_child(spawn->spawned);
-    self->maybe_destroy();
+    context_.release_fork_slot();
+    if (launch->error == 0) proc::discard_child(launch->child);
+    maybe_destroy();
     return;
   }
-  if (spawn->error != 0) {
-    self->context_.release_fork_slot();
-    log::write(LogLevel::Error, "process", self->log_fields_,
-               "Could not launch process " + spawn->path + " (" + std::strerror(spawn->error) + ")");
-    self->respond_and_close(500, std::string("500 Internal Server Error: could not launch the command (") +
-                                     std::strerror(spawn->error) + ")\n");
+  if (launch->error != 0) {
+    context_.release_fork_slot();
+    log::write(LogLevel::Error, "process", log_fields_,
+               "Could not launch process " + launch->path + " (" + std::strerror(launch->error) + ")");
+    respond_and_close(500, std::string("500 Internal Server Error: could not launch the command (") +
+                               std::strerror(launch->error) + ")\n");
     return;
   }
-  self->start_relay(spawn->spawned, spawn->early_bytes.data(), spawn->early_bytes.size());
+  start_relay(launch->child, launch->early_bytes.data(), launch->early_bytes.size());
 }
 
 void Connection::start_relay(const proc::SpawnedChild& spawned, char* rest, std::size_t rest_size) noexcept {

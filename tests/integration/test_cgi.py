@@ -266,3 +266,53 @@ def test_startup(start_server, bin_path, cgi_dir, tmp_path):
     assert srv.wait_log("Serving CGI or static files : http://")
     r = wsb.run_cli(bin_path, ["--port=1", f"--cgidir={tmp_path}/nope"])
     assert r.returncode == 1 and b"is not pointing to an accessible directory" in r.stderr
+
+
+def script_pid(pid_file, timeout):
+    """The pid a script wrote to pid_file, once written whole; None if not within timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with open(pid_file) as f:
+                text = f.read()
+            if text.endswith("\n"):
+                return int(text)
+        except FileNotFoundError:
+            pass
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.01)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.differs_from_websocketd("websocketd exits at once and drops the request; wsbridge answers 503")
+@pytest.mark.parametrize("delay", [0.5, 0.0], ids=["script-running", "script-starting"])
+def test_sigterm_answers_a_running_script_with_503_and_stops_at_once(start_server, cgi_dir, stray, delay):
+    # The server used to end the script but leave its client's socket open
+    # until the 10 s shutdown deadline. With no delay the signal may meet the
+    # script while it is still being started (on the thread pool): then it
+    # must be ended as soon as it exists, and the answer is the same.
+    srv = start_server([], [f"--cgidir={cgi_dir}"])
+    pid_file = os.path.join(cgi_dir, "slow.pid")
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        s.sendall(b"GET /slow.cgi HTTP/1.1\r\nHost: x\r\n\r\n")
+        if delay:
+            assert script_pid(pid_file, 5) is not None, "the script did not start"
+            time.sleep(delay)
+        assert srv.terminate(timeout=8) == 0, "the server did not stop before the shutdown deadline"
+        answer = b""
+        try:
+            while chunk := s.recv(4096):
+                answer += chunk
+        except ConnectionResetError:
+            assert not delay, "reset while the script ran"  # unread request: closed with a reset
+    pid = script_pid(pid_file, 1 if os.path.exists(pid_file) else 0)
+    if pid is not None:
+        stray.add(pid)
+        assert wsb.wait_pid_gone(pid, 5) is not None, "the script outlived the server"
+    assert "still open at the shutdown deadline" not in srv.log()
+    # The request may also have been read only after the signal: then the
+    # connection is closed unanswered, which is what a stopping server does.
+    if answer or delay:
+        assert answer.startswith(b"HTTP/1.1 503 "), answer[:200]
+        assert b"shutting down" in answer

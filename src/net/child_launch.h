@@ -1,0 +1,58 @@
+// Starts a child process without holding up the event loop.
+//
+// A spawn holds its calling thread until the child has exec'd (CLONE_VFORK,
+// in the spawner or in posix_spawn): a few hundred microseconds in which a
+// loop would serve nobody. So the spawn runs on libuv's thread pool and the
+// result comes back on the loop thread. Both owners of a child use this: a
+// WebSocket Connection and a CgiResponder.
+//
+// The launch must outlive the pool's work: its owner keeps it (and itself)
+// alive until on_child_launched, and then owns whatever child it reports.
+#pragma once
+#include <uv.h>
+
+#include <string>
+#include <vector>
+
+#include "proc/spawn.h"
+#include "proc/spawner.h"
+
+namespace wsbridge::net {
+
+class ChildLaunch {
+ public:
+  class Owner {
+   public:
+    // On the loop thread, once: `launch.error` is 0 and `launch.child`
+    // holds the running child, or an errno value with nothing started.
+    virtual void on_child_launched(ChildLaunch& launch) noexcept = 0;
+
+   protected:
+    ~Owner() = default;
+  };
+
+  // What to run (filled in by the owner before start()).
+  std::string path;
+  std::vector<std::string> argv, env;
+  std::string cwd;  // empty: the server's own working directory
+  // What the client sent after the request head: held here, with reading
+  // paused, until there is a child to take it.
+  std::string early_bytes;
+
+  // The result, valid in on_child_launched.
+  proc::SpawnedChild child;
+  int error = 0;
+
+  // Queues the spawn. Returns 0, or a libuv error with nothing queued.
+  [[nodiscard]] int start(uv_loop_t* loop, proc::Spawner& spawner, Owner& owner) noexcept;
+
+ private:
+  static void spawn_on_pool_thread(uv_work_t* work) noexcept;
+  static void on_spawned(uv_work_t* work, int status) noexcept;
+
+  uv_work_t work_{};
+  Owner* owner_ = nullptr;
+  proc::Spawner* spawner_ = nullptr;
+};
+
+}  // namespace wsbridge::net
