@@ -21,9 +21,11 @@ using wsbridge::proc::SpawnedChild;
 
 namespace {
 
-// Libuv's timers count from the loop's cached time, which can be a little
-// older than the moment a timer is started; lower bounds allow for that.
-constexpr long long kTimerSlackMs = 50;
+// Libuv's timers count from the loop's cached time, which is older than the
+// moment a timer is started by however long the iteration has run (longer
+// on a loaded machine); the tests refresh it before they start the clock,
+// and lower bounds allow for the escalation's own restarts.
+constexpr long long kTimerSlackMs = 150;
 
 struct RecordingOwner final : ChildProcess::Owner {
   int exits = 0;
@@ -145,6 +147,7 @@ TEST_CASE("begin_termination sends SIGINT, SIGTERM, then SIGKILL to the group, e
   REQUIRE(loop.run_until([&] { return w.out.data == "ready\n"; }));
 
   constexpr unsigned kClosems = 200;
+  uv_update_time(loop.get());
   const auto started = Clock::now();
   w.child.begin_termination(kClosems, /*stdin_closed=*/true);
   w.child.begin_termination(kClosems, true);  // idempotent: no second schedule
@@ -190,21 +193,24 @@ TEST_CASE("a grandchild that ignores SIGINT does not outlive the termination", "
 TEST_CASE("the escalation waits for stdin to be closed", "[proc_child_process_test]") {
   TestLoop loop;
   WatchedChild w(loop, "exec sleep 60");
-  w.child.begin_termination(0, /*stdin_closed=*/false);
+  constexpr unsigned kClosems = 400;
+  w.child.begin_termination(kClosems, /*stdin_closed=*/false);
   w.child.close_when_done();
-  // Without the wait SIGINT would come after 100 ms.
-  loop.run_for(1000);
+  // Without the wait SIGINT would come after 500 ms.
+  loop.run_for(1500);
   CHECK(w.owner.exits == 0);
   CHECK(w.owner.flush_timeouts == 0);
 
   w.close_stdin();
+  uv_update_time(loop.get());
   const auto closed_at = Clock::now();
   w.child.note_stdin_closed();
   REQUIRE(loop.run_until([&] { return w.owner.closes > 0; }));
   REQUIRE(WIFSIGNALED(w.owner.wait_status));
   CHECK(WTERMSIG(w.owner.wait_status) == SIGINT);
   const long long elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(w.owner.exited_at - closed_at).count();
-  CHECK(elapsed >= 100 - kTimerSlackMs);
+  // The first step's delay counts from here, not from begin_termination.
+  CHECK(elapsed >= 100 + kClosems - kTimerSlackMs);
   CHECK(w.owner.flush_timeouts == 0);
   w.finish(loop);
 }
@@ -218,6 +224,7 @@ TEST_CASE("a child that does not take its stdin gets on_stdin_flush_timeout, the
     w.close_stdin();
     w.child.note_stdin_closed();
   };
+  uv_update_time(loop.get());
   const auto started = Clock::now();
   w.child.begin_termination(0, /*stdin_closed=*/false);
   w.child.close_when_done();
