@@ -3,17 +3,20 @@
 # $WSBRIDGE_TSAN_BUILD_DIR) and runs the integration tests where worker
 # threads share something: the worker loops themselves, echo, lifecycle and
 # shutdown, TLS (SIGHUP swaps the context), limits (--maxforks), CGI, Unix
-# sockets, systemd, and the spawner (its threads clone children). Every
+# sockets, systemd, and the spawner (its threads clone children; also
+# io.proc_spawner_test, which calls Spawner::spawn from four threads). Every
 # server runs two worker loops (WSBRIDGE_TEST_WORKERS, which wsb.py passes
 # on), however many cores the machine has. Fails on any test failure and on any TSan report that is not
 # about a descriptor number (see below). Extra arguments go to ctest.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${WSBRIDGE_TSAN_BUILD_DIR:-$root/build-tsan}
-# Only the server: the unit tests are single-threaded and run elsewhere.
+# The server, and io_tests for its spawner file: Spawner::spawn is called
+# from several threads at once there, in the test process itself. The unit
+# tests are single-threaded and run elsewhere.
 CC=${CC:-clang-14} CXX=${CXX:-clang++-14} cmake -S "$root" -B "$build_dir" \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWSBRIDGE_TSAN=ON >/dev/null
-cmake --build "$build_dir" --target wsbridge -j"$(nproc)"
+cmake --build "$build_dir" --target wsbridge io_tests -j"$(nproc)"
 
 # Reports go to files, as in test-asan.sh: every sanitized server writes
 # $build_dir/sanitizer-logs/tsan.<pid>.
@@ -30,7 +33,7 @@ mkdir -p "$logs"
 export TSAN_OPTIONS=halt_on_error=0:exitcode=0:second_deadlock_stack=1:log_path=$logs/tsan
 export WSBRIDGE_TEST_WORKERS=${WSBRIDGE_TEST_WORKERS:-2}
 
-subset='integration\.(test_workers|test_echo|test_lifecycle|test_tls|test_limits|test_cgi|test_unix_socket|test_systemd|test_teardown|test_spawner)$'
+subset='integration\.(test_workers|test_echo|test_lifecycle|test_tls|test_limits|test_cgi|test_unix_socket|test_systemd|test_teardown|test_spawner)$|^io\.proc_spawner_test$'
 status=0
 (cd "$build_dir" && ctest --output-on-failure -j2 -R "$subset" "$@") || status=$?
 python3 "$root/scripts/tsan_reports.py" "$logs" || status=1
