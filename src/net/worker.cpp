@@ -1,6 +1,7 @@
 #include "net/worker.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -134,23 +135,42 @@ void Worker::pause_accepting(uv_stream_t* listener) noexcept {
   }
 }
 
-void Worker::drop_pending(std::size_t index) noexcept {
+int Worker::drop_pending(std::size_t index) noexcept {
   for (;;) {
     int pending = accept4(sockets_[index].fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (pending >= 0) {
       close(pending);
     } else if (errno != ECONNABORTED && errno != EINTR) {
-      return;  // EAGAIN: nothing left; EMFILE: no number free after all
+      return errno;  // EAGAIN: nothing left; EMFILE: no number free after all
     }
   }
 }
 
+bool Worker::connection_waiting(std::size_t index) const noexcept {
+  pollfd waiting{sockets_[index].fd, POLLIN, 0};
+  return ::poll(&waiting, 1, 0) == 1 && (waiting.revents & POLLIN) != 0;
+}
+
 void Worker::drop_pending_with_reserve(std::size_t index) noexcept {
+  // Lent only when needed: each time the reserve's number is free another
+  // thread may take it for good, leaving this loop nothing to shed with.
+  if (!connection_waiting(index)) return;
   if (loop_.emfile_fd != -1) {
     close(loop_.emfile_fd);  // reopened by the caller, after every listener
     loop_.emfile_fd = -1;
   }
-  drop_pending(index);
+  const int err = drop_pending(index);
+  if (err != EMFILE && err != ENFILE) return;
+  // No number free and no reserve: borrow one of this worker's open
+  // listeners (it is reopened with the others at the next tick).
+  for (std::size_t j = 0; j < listeners_.size(); ++j) {
+    if (listeners_[j] == nullptr) continue;
+    uv_close(&listeners_[j]->handle, &Worker::on_listener_closed);
+    listeners_[j] = nullptr;
+    drop_pending(j);
+    drop_pending(index);
+    return;
+  }
 }
 
 void Worker::on_accept_pause_over(uv_timer_t* timer) noexcept {
@@ -253,10 +273,26 @@ void Worker::on_redirect_connection(uv_stream_t* listener, int status) noexcept 
 }
 
 void Worker::on_accept_error(uv_stream_t* listener, int status) noexcept {
-  log::write(LogLevel::Error, "server", "", std::string("Accept failed: ") + uv_strerror(status));
+  // While out of descriptors this comes ten times a second per worker: say
+  // it at most once a second, with how often it was left unsaid.
+  const std::uint64_t now = uv_now(&loop_);
+  if (!accept_error_said_ || now - accept_error_said_ms_ >= kAcceptErrorLogIntervalMs) {
+    std::string line = std::string("Accept failed: ") + uv_strerror(status);
+    if (accept_errors_unsaid_ > 0) {
+      line += " (" + std::to_string(accept_errors_unsaid_) + " more since the last such line)";
+    }
+    log::write(LogLevel::Error, "server", "", line);
+    accept_error_said_ = true;
+    accept_error_said_ms_ = now;
+    accept_errors_unsaid_ = 0;
+  } else {
+    ++accept_errors_unsaid_;
+  }
   // libuv calls this with EMFILE/ENFILE when its reserve descriptor could
-  // not shed the connection, and would call again at once: pause instead.
-  if (status == UV_EMFILE || status == UV_ENFILE) pause_accepting(listener);
+  // not shed the connection, and with any other error accept() returns
+  // (ECONNABORTED aside); it then calls accept() again at once, so an error
+  // that persists (ENOMEM, ENOBUFS) would spin. Pause instead.
+  pause_accepting(listener);
 }
 
 void Worker::begin_shutdown() noexcept {

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -98,14 +99,18 @@ class Worker {
   // keeps aside for this, with libuv's reserve descriptor restored; while it
   // cannot be reopened, each tick drops what waits (see on_accept_pause_over).
   static constexpr unsigned kAcceptPauseMs = 100;
+  static constexpr std::uint64_t kAcceptErrorLogIntervalMs = 1000;
   [[nodiscard]] int open_listener(std::size_t index) noexcept;
   void on_accept_error(uv_stream_t* listener, int status) noexcept;
   void pause_accepting(uv_stream_t* listener) noexcept;
   // Accepts and closes what waits on socket `index` (this worker's spare
-  // copy); needs one free descriptor number, which the second variant
-  // takes from libuv's reserve when the table is full.
-  void drop_pending(std::size_t index) noexcept;
+  // copy); needs one free descriptor number. Returns the errno that ended
+  // it (EAGAIN: nothing left). The second variant, for a full table, takes
+  // the number from libuv's reserve or, without one, from one of this
+  // worker's open listeners (reopened at the next tick).
+  int drop_pending(std::size_t index) noexcept;
   void drop_pending_with_reserve(std::size_t index) noexcept;
+  bool connection_waiting(std::size_t index) const noexcept;
   void close_accept_pause() noexcept;
   void close_spare_sockets() noexcept;
   static void on_accept_pause_over(uv_timer_t* timer) noexcept;
@@ -122,6 +127,9 @@ class Worker {
   std::vector<ListenHandle*> listeners_;
   uv_timer_t accept_pause_{};
   bool accept_pause_open_ = false;
+  bool accept_error_said_ = false;
+  std::uint64_t accept_error_said_ms_ = 0;  // uv_now of the last "Accept failed" line
+  std::uint64_t accept_errors_unsaid_ = 0;  // accept errors since then, not logged
   uv_async_t wake_{};
   // uv_async_send on a closed handle is undefined: senders hold the mutex
   // and check the flag, and the worker clears it before closing the handle.
