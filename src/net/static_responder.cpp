@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <new>
 
 #include "wsbridge/http/file_response.h"
@@ -38,6 +39,11 @@ std::unique_ptr<StaticResponder> StaticResponder::start(const http::Request& req
     const int err = errno;
     if (err == EACCES || err == EPERM) {
       send_error(sink, 403, "403 Forbidden: the server is not allowed to read this file\n", extra_headers);
+    } else if (err == EMFILE || err == ENFILE || err == ENOMEM) {
+      // The file is there (the router saw it); the server is out of
+      // resources for now. A 404 would be wrong, and cached as such.
+      send_error(sink, 503, std::string("503 Service Unavailable: cannot open the file now (") +
+                                std::strerror(err) + ")\n", extra_headers);
     } else {
       send_error(sink, 404, "404 page not found\n", extra_headers);
     }
