@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -85,7 +86,17 @@ Connection::~Connection() = default;
 
 void Connection::accept_from(uv_stream_t* listener, ServerContext& context, bool redirect_only) noexcept {
   auto* connection = new (std::nothrow) Connection(context);
-  if (connection == nullptr) return;
+  if (connection == nullptr) {
+    // libuv has accepted the socket and holds it until uv_accept takes it,
+    // not watching the listener meanwhile: a connection we cannot afford
+    // would stall every later one. Drop it (the client sees a reset) through
+    // the private field libuv keeps it in (uv_stream_t's accepted_fd; libuv
+    // 1.44), and libuv goes on accepting.
+    log::write(LogLevel::Error, "server", "", "Out of memory: a new connection was dropped");
+    if (listener->accepted_fd >= 0) ::close(listener->accepted_fd);
+    listener->accepted_fd = -1;
+    return;
+  }
   connection->redirect_only_ = redirect_only;
   uv_loop_t* loop = listener->loop;
   // The socket is TCP, or a Unix domain socket (--unixsocket), like its listener.
