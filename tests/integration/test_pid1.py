@@ -230,6 +230,10 @@ def test_wsbridge_no_init_runs_the_server_as_pid1_itself(namespace):
     ns = namespace(env={"WSBRIDGE_NO_INIT": "1"}).serve([script("background_sleep.sh")])
     init = ns.init_pid
     assert procstat._read_stat(init)[0] == "wsbridge"
+    # The spawner is forked just after the first listen: wait for it.
+    deadline = time.monotonic() + 5
+    while procstat.spawner_of(init) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert procstat.spawner_of(init) is not None, "PID 1 should be the server itself"
     leave_three_orphans(ns)
     assert "sleep" in ns.zombies().values(), f"expected unreaped sleeps, got {ns.members()}"
@@ -286,6 +290,8 @@ def signal_state(pid):
 def test_the_server_starts_as_it_would_alone_and_the_init_holds_only_stdio(namespace, start_server):
     alone = start_server([script("background_sleep.sh")])
     ns = namespace().serve([script("background_sleep.sh")])
+    # Compared once both have finished starting (spawner forked, workers up).
+    assert alone.wait_log("Starting WebSocket server") and ns.wait_log("Starting WebSocket server")
     assert signal_state(ns.server_pid) == signal_state(alone.pid)
     assert sorted(int(fd) for fd in os.listdir(f"/proc/{ns.init_pid}/fd")) == [0, 1, 2]
     kids = procstat._processes_with_parent(ns.init_pid)
