@@ -21,6 +21,7 @@
 #include "net/server.h"
 #include "net/server_context.h"
 #include "net/systemd.h"
+#include "proc/pid1_init.h"
 #include "proc/privileges.h"
 #include "proc/spawn.h"
 #include "proc/spawner.h"
@@ -132,6 +133,10 @@ int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], wsbridge::proc::kSpawnerArgument) == 0) {
     wsbridge::proc::run_spawner(wsbridge::proc::kSpawnerControlFd, static_cast<pid_t>(std::atol(argv[2])));
   }
+  // As a container's PID 1, fork an init that reaps orphans and forwards
+  // signals; only the server returns. First, so the init holds nothing of
+  // the server's (no socket, thread or spawner). The spawner is never PID 1.
+  wsbridge::proc::become_init_if_pid1();
   ensure_standard_descriptors_open();
   wsbridge::cli::ParseOutcome outcome = wsbridge::cli::parse_args(argc, argv);
   if (!outcome.stdout_text.empty()) std::fputs(outcome.stdout_text.c_str(), stdout);
