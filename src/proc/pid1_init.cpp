@@ -94,6 +94,23 @@ void hand_pid_variables_to_the_server() noexcept {
   }
 }
 
+// In the server: a process group of its own, made the terminal's
+// foreground group when there is a terminal (docker run -it). A Ctrl-C is
+// sent by the terminal to the whole foreground group: with the init still
+// in it, the server would get SIGINT twice, once from the terminal and once
+// forwarded, and a second SIGINT means "exit now" rather than a graceful
+// stop. tini isolates its child the same way.
+void take_the_terminal() noexcept {
+  ::setpgid(0, 0);
+  if (::isatty(STDIN_FILENO) == 0) return;
+  // tcsetpgrp from a background group raises SIGTTOU, which would stop us.
+  struct sigaction ignore {}, previous {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGTTOU, &ignore, &previous);
+  ::tcsetpgrp(STDIN_FILENO, ::getpgrp());
+  ::sigaction(SIGTTOU, &previous, nullptr);
+}
+
 }  // namespace
 
 void become_init_if_pid1() noexcept {
@@ -106,6 +123,7 @@ void become_init_if_pid1() noexcept {
   const pid_t server = ::fork();
   const int fork_error = errno;
   if (server > 0) run_init(server, waited);
+  if (server == 0) take_the_terminal();
   // The server (or PID 1 itself, if the fork failed) runs with the mask it
   // started with; dispositions were never changed.
   ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);

@@ -9,10 +9,13 @@ The normal case (not PID 1: no init, the server's children are its spawner
 and the sessions' children) is covered by test_spawner.py and test_lifecycle.py.
 """
 import contextlib
+import fcntl
 import os
+import pty
 import signal
 import socket
 import subprocess
+import termios
 import time
 
 import pytest
@@ -62,7 +65,7 @@ def namespace_pid(pid):
 class Namespace:
     """wsbridge started as PID 1 of a new PID namespace, its log in a file."""
 
-    def __init__(self, binary, args, workdir, env=None, name="ns"):
+    def __init__(self, binary, args, workdir, env=None, name="ns", terminal=False):
         self.binary = binary
         self.args = list(args)
         self.workdir = workdir
@@ -72,14 +75,28 @@ class Namespace:
         self.port = None
         self.log_path = os.path.join(workdir, f"{name}.log")
         self.returncode = None
+        # terminal: stdin is a pseudo-terminal that is the namespace's
+        # controlling terminal (docker run -it); write to self.terminal.
+        self.terminal = None
+        self._wants_terminal = terminal
 
     def start(self, port=None):
         env = dict(os.environ)
         env.update(self.env or {})
-        with open(self.log_path, "wb") as out:
-            self.proc = subprocess.Popen([*UNSHARE, self.binary, *self.args], stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=subprocess.STDOUT, env=env,
-                                         cwd=self.workdir, start_new_session=True)
+        stdin, take_terminal = subprocess.DEVNULL, None
+        if self._wants_terminal:
+            self.terminal, stdin = pty.openpty()
+            # After setsid (start_new_session): make the pty our controlling terminal.
+            take_terminal = lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # noqa: E731
+        try:
+            with open(self.log_path, "wb") as out:
+                self.proc = subprocess.Popen([*UNSHARE, self.binary, *self.args], stdin=stdin,
+                                             stdout=out, stderr=subprocess.STDOUT, env=env,
+                                             cwd=self.workdir, start_new_session=True,
+                                             preexec_fn=take_terminal)
+        finally:
+            if self._wants_terminal:
+                os.close(stdin)
         return self
 
     def serve(self, command, flags=(), ready_timeout=5.0):
@@ -164,20 +181,26 @@ class Namespace:
             self.proc.kill()
             self.proc.wait(timeout=5)
 
+    def close_terminal(self):
+        if self.terminal is not None:
+            os.close(self.terminal)
+            self.terminal = None
+
 
 @pytest.fixture
 def namespace(pid_namespaces, bin_path, tmp_path, request):
     """Factory: namespace(env=None) -> Namespace, ended at teardown."""
     made = []
 
-    def make(env=None):
-        ns = Namespace(bin_path, [], str(tmp_path), env=env, name=f"ns{len(made)}")
+    def make(env=None, terminal=False):
+        ns = Namespace(bin_path, [], str(tmp_path), env=env, name=f"ns{len(made)}", terminal=terminal)
         made.append(ns)
         return ns
 
     yield make
     for ns in made:
         ns.stop()
+        ns.close_terminal()
     rep = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:
         for ns in made:
@@ -255,6 +278,24 @@ def test_a_stop_signal_to_pid1_stops_the_server_cleanly(namespace, signum):
     assert f"Received {signum.name}" in log and "Stopped" in log, log
     assert not wsb.pid_alive(init) and not wsb.pid_alive(server)
     assert ns.members() == {}
+
+
+@pytest.mark.timeout(30)
+def test_ctrl_c_at_the_terminal_is_one_graceful_stop(namespace):
+    # docker run -it: the terminal sends SIGINT to its whole foreground
+    # process group. The server leads a group of its own and holds the
+    # terminal, so it hears Ctrl-C once; with the init in the same group it
+    # also got the init's forwarded copy, and a second SIGINT means "exit now".
+    ns = namespace(terminal=True).serve([script("background_sleep.sh")])
+    ns.server_pid  # noqa: B018 (waits until the server runs under the init)
+    c = wsb.RawWS(ns.port)
+    assert c.recv_message() == (wsb.OP_TEXT, b"started")
+    os.write(ns.terminal, b"\x03")
+    assert ns.wait(timeout=10) == 0, ns.log()
+    c.close()
+    log = ns.log()
+    assert log.count("Received SIGINT") == 1 and "Stopped" in log, log
+    assert "Second signal" not in log, log
 
 
 @pytest.mark.timeout(30)
