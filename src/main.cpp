@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <dirent.h>
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -53,19 +52,6 @@ void ensure_standard_descriptors_open() {
       }
     }
   }
-}
-
-// Whatever the server inherited beyond 0-2 (a supervisor's sockets, a
-// shell's descriptors) must not reach children.
-void mark_inherited_descriptors_cloexec() {
-  DIR* dir = opendir("/proc/self/fd");
-  if (dir == nullptr) return;
-  int dir_fd = dirfd(dir);
-  while (dirent* entry = readdir(dir)) {
-    int fd = atoi(entry->d_name);
-    if (fd > 2 && fd != dir_fd) fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
-  }
-  closedir(dir);
 }
 
 // Each connection holds a socket, three pipes and a pidfd: the default soft
@@ -211,7 +197,8 @@ int main(int argc, char** argv) {
   // environment).
   if (worker_count(config) > 1) setenv("UV_TCP_SINGLE_ACCEPT", "1", /*overwrite=*/0);
   raise_descriptor_limit();
-  mark_inherited_descriptors_cloexec();
+  // Whatever the server inherited beyond 0-2 must not reach children.
+  wsbridge::proc::mark_inherited_descriptors_cloexec();
 
   // Static: after a forced exit, thread-pool work may still be starting a
   // child when main returns; stop() below makes it give up, and the object

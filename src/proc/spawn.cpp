@@ -1,5 +1,6 @@
 #include "proc/spawn.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <climits>
 #include <utility>
 
@@ -56,6 +58,17 @@ void discard_child(SpawnedChild& child) noexcept {
   }
   close_all({&child.pidfd, &child.stdin_fd, &child.stdout_fd, &child.stderr_fd});
   child.pid = -1;
+}
+
+void mark_inherited_descriptors_cloexec() noexcept {
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return;
+  const int dir_fd = dirfd(dir);
+  while (dirent* entry = readdir(dir)) {
+    const int fd = std::atoi(entry->d_name);
+    if (fd > 2 && fd != dir_fd) fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+  }
+  closedir(dir);
 }
 
 std::string find_executable(const std::string& name, const char* path_env) {

@@ -58,6 +58,12 @@ void reap_child(pid_t pid) noexcept;
 // process.
 void discard_child(SpawnedChild& child) noexcept;
 
+// Marks every descriptor above 2 that this process inherited (a
+// supervisor's sockets, a shell's or a CI runner's descriptors) close-on-exec,
+// so that none reaches a child: spawn_child's "no other descriptor" holds
+// only for descriptors that are close-on-exec. Call once at start-up.
+void mark_inherited_descriptors_cloexec() noexcept;
+
 // Finds an executable like a shell (and Go's exec.LookPath) does: a name with
 // a '/' is taken as a path; otherwise each PATH entry is tried. The result is
 // made absolute against the current directory. Returns "" when not found.

@@ -5,8 +5,6 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <uv.h>
@@ -14,25 +12,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "proc/spawn.h"
 #include "proc/spawner.h"
-
-namespace {
-
-// As the server does (src/main.cpp): descriptors inherited beyond 0-2 (from
-// ctest, a shell, a CI runner) must not reach the children the tests start;
-// the tests check that a child holds exactly 0, 1 and 2.
-void mark_inherited_descriptors_cloexec() {
-  DIR* dir = opendir("/proc/self/fd");
-  if (dir == nullptr) return;
-  int dir_fd = dirfd(dir);
-  while (dirent* entry = readdir(dir)) {
-    int fd = atoi(entry->d_name);
-    if (fd > 2 && fd != dir_fd) fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
-  }
-  closedir(dir);
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], wsbridge::proc::kSpawnerArgument) == 0) {
@@ -41,7 +22,10 @@ int main(int argc, char** argv) {
   // As the server: a vanished peer must be an error value (EPIPE), not a
   // signal that ends the process.
   signal(SIGPIPE, SIG_IGN);
-  mark_inherited_descriptors_cloexec();
+  // As the server does: descriptors inherited beyond 0-2 (from ctest, a
+  // shell, a CI runner) must not reach the children the tests start; the
+  // tests check that a child holds exactly 0, 1 and 2.
+  wsbridge::proc::mark_inherited_descriptors_cloexec();
   // libuv's first uv_loop_init opens a pipe for the whole process (the
   // lock of its signal handling, src/unix/signal.c) that stays open: opened
   // here, so the tests' descriptor counts see only what they open.

@@ -156,6 +156,15 @@ struct PipeReader {
   }
 };
 
+// A child's environment for the tests: enough to find programs.
+inline const std::vector<std::string> kEnv = {"PATH=/usr/bin:/bin"};
+
+// What a child run to its end left: its stdout, stderr and wait status.
+struct Outcome {
+  std::string out, err;
+  int status = -1;
+};
+
 // The server's ends of a spawned child's three pipes, opened the way the
 // server opens them (net::open_child_pipes); stdout and stderr are read to
 // end of file.

@@ -20,18 +20,13 @@
 
 using io_test::ChildGuard;
 using io_test::ChildIo;
+using io_test::kEnv;
+using io_test::Outcome;
 using io_test::TestLoop;
 using wsbridge::proc::SpawnedChild;
 using wsbridge::proc::spawn_child;
 
 namespace {
-
-const std::vector<std::string> kEnv = {"PATH=/usr/bin:/bin"};
-
-struct Outcome {
-  std::string out, err;
-  int status = -1;
-};
 
 // Runs a program to its end on a fresh loop: `input` on its stdin, then end
 // of file; its stdout and stderr read to end of file; reaped.

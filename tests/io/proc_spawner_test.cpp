@@ -17,18 +17,13 @@
 
 using io_test::ChildGuard;
 using io_test::ChildIo;
+using io_test::kEnv;
+using io_test::Outcome;
 using io_test::TestLoop;
 using wsbridge::proc::SpawnedChild;
 using wsbridge::proc::Spawner;
 
 namespace {
-
-const std::vector<std::string> kEnv = {"PATH=/usr/bin:/bin"};
-
-struct Outcome {
-  std::string out, err;
-  int status = -1;
-};
 
 // Starts `argv` through `spawner` and runs it to its end on a fresh loop,
 // as proc_spawn_test does for spawn_child; the checks are made on the
