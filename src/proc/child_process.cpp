@@ -1,10 +1,13 @@
 #include "proc/child_process.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "log/logger.h"
@@ -25,6 +28,36 @@ constexpr EscalationStep kSteps[] = {
 };
 // After SIGKILL, how long before we report that the child is still there.
 constexpr unsigned kKillReportDelayMs = 1000;
+
+// Whether process group `pgid` holds a process that is not a zombie. Read
+// from /proc (stat: "pid (comm) state ppid pgrp ..."), so only for the rare
+// group that outlived SIGKILL; kill(-pgid, 0) cannot tell zombies apart.
+bool group_has_live_member(pid_t pgid) noexcept {
+  DIR* dir = opendir("/proc");
+  if (dir == nullptr) return true;  // cannot tell: assume the worst
+  bool live = false;
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+    char path[300];  // "/proc/" + a name of at most 255 bytes + "/stat"
+    std::snprintf(path, sizeof path, "/proc/%s/stat", entry->d_name);
+    FILE* file = std::fopen(path, "re");
+    if (file == nullptr) continue;  // gone meanwhile
+    char line[512];
+    const bool read = std::fgets(line, sizeof line, file) != nullptr;
+    std::fclose(file);
+    // comm may hold spaces and parentheses: the fields resume after the last ')'.
+    const char* end_of_comm = read ? std::strrchr(line, ')') : nullptr;
+    char state = 0;
+    int ppid = 0, pgrp = 0;
+    if (end_of_comm == nullptr || std::sscanf(end_of_comm + 1, " %c %d %d", &state, &ppid, &pgrp) != 3) continue;
+    if (pgrp == pgid && state != 'Z' && state != 'X') {
+      live = true;
+      break;
+    }
+  }
+  closedir(dir);
+  return live;
+}
 
 }  // namespace
 
@@ -111,6 +144,17 @@ void ChildProcess::on_escalation_timer(uv_timer_t* handle) noexcept {
     return;
   }
   if (self->step_ >= 3) {
+    if (self->exited_ && !group_has_live_member(self->pid_)) {
+      // Everything was killed; what is left are zombies of processes that
+      // were re-parented (to init, or a subreaper) and are not ours to
+      // reap. An init that reaps slowly leaves them for a while: not a
+      // failure of SIGKILL, and nothing more to wait for.
+      log::write(log::LogLevel::Debug, "process", "",
+                 "Process group " + std::to_string(self->pid_) + " has only unreaped zombies left");
+      self->escalation_done_ = true;
+      self->maybe_close();
+      return;
+    }
     log::write(log::LogLevel::Error, "process", "",
                "SIGKILL did not terminate " + std::to_string(self->pid_) + "!");
     // Keep watching the pidfd: the exit will still be reaped when it comes.
