@@ -120,12 +120,19 @@ void become_init_if_pid1() noexcept {
   const sigset_t waited = signals_the_init_waits_for();
   sigset_t original_mask;
   ::sigprocmask(SIG_BLOCK, &waited, &original_mask);
+  // SIGCHLD ignored (a launcher's setting survives exec) would make the
+  // kernel reap the server unseen: no SIGCHLD, waitpid ECHILD, and an init
+  // that outlives it with the container. The init needs the default.
+  struct sigaction default_action {}, original_sigchld {};
+  default_action.sa_handler = SIG_DFL;
+  ::sigaction(SIGCHLD, &default_action, &original_sigchld);
   const pid_t server = ::fork();
   const int fork_error = errno;
   if (server > 0) run_init(server, waited);
   if (server == 0) take_the_terminal();
-  // The server (or PID 1 itself, if the fork failed) runs with the mask it
-  // started with; dispositions were never changed.
+  // The server (or PID 1 itself, if the fork failed) runs with the signal
+  // mask and the SIGCHLD action it started with, as without the init.
+  ::sigaction(SIGCHLD, &original_sigchld, nullptr);
   ::sigprocmask(SIG_SETMASK, &original_mask, nullptr);
   if (server < 0) {
     log::write(log::LogLevel::Error, "server", "",

@@ -363,3 +363,21 @@ def test_the_init_exits_with_the_status_the_server_has_without_it(namespace, bin
     assert status == {"port taken": 3, "unknown flag": 2, "--help": 0}[case]
     needle = {"port taken": "Can't start server", "unknown flag": "no-such-flag", "--help": "Usage"}[case]
     assert needle in ns.log()
+
+
+@pytest.mark.timeout(30)
+def test_the_init_exits_with_the_server_even_if_started_with_sigchld_ignored(namespace, bin_path):
+    # An ignored SIGCHLD survives exec. Left so in the init, the kernel
+    # would reap the server unseen and the init (and the container) would
+    # run on after it. Python, as PID 1 of the namespace, ignores SIGCHLD and
+    # then becomes wsbridge (exec keeps the pid).
+    ns = namespace()
+    ns.binary = "/usr/bin/python3"
+    ns.args = ["-c", "import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); "
+               "os.execv(sys.argv[1], sys.argv[1:])", bin_path, "--no-such-flag", script("echo.sh")]
+    try:
+        status = ns.start().wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the init did not exit after the server had:\n" + ns.log())
+    assert status == 2, ns.log()
+    assert "no-such-flag" in ns.log()
