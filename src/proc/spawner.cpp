@@ -348,7 +348,24 @@ int Spawner::start(pid_t server_pid) noexcept {
   char flag[sizeof kSpawnerArgument];
   std::memcpy(flag, kSpawnerArgument, sizeof flag);
   char* spawner_argv[] = {name, flag, const_cast<char*>(pid_text.c_str()), nullptr};
+  // The server catches SIGINT/SIGTERM/SIGHUP from before its first listen,
+  // with libuv's handler, which writes into the server's signal pipe. In
+  // the child that handler must never run (a Ctrl-C to the process group
+  // between fork and exec would reach the server twice, and a second
+  // SIGINT means "exit now"): signals stay blocked across the fork until
+  // the child has put the defaults back.
+  sigset_t all, previous;
+  ::sigfillset(&all);
+  ::sigprocmask(SIG_SETMASK, &all, &previous);
   pid_t pid = ::fork();
+  if (pid == 0) {
+    struct sigaction default_action {};
+    default_action.sa_handler = SIG_DFL;
+    for (int signal_number : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(signal_number, &default_action, nullptr);
+    ::sigprocmask(SIG_SETMASK, &previous, nullptr);
+  } else {
+    ::sigprocmask(SIG_SETMASK, &previous, nullptr);
+  }
   if (pid < 0) {
     int err = errno;
     ::close(sv[0]);
