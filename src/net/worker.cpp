@@ -119,7 +119,7 @@ void Worker::on_listener_closed(uv_handle_t* handle) noexcept {
   delete reinterpret_cast<ListenHandle*>(handle);
 }
 
-void Worker::pause_accepting(uv_stream_t* listener) noexcept {
+void Worker::pause_accepting(uv_stream_t* listener, bool drop_waiting) noexcept {
   for (std::size_t i = 0; i < listeners_.size(); ++i) {
     if (listeners_[i] == nullptr || &listeners_[i]->stream != listener) continue;
     // uv_close closes the handle's descriptor at once: with the one number
@@ -128,7 +128,7 @@ void Worker::pause_accepting(uv_stream_t* listener) noexcept {
     // hear at once rather than wait in the backlog.
     uv_close(&listeners_[i]->handle, &Worker::on_listener_closed);
     listeners_[i] = nullptr;
-    drop_pending(i);
+    if (drop_waiting) drop_pending(i);
   }
   if (!uv_is_active(as_handle(&accept_pause_))) {
     uv_timer_start(&accept_pause_, &Worker::on_accept_pause_over, kAcceptPauseMs, 0);
@@ -136,14 +136,18 @@ void Worker::pause_accepting(uv_stream_t* listener) noexcept {
 }
 
 int Worker::drop_pending(std::size_t index) noexcept {
-  for (;;) {
+  // Bounded: a client connecting faster than accept-and-close must not
+  // hold the loop here. What is left waits for the next tick.
+  for (int dropped = 0; dropped < kListenBacklog;) {
     int pending = accept4(sockets_[index].fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (pending >= 0) {
       close(pending);
+      ++dropped;
     } else if (errno != ECONNABORTED && errno != EINTR) {
       return errno;  // EAGAIN: nothing left; EMFILE: no number free after all
     }
   }
+  return EAGAIN;
 }
 
 bool Worker::connection_waiting(std::size_t index) const noexcept {
@@ -291,8 +295,10 @@ void Worker::on_accept_error(uv_stream_t* listener, int status) noexcept {
   // libuv calls this with EMFILE/ENFILE when its reserve descriptor could
   // not shed the connection, and with any other error accept() returns
   // (ECONNABORTED aside); it then calls accept() again at once, so an error
-  // that persists (ENOMEM, ENOBUFS) would spin. Pause instead.
-  pause_accepting(listener);
+  // that persists (ENOMEM, ENOBUFS) would spin. Pause instead. Only when
+  // out of descriptors is what waits dropped: another error (EPERM from a
+  // security module, say) may concern one client, not those behind it.
+  pause_accepting(listener, status == UV_EMFILE || status == UV_ENFILE);
 }
 
 void Worker::begin_shutdown() noexcept {

@@ -102,7 +102,7 @@ class Worker {
   static constexpr std::uint64_t kAcceptErrorLogIntervalMs = 1000;
   [[nodiscard]] int open_listener(std::size_t index) noexcept;
   void on_accept_error(uv_stream_t* listener, int status) noexcept;
-  void pause_accepting(uv_stream_t* listener) noexcept;
+  void pause_accepting(uv_stream_t* listener, bool drop_waiting) noexcept;
   // Accepts and closes what waits on socket `index` (this worker's spare
   // copy); needs one free descriptor number. Returns the errno that ended
   // it (EAGAIN: nothing left). The second variant, for a full table, takes
