@@ -47,7 +47,7 @@ int CgiResponder::start(uv_loop_t* loop, const std::string& script, std::vector<
   } catch (...) {
     return ENOMEM;
   }
-  if (launch->start(loop, *context_.spawner, *this) != 0) return EAGAIN;
+  launch->start(loop, *context_.spawner, *this);
   launch_ = std::move(launch);
   // From here the responder has a handle open and reports closed once.
   uv_timer_init(loop, &idle_timer_);
@@ -60,7 +60,7 @@ int CgiResponder::start(uv_loop_t* loop, const std::string& script, std::vector<
   return 0;
 }
 
-void CgiResponder::on_child_launched(ChildLaunch& /*launch*/) noexcept {
+void CgiResponder::on_child_launched() noexcept {
   std::unique_ptr<ChildLaunch> launch = std::move(launch_);
   if (launch->error != 0 || response_done_) {
     // Not started, or no longer wanted (the client left or the server is
@@ -72,7 +72,7 @@ void CgiResponder::on_child_launched(ChildLaunch& /*launch*/) noexcept {
       const std::string reason = std::strerror(launch->error);
       log::write(LogLevel::Error, "process", log_fields_,
                  "Could not launch CGI script " + launch->path + " (" + reason + ")");
-      send_error_response(500, "could not run the CGI script (" + reason + ")");
+      send_error_response(ChildLaunch::failure_status(launch->error), "could not run the CGI script (" + reason + ")");
     }
     close_without_child();
     return;

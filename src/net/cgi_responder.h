@@ -103,7 +103,7 @@ class CgiResponder final : private WriteQueue::Owner,
   void on_queue_finished(WriteQueue& queue) noexcept override;
   void on_queue_error(WriteQueue& queue, int uv_error) noexcept override;
   // ChildLaunch::Owner
-  void on_child_launched(ChildLaunch& launch) noexcept override;
+  void on_child_launched() noexcept override;
   // ChildProcess::Owner
   void on_child_exited(int wait_status) noexcept override;
   void on_child_closed() noexcept override;

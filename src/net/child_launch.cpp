@@ -1,12 +1,26 @@
 #include "net/child_launch.h"
 
+#include <cerrno>
+
 namespace wsbridge::net {
 
-int ChildLaunch::start(uv_loop_t* loop, proc::Spawner& spawner, Owner& owner) noexcept {
+void ChildLaunch::start(uv_loop_t* loop, proc::Spawner& spawner, Owner& owner) noexcept {
   owner_ = &owner;
   spawner_ = &spawner;
   work_.data = this;
-  return uv_queue_work(loop, &work_, &ChildLaunch::spawn_on_pool_thread, &ChildLaunch::on_spawned);
+  (void)uv_queue_work(loop, &work_, &ChildLaunch::spawn_on_pool_thread, &ChildLaunch::on_spawned);
+}
+
+int ChildLaunch::failure_status(int error) noexcept {
+  switch (error) {
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+    case EAGAIN:
+      return 503;
+    default:
+      return 500;
+  }
 }
 
 void ChildLaunch::spawn_on_pool_thread(uv_work_t* work) noexcept {
@@ -20,8 +34,7 @@ void ChildLaunch::spawn_on_pool_thread(uv_work_t* work) noexcept {
 void ChildLaunch::on_spawned(uv_work_t* work, int /*status*/) noexcept {
   // status is never UV_ECANCELED: nothing calls uv_cancel on a launch.
   // The owner may destroy the launch in the callback: nothing here after it.
-  auto* self = static_cast<ChildLaunch*>(work->data);
-  self->owner_->on_child_launched(*self);
+  static_cast<ChildLaunch*>(work->data)->owner_->on_child_launched();
 }
 
 }  // namespace wsbridge::net

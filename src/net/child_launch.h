@@ -23,9 +23,9 @@ class ChildLaunch {
  public:
   class Owner {
    public:
-    // On the loop thread, once: `launch.error` is 0 and `launch.child`
+    // On the loop thread, once: the launch's `error` is 0 and its `child`
     // holds the running child, or an errno value with nothing started.
-    virtual void on_child_launched(ChildLaunch& launch) noexcept = 0;
+    virtual void on_child_launched() noexcept = 0;
 
    protected:
     ~Owner() = default;
@@ -43,8 +43,14 @@ class ChildLaunch {
   proc::SpawnedChild child;
   int error = 0;
 
-  // Queues the spawn. Returns 0, or a libuv error with nothing queued.
-  [[nodiscard]] int start(uv_loop_t* loop, proc::Spawner& spawner, Owner& owner) noexcept;
+  // Queues the spawn; on_child_launched follows. (uv_queue_work fails only
+  // for a null work callback, so this cannot fail.)
+  void start(uv_loop_t* loop, proc::Spawner& spawner, Owner& owner) noexcept;
+
+  // The HTTP status for a launch that failed with `error`: 503 when the
+  // server is short of descriptors, memory or processes for now (try again
+  // later), 500 otherwise (the program cannot be run).
+  static int failure_status(int error) noexcept;
 
  private:
   static void spawn_on_pool_thread(uv_work_t* work) noexcept;

@@ -143,7 +143,7 @@ class Connection final : private WriteQueue::Owner,
   void pause_request_body() noexcept override;
   void resume_request_body() noexcept override;
   // ChildLaunch::Owner
-  void on_child_launched(ChildLaunch& launch) noexcept override;
+  void on_child_launched() noexcept override;
   // ChildProcess::Owner
   void on_child_exited(int wait_status) noexcept override;
   void on_child_closed() noexcept override;

@@ -108,8 +108,9 @@ void Connection::run_cgi_script(const http::Request& request, const route::Route
     cgi_.reset();
     log::write(LogLevel::Error, "process", log_fields_,
                "Could not launch CGI script " + route.file_path + " (" + std::strerror(err) + ")");
-    respond_and_close(500, std::string("500 Internal Server Error: could not run the CGI script (") +
-                               std::strerror(err) + ")\n",
+    const int status = ChildLaunch::failure_status(err);
+    respond_and_close(status, std::to_string(status) + " " + std::string(http::reason_phrase(status)) +
+                                  ": could not run the CGI script (" + std::strerror(err) + ")\n",
                       context_.http_headers);
     return;
   }

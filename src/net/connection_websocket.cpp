@@ -151,15 +151,11 @@ void Connection::launch_child(const route::Route& route, const std::string& remo
     return;
   }
   uv_read_stop(&socket_.stream);
-  if (launch->start(socket_.handle.loop, *context_.spawner, *this) != 0) {
-    context_.release_fork_slot();
-    respond_and_close(503, "503 Service Unavailable: cannot start the command now\n");
-    return;
-  }
+  launch->start(socket_.handle.loop, *context_.spawner, *this);
   launch_ = std::move(launch);
 }
 
-void Connection::on_child_launched(ChildLaunch& /*launch*/) noexcept {
+void Connection::on_child_launched() noexcept {
   std::unique_ptr<ChildLaunch> launch = std::move(launch_);
   if (socket_closed_) {
     // The client left (or the server is stopping) while the child was
@@ -174,8 +170,9 @@ void Connection::on_child_launched(ChildLaunch& /*launch*/) noexcept {
     context_.release_fork_slot();
     log::write(LogLevel::Error, "process", log_fields_,
                "Could not launch process " + launch->path + " (" + std::strerror(launch->error) + ")");
-    respond_and_close(500, std::string("500 Internal Server Error: could not launch the command (") +
-                               std::strerror(launch->error) + ")\n");
+    const int status = ChildLaunch::failure_status(launch->error);
+    respond_and_close(status, std::to_string(status) + " " + std::string(http::reason_phrase(status)) +
+                                  ": could not launch the command (" + std::strerror(launch->error) + ")\n");
     return;
   }
   start_relay(launch->child, launch->early_bytes.data(), launch->early_bytes.size());
