@@ -31,9 +31,7 @@ Worker::~Worker() {
   // A worker that never ran (start failed) still has handles to close; one
   // stopped by exit_now() keeps them: the process is about to end anyway.
   if (!loop_initialized_ || thread_started_ || exited_now_) return;
-  for (ListenHandle* listener : listeners_) {
-    if (listener != nullptr) uv_close(&listener->handle, &Worker::on_listener_closed);
-  }
+  for (std::size_t i = 0; i < listeners_.size(); ++i) close_listener(i);
   if (accept_pause_open_) uv_close(as_handle(&accept_pause_), nullptr);
   if (wake_open_) uv_close(as_handle(&wake_), nullptr);
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -115,6 +113,14 @@ int Worker::open_listener(std::size_t index) noexcept {
                    socket.redirect_only ? &Worker::on_redirect_connection : &Worker::on_connection);
 }
 
+void Worker::close_listener(std::size_t index) noexcept {
+  if (listeners_[index] == nullptr) return;
+  // uv_close closes the descriptor at once; the handle is freed in its
+  // close callback.
+  uv_close(&listeners_[index]->handle, &Worker::on_listener_closed);
+  listeners_[index] = nullptr;
+}
+
 void Worker::on_listener_closed(uv_handle_t* handle) noexcept {
   delete reinterpret_cast<ListenHandle*>(handle);
 }
@@ -126,8 +132,7 @@ void Worker::pause_accepting(uv_stream_t* listener, bool drop_waiting) noexcept 
     // that frees, what is pending now is accepted and dropped (libuv's
     // trick, done here because its own reserve may be gone), so clients
     // hear at once rather than wait in the backlog.
-    uv_close(&listeners_[i]->handle, &Worker::on_listener_closed);
-    listeners_[i] = nullptr;
+    close_listener(i);
     if (drop_waiting) drop_pending(i);
   }
   if (!uv_is_active(as_handle(&accept_pause_))) {
@@ -169,8 +174,7 @@ void Worker::drop_pending_with_reserve(std::size_t index) noexcept {
   // listeners (it is reopened with the others at the next tick).
   for (std::size_t j = 0; j < listeners_.size(); ++j) {
     if (listeners_[j] == nullptr) continue;
-    uv_close(&listeners_[j]->handle, &Worker::on_listener_closed);
-    listeners_[j] = nullptr;
+    close_listener(j);
     drop_pending(j);
     drop_pending(index);
     return;
@@ -193,10 +197,7 @@ void Worker::on_accept_pause_over(uv_timer_t* timer) noexcept {
   for (std::size_t i = 0; i < self->listeners_.size(); ++i) {
     if (self->listeners_[i] != nullptr) continue;
     if (self->open_listener(i) == 0) continue;
-    if (self->listeners_[i] != nullptr) {
-      uv_close(&self->listeners_[i]->handle, &Worker::on_listener_closed);
-      self->listeners_[i] = nullptr;
-    }
+    self->close_listener(i);  // half-opened: opened but not listening
     self->drop_pending_with_reserve(i);
     all_open = false;
   }
@@ -303,10 +304,7 @@ void Worker::on_accept_error(uv_stream_t* listener, int status) noexcept {
 
 void Worker::begin_shutdown() noexcept {
   context_->shutting_down = true;
-  for (ListenHandle*& listener : listeners_) {
-    if (listener != nullptr) uv_close(&listener->handle, &Worker::on_listener_closed);
-    listener = nullptr;
-  }
+  for (std::size_t i = 0; i < listeners_.size(); ++i) close_listener(i);
   close_spare_sockets();  // the socket closes with the last worker's copies
   close_accept_pause();
   // shut_down_for_server may delete connections; step carefully.

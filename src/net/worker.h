@@ -101,6 +101,9 @@ class Worker {
   static constexpr unsigned kAcceptPauseMs = 100;
   static constexpr std::uint64_t kAcceptErrorLogIntervalMs = 1000;
   [[nodiscard]] int open_listener(std::size_t index) noexcept;
+  // Closes the handle of listener `index`, if open, and marks it closed;
+  // the worker's spare copy of the socket stays open.
+  void close_listener(std::size_t index) noexcept;
   void on_accept_error(uv_stream_t* listener, int status) noexcept;
   void pause_accepting(uv_stream_t* listener, bool drop_waiting) noexcept;
   // Accepts and closes what waits on socket `index` (this worker's spare
