@@ -324,4 +324,29 @@ inline void close_fd(int& fd) {
   fd = -1;
 }
 
+// Runs a child that has just been started (by spawn_child or the spawner)
+// to its end on a fresh loop: `check_running` first, if given, on the
+// running child; then `input` on its stdin and end of file; its stdout and
+// stderr read to end of file; reaped, and every handle closed.
+inline Outcome run_to_end(wsbridge::proc::SpawnedChild& child, const std::string& input = "",
+                          const std::function<void(const wsbridge::proc::SpawnedChild&)>& check_running = {}) {
+  TestLoop loop;
+  ChildGuard guard(child.pid);
+  if (check_running) check_running(child);
+  ChildIo io;
+  io.open(loop.get(), child);
+  if (!input.empty()) io.write_stdin(input);
+  io.close_stdin();
+  REQUIRE(loop.run_until([&] { return io.outputs_ended(); }));
+  CHECK(io.read_error == 0);
+  auto status = wait_for_exit(child.pid);
+  REQUIRE(status);
+  guard.release();
+  close_fd(child.pidfd);
+  io.close_all();
+  REQUIRE(loop.run_until([&] { return io.all_closed(); }));
+  loop.close_and_check();
+  return {io.out_data, io.err_data, *status};
+}
+
 }  // namespace io_test

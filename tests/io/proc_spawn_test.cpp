@@ -33,24 +33,9 @@ namespace {
 Outcome run_to_end(const std::string& path, const std::vector<std::string>& argv,
                    const std::vector<std::string>& env = kEnv, const std::string& input = "",
                    const char* cwd = nullptr) {
-  TestLoop loop;
   SpawnedChild child;
   REQUIRE(spawn_child(path, argv, env, child, cwd) == 0);
-  ChildGuard guard(child.pid);
-  ChildIo io;
-  io.open(loop.get(), child);
-  if (!input.empty()) io.write_stdin(input);
-  io.close_stdin();
-  REQUIRE(loop.run_until([&] { return io.outputs_ended(); }));
-  CHECK(io.read_error == 0);
-  auto status = io_test::wait_for_exit(child.pid);
-  REQUIRE(status);
-  guard.release();
-  io_test::close_fd(child.pidfd);
-  io.close_all();
-  REQUIRE(loop.run_until([&] { return io.all_closed(); }));
-  loop.close_and_check();
-  return {io.out_data, io.err_data, *status};
+  return io_test::run_to_end(child, input);
 }
 
 }  // namespace

@@ -30,24 +30,9 @@ namespace {
 // running child first when `check_running` is given.
 Outcome run_to_end(Spawner& spawner, const std::string& path, const std::vector<std::string>& argv,
                    const std::string& input = "", const std::function<void(const SpawnedChild&)>& check_running = {}) {
-  TestLoop loop;
   SpawnedChild child;
   REQUIRE(spawner.spawn(path, argv, kEnv, child) == 0);
-  ChildGuard guard(child.pid);
-  if (check_running) check_running(child);
-  ChildIo io;
-  io.open(loop.get(), child);
-  if (!input.empty()) io.write_stdin(input);
-  io.close_stdin();
-  REQUIRE(loop.run_until([&] { return io.outputs_ended(); }));
-  auto status = io_test::wait_for_exit(child.pid);
-  REQUIRE(status);
-  guard.release();
-  io_test::close_fd(child.pidfd);
-  io.close_all();
-  REQUIRE(loop.run_until([&] { return io.all_closed(); }));
-  loop.close_and_check();
-  return {io.out_data, io.err_data, *status};
+  return io_test::run_to_end(child, input, check_running);
 }
 
 std::string read_file(const std::string& path) {
