@@ -71,6 +71,18 @@ def fd_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def fd_targets(pid: int) -> dict[int, str]:
+    """{descriptor: what it refers to} ("socket:[123]", "pipe:[45]", a path),
+    for saying which descriptors a test found left over."""
+    targets = {}
+    for entry in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            targets[int(entry)] = os.readlink(f"/proc/{pid}/fd/{entry}")
+        except OSError:  # closed between the listing and the readlink
+            pass
+    return targets
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of pid (not its children), in seconds."""
     fields = _stat_fields(pid)
