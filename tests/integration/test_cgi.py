@@ -27,7 +27,7 @@ SCRIPTS = {
     "sha.cgi": "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nsha256sum | cut -d' ' -f1\n",
     "flood.cgi": "#!/bin/sh\necho $$ > flood.pid\nprintf 'Content-Type: application/octet-stream\\n\\n'\n"
                  "exec head -c 67108864 /dev/zero\n",
-    "slow.cgi": "#!/bin/sh\necho $$ > slow.pid\nsleep 2\nprintf 'Content-Type: text/plain\\n\\nslept\\n'\n",
+    "slow.cgi": "#!/bin/sh\necho $$ > slow.pid\nsleep 5\nprintf 'Content-Type: text/plain\\n\\nslept\\n'\n",
     "hang.cgi": "#!/bin/sh\necho $$ > hang.pid\nexec sleep 120\n",
     "sub/deep.cgi": "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n%s|%s\\n' \"$SCRIPT_NAME\" \"$PATH_INFO\"\n",
 }
@@ -209,6 +209,8 @@ def test_maxforks_counts_cgi_scripts(start_server, cgi_dir):
     deadline = time.monotonic() + 5
     while not os.path.exists(pid_file) and time.monotonic() < deadline:
         time.sleep(0.02)
+    assert os.path.exists(pid_file), "slow.cgi did not start"
+    # slow.cgi holds the one slot for 5 s: the next script is refused.
     r = request(srv.port, "/status.cgi")
     assert (r.status, r.body) == (429, b"429 Too Many Requests\n")
     assert srv.wait_log("maxforks amount has been reached")

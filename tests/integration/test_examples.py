@@ -22,7 +22,7 @@ def example(relpath: str) -> str:
     return path
 
 
-def text(ws: wsb.RawWS, timeout: float = 3.0) -> str:
+def text(ws: wsb.RawWS, timeout: float = 10.0) -> str:
     """Next message, which must be a text message."""
     msg = ws.recv_message(timeout)
     assert msg[0] == wsb.OP_TEXT, f"expected a text message, got {msg!r}"
@@ -37,7 +37,7 @@ COUNTERS = ["count.sh", "python/count.py", pytest.param("node/count.js", marks=n
 GREETERS = ["greeter.sh", "python/greeter.py", pytest.param("node/greeter.js", marks=needs("node"))]
 
 
-@pytest.mark.timeout(15)
+@pytest.mark.timeout(40)
 @pytest.mark.parametrize("name", COUNTERS)
 def test_counter_sends_one_number_a_second(start_server, name):
     srv = start_server([example(name)])
@@ -45,10 +45,10 @@ def test_counter_sends_one_number_a_second(start_server, name):
         assert text(ws) == "1"
         # The second number comes about a second later, not all at the end:
         # a counter that buffered its stdout would fail here.
-        assert text(ws, timeout=2.5) == "2"
+        assert text(ws, timeout=4) == "2"
 
 
-@pytest.mark.timeout(15)
+@pytest.mark.timeout(40)
 @pytest.mark.parametrize("name", GREETERS)
 def test_greeter_answers_each_message(start_server, name):
     srv = start_server([example(name)])
@@ -64,7 +64,7 @@ def test_greeter_answers_each_message(start_server, name):
 ENV_DUMPS = ["env.sh", "python/env.py", pytest.param("node/env.js", marks=needs("node"))]
 
 
-@pytest.mark.timeout(15)
+@pytest.mark.timeout(40)
 @pytest.mark.parametrize("name", ENV_DUMPS)
 def test_env_dump_lists_the_cgi_environment(start_server, name):
     srv = start_server([example(name)])
@@ -81,7 +81,7 @@ def test_env_dump_lists_the_cgi_environment(start_server, name):
     assert env["SERVER_SOFTWARE"].startswith("wsbridge/")
 
 
-@pytest.mark.timeout(20)
+@pytest.mark.timeout(40)
 def test_chat_relays_between_clients_through_the_shared_file(start_server, tmp_path):
     room = tmp_path / "room.txt"
     env = dict(os.environ, CHAT_FILE=str(room))
@@ -117,7 +117,7 @@ def test_chat_relays_between_clients_through_the_shared_file(start_server, tmp_p
     assert room.read_text().splitlines() == expected
 
 
-@pytest.mark.timeout(15)
+@pytest.mark.timeout(40)
 @needs("vmstat")
 def test_vmstat_feed_streams_lines(start_server):
     srv = start_server([example("vmstat.sh")])
@@ -128,11 +128,11 @@ def test_vmstat_feed_streams_lines(start_server):
         first = text(ws).split()
         assert len(first) == len(columns) and all(re.fullmatch(r"\d+", f) for f in first)
         # And it keeps coming: the next sample a second later.
-        second = text(ws, timeout=2.5).split()
+        second = text(ws, timeout=4).split()
         assert len(second) == len(columns)
 
 
-@pytest.mark.timeout(15)
+@pytest.mark.timeout(40)
 def test_tail_feed_sends_last_lines_then_new_ones(start_server, tmp_path):
     log = tmp_path / "app.log"
     log.write_text("".join(f"old {i}\n" for i in range(1, 13)))

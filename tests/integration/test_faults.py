@@ -60,8 +60,10 @@ def test_dead_child_closes_its_connection_only(start_server, stray, fault):
         code, _, extra = victim.expect_close(timeout=5)
         assert extra == [], f"unexpected messages after the child died: {extra}"
         assert code == 1000, f"close code {code} after the child died"
-        assert victim.wait_eof(5), "TCP stayed open after the close frame"
-        assert time.monotonic() - t0 < 5
+        assert victim.wait_eof(10), "TCP stayed open after the close frame"
+        # The server's close-handshake timer is 2 s (this client never
+        # answers the close); the rest is slack for a loaded machine.
+        assert time.monotonic() - t0 < 8
         victim.close()
         assert wsb.wait_pid_gone(pid, 3) is not None
         assert pid not in procstat.children_of(srv.pid), "dead child was not reaped"
@@ -195,7 +197,9 @@ def test_descriptor_exhaustion_sheds_load_without_spinning_and_recovers(bin_path
         for _ in range(limit + 20):
             s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
             held.append(s)
-        time.sleep(0.5)
+        deadline = time.monotonic() + 10  # the server accepts the queued connections at its own pace
+        while procstat.fd_count(srv.pid) < limit - 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert procstat.fd_count(srv.pid) >= limit - 2, \
             f"server holds only {procstat.fd_count(srv.pid)} descriptors: not saturated"
 
@@ -243,7 +247,7 @@ def test_descriptor_exhaustion_sheds_load_without_spinning_and_recovers(bin_path
         for s in held[1:]:
             s.close()
         del held[1:]
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 20  # one slow attempt may itself take 5 s
         while True:
             try:
                 with wsb.RawWS(srv.port) as c:

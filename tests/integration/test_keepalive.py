@@ -7,10 +7,12 @@ from wsb import script
 
 
 def test_server_pings_and_an_answering_client_stays(start_server):
-    srv = start_server(["cat"], flags=["--pingms=150"])
+    # 400 ms between pings: a peer silent for 3 ticks is dropped, and a
+    # shorter tick would let a stalled test process look silent.
+    srv = start_server(["cat"], flags=["--pingms=400"])
     with wsb.RawWS(srv.port) as c:
         pings = 0
-        deadline = time.monotonic() + 1.5
+        deadline = time.monotonic() + 4
         while time.monotonic() < deadline:
             try:
                 op, payload = c.recv_message(timeout=0.5, return_control=True)  # answers pings
@@ -32,9 +34,9 @@ def test_silent_client_is_dropped_and_its_child_reaped(start_server, stray):
         # Read frames without answering: after two silent intervals the
         # server gives up on us and closes TCP.
         t0 = time.monotonic()
-        assert c.wait_eof(timeout=5)
+        assert c.wait_eof(timeout=8)
         elapsed = time.monotonic() - t0
-        assert 0.3 < elapsed < 3, elapsed
+        assert 0.3 < elapsed < 6, elapsed
     assert wsb.wait_pid_gone(pid, 3) is not None
     assert srv.wait_log("No answer to pings")
 

@@ -119,8 +119,10 @@ def test_child_ignoring_int_and_term_is_killed_on_schedule(start_server, stray):
     gone = wsb.wait_pid_gone(pid, 5)
     c.close()
     assert gone is not None, f"child {pid} ignoring INT/TERM was never SIGKILLed"
-    # EOF, INT at 100 ms, TERM at 350 ms, KILL at 850 ms.
-    assert gone < 0.85 + 0.75, f"SIGKILL came late: {gone:.2f}s"
+    # EOF, INT at 100 ms, TERM at 350 ms, KILL at 850 ms. The slack is wide
+    # because a stalled loop (a sanitizer writing a report) delays all three
+    # timers; a KILL that waits for the 5 s stdin-flush timeout still fails.
+    assert gone < 0.85 + 3.0, f"SIGKILL came late: {gone:.2f}s"
     assert gone > 0.6, f"child killed after {gone:.2f}s: no grace before SIGKILL"
 
 
@@ -136,9 +138,9 @@ def test_closems_delays_the_escalation(start_server, stray):
     while time.monotonic() - t0 < 1.0:
         assert wsb.pid_alive(pid), f"killed after {time.monotonic() - t0:.2f}s despite --closems=300"
         time.sleep(0.02)
-    gone = wsb.wait_pid_gone(pid, 3.0 - (time.monotonic() - t0))
+    gone = wsb.wait_pid_gone(pid, 8.0 - (time.monotonic() - t0))
     c.close()
-    assert gone is not None, "child still alive 3 s after the client left (--closems=300)"
+    assert gone is not None, "child still alive 8 s after the client left (--closems=300)"
 
 
 @pytest.mark.differs_from_websocketd("websocketd signals only the direct child (#191)")
@@ -196,8 +198,8 @@ def test_sigterm_as_soon_as_the_port_answers_is_a_clean_stop(start_server):
     # already finished. 10 rounds: each must end with status 0, promptly.
     for round_ in range(10):
         srv = start_server([script("pid_cat.sh")])  # returns once the port accepts
-        rc = srv.terminate(timeout=5)
-        assert rc == 0, f"round {round_}: exit status {rc} (None: still running after 5 s)"
+        rc = srv.terminate(timeout=8)  # under the 10 s shutdown deadline; room for a sanitizer's exit
+        assert rc == 0, f"round {round_}: exit status {rc} (None: still running after 8 s)"
         assert "Stopped" in srv.log()
 
 

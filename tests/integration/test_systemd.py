@@ -111,6 +111,8 @@ def test_shutdown_timeout_bounds_the_graceful_stop(start_server, stray):
         t0 = time.monotonic()
         assert srv.terminate(timeout=10) == 0
         elapsed = time.monotonic() - t0
-    assert 0.8 < elapsed < 3.0, elapsed
+    # Without the deadline the child is killed only after about 15.85 s
+    # (0.85 + 3 x 5 s); the upper bound leaves room for a sanitizer's exit.
+    assert 0.8 < elapsed < 6.0, elapsed
     # Nothing outlives the server: the stubborn child was SIGKILLed and reaped.
     assert wsb.wait_pid_gone(pid, 2) is not None

@@ -30,7 +30,9 @@ def test_grandchild_holding_unread_stdin_is_still_signalled(start_server, stray)
     # And the server is not left waiting on that connection.
     t0 = time.monotonic()
     assert srv.terminate(timeout=10) == 0
-    assert time.monotonic() - t0 < 3
+    # Well under the 10 s shutdown deadline the bug waited for; the slack
+    # is for a sanitizer's work at exit.
+    assert time.monotonic() - t0 < 7
 
 
 def test_pings_do_not_drop_a_client_while_reading_is_paused(start_server, stray):

@@ -11,6 +11,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import random
 import signal
 import socket
 import struct
@@ -45,8 +46,39 @@ def is_websocketd(path: str) -> bool:
     return os.path.basename(os.path.realpath(path)).startswith("websocketd")
 
 
+def _ephemeral_port_floor() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_EPHEMERAL_FLOOR = _ephemeral_port_floor()
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A loopback port that is free now, below the kernel's ephemeral range.
+
+    Asking the kernel for port 0 would give one from the ephemeral range,
+    which every test's outgoing connections also draw from: under parallel
+    ctest a client could take the port before the server binds it, or (worse)
+    a server started meanwhile by another test could answer on it. Ports
+    below that range are taken only by servers that ask for them."""
+    low = max(1024, min(10000, _EPHEMERAL_FLOOR - 2000))
+    for _ in range(200):
+        port = random.randrange(low, _EPHEMERAL_FLOOR)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # a crowded range: let the kernel pick
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
