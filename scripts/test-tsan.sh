@@ -3,7 +3,8 @@
 # $WSBRIDGE_TSAN_BUILD_DIR) and runs the integration tests where worker
 # threads share something: the worker loops themselves, echo, lifecycle and
 # shutdown, TLS (SIGHUP swaps the context), limits (--maxforks), CGI, Unix
-# sockets, systemd, and the spawner (its threads clone children; also
+# sockets, systemd, --reverselookup (its own lookup threads), and the
+# spawner (its threads clone children; also
 # io.proc_spawner_test, which calls Spawner::spawn from four threads). Every
 # server runs two worker loops (WSBRIDGE_TEST_WORKERS, which wsb.py passes
 # on), however many cores the machine has. Fails on any test failure and on any TSan report that is not
@@ -30,10 +31,11 @@ mkdir -p "$logs"
 # servers keep running (halt_on_error=0, exit status untouched) and every
 # report is judged afterwards: one on a descriptor is counted, any other
 # (memory, mutex, signal, thread) fails the run.
-export TSAN_OPTIONS=halt_on_error=0:exitcode=0:second_deadlock_stack=1:log_path=$logs/tsan
+# scripts/tsan.supp lists the false positives from inside glibc, each with why.
+export TSAN_OPTIONS=halt_on_error=0:exitcode=0:second_deadlock_stack=1:log_path=$logs/tsan:suppressions=$root/scripts/tsan.supp
 export WSBRIDGE_TEST_WORKERS=${WSBRIDGE_TEST_WORKERS:-2}
 
-subset='integration\.(test_workers|test_echo|test_lifecycle|test_tls|test_limits|test_cgi|test_unix_socket|test_systemd|test_teardown|test_spawner)$|^io\.proc_spawner_test$'
+subset='integration\.(test_workers|test_echo|test_lifecycle|test_tls|test_limits|test_cgi|test_unix_socket|test_systemd|test_teardown|test_spawner|test_reverselookup)$|^io\.proc_spawner_test$'
 status=0
 (cd "$build_dir" && ctest --output-on-failure -j2 -R "$subset" "$@") || status=$?
 python3 "$root/scripts/tsan_reports.py" "$logs" || status=1

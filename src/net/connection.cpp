@@ -506,6 +506,11 @@ void Connection::close_socket() noexcept {
   uv_read_stop(&socket_.stream);
   uv_close(&socket_.handle, &Connection::on_handle_closed);
   uv_timer_stop(&timer_);
+  if (lookup_) {
+    // The client left while its name was being looked up: nobody wants it.
+    HostNameLookups::cancel(*lookup_->lookup);
+    lookup_.reset();
+  }
   if (cgi_) cgi_->cancel();
   begin_child_shutdown();
   advance_teardown();
@@ -586,7 +591,7 @@ void Connection::on_child_closed() noexcept {
 }
 
 void Connection::maybe_destroy() noexcept {
-  if (open_handles_ > 0 || (child_started_ && !child_closed_) || lookup_ || launch_) return;
+  if (open_handles_ > 0 || (child_started_ && !child_closed_) || launch_) return;
   if (prev_) prev_->next_ = next_;
   else context_.first_connection = next_;
   if (next_) next_->prev_ = prev_;

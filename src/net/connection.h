@@ -16,6 +16,7 @@
 
 #include "net/cgi_responder.h"
 #include "net/child_launch.h"
+#include "net/host_name_lookups.h"
 #include "net/response_sink.h"
 #include "net/server_context.h"
 #include "net/static_responder.h"
@@ -44,7 +45,8 @@ class Connection final : private WriteQueue::Owner,
                          private proc::ChildProcess::Owner,
                          private ResponseSink,
                          private CgiResponder::Owner,
-                         private ChildLaunch::Owner {
+                         private ChildLaunch::Owner,
+                         private HostNameLookups::Owner {
  public:
   // Accepts one pending connection from `listener`. Never throws. A
   // redirect-only connection (--redirport) answers every request with a 301
@@ -70,8 +72,7 @@ class Connection final : private WriteQueue::Owner,
   void start_websocket(const http::Request& request, const route::Route& route, char* rest,
                        std::size_t rest_size) noexcept;
   void look_up_remote_host(const route::Route& route, char* rest, std::size_t rest_size) noexcept;
-  static void on_remote_host_found(uv_getnameinfo_t* request, int status, const char* hostname,
-                                   const char* service) noexcept;
+  void on_host_name_found(const std::string& name) noexcept override;
   // Builds the environment and starts the child off the loop (ChildLaunch).
   // remote_host: the --reverselookup name or "".
   void launch_child(const route::Route& route, const std::string& remote_host, char* rest,
@@ -171,7 +172,7 @@ class Connection final : private WriteQueue::Owner,
   std::unique_ptr<ProxiedPeer> proxied_peer_;  // the client the PROXY header named
   // --reverselookup in flight: what the launch needs once the name is known.
   struct PendingLookup {
-    uv_getnameinfo_t request{};
+    std::shared_ptr<HostNameLookups::Lookup> lookup;  // cancelled if the client leaves first
     route::Route route;
     std::string early_bytes;  // bytes that followed the request head
   };

@@ -59,7 +59,7 @@ void Connection::start_websocket(const http::Request& request, const route::Rout
     respond_and_close(403, std::string("403 Forbidden: ") + bridge::describe(verdict) + "\n");
     return;
   }
-  if (config.reverselookup && socket_.handle.type == UV_TCP) {
+  if (context_.host_name_lookups != nullptr) {
     look_up_remote_host(route, rest, rest_size);
     return;
   }
@@ -67,9 +67,10 @@ void Connection::start_websocket(const http::Request& request, const route::Rout
 }
 
 void Connection::look_up_remote_host(const route::Route& route, char* rest, std::size_t rest_size) noexcept {
-  // The lookup must not block the loop (uv_getnameinfo runs it on libuv's
-  // thread pool). Meanwhile the socket is not read, and the bytes that came
-  // after the request head are kept until the child exists.
+  // The lookup must not block the loop, nor the thread pool that starts
+  // children (net/host_name_lookups.h). Meanwhile the socket is not read,
+  // and the bytes that came after the request head are kept until the child
+  // exists.
   auto lookup = std::unique_ptr<PendingLookup>(new (std::nothrow) PendingLookup);
   if (!lookup) {
     launch_child(route, {}, rest, rest_size);
@@ -82,32 +83,31 @@ void Connection::look_up_remote_host(const route::Route& route, char* rest, std:
     launch_child(route, {}, rest, rest_size);
     return;
   }
+  // The name of REMOTE_ADDR: the client a PROXY header or a trusted proxy
+  // names, not the proxy. (A Unix socket peer has no address to look up.)
+  std::string address, port;
+  remote_endpoint(parser_->request(), address, port);
   sockaddr_storage peer{};
-  int length = sizeof peer;
-  uv_tcp_getpeername(&socket_.tcp, reinterpret_cast<sockaddr*>(&peer), &length);
-  lookup->request.data = this;
-  uv_read_stop(&socket_.stream);
-  if (uv_getnameinfo(socket_.handle.loop, &lookup->request, &Connection::on_remote_host_found,
-                     reinterpret_cast<sockaddr*>(&peer), NI_NAMEREQD) != 0) {
-    uv_read_start(&socket_.stream, &Connection::on_alloc, &Connection::on_socket_read);
+  if (uv_ip4_addr(address.c_str(), 0, reinterpret_cast<sockaddr_in*>(&peer)) != 0 &&
+      uv_ip6_addr(address.c_str(), 0, reinterpret_cast<sockaddr_in6*>(&peer)) != 0) {
     launch_child(route, {}, rest, rest_size);
     return;
   }
+  lookup->lookup = context_.host_name_lookups->start(peer, *this);
+  if (!lookup->lookup) {
+    launch_child(route, {}, rest, rest_size);
+    return;
+  }
+  uv_read_stop(&socket_.stream);
   lookup_ = std::move(lookup);
 }
 
-void Connection::on_remote_host_found(uv_getnameinfo_t* request, int status, const char* hostname,
-                                      const char* /*service*/) noexcept {
-  auto* self = static_cast<Connection*>(request->data);
-  std::unique_ptr<PendingLookup> lookup = std::move(self->lookup_);
-  if (self->socket_closed_) {
-    self->maybe_destroy();  // the client left while we were asking DNS
-    return;
-  }
-  uv_read_start(&self->socket_.stream, &Connection::on_alloc, &Connection::on_socket_read);
+void Connection::on_host_name_found(const std::string& name) noexcept {
+  // Only while the client is here: close_socket() cancels the lookup.
+  std::unique_ptr<PendingLookup> lookup = std::move(lookup_);
+  uv_read_start(&socket_.stream, &Connection::on_alloc, &Connection::on_socket_read);
   // No name (or a failed lookup): REMOTE_HOST stays the address, as websocketd.
-  std::string name = status == 0 && hostname != nullptr ? hostname : "";
-  self->launch_child(lookup->route, name, lookup->early_bytes.data(), lookup->early_bytes.size());
+  launch_child(lookup->route, name, lookup->early_bytes.data(), lookup->early_bytes.size());
 }
 
 void Connection::launch_child(const route::Route& route, const std::string& remote_host, char* rest,

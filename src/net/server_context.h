@@ -25,6 +25,7 @@ class Spawner;
 namespace wsbridge::net {
 
 class Connection;
+class HostNameLookups;
 
 // How long a client may take to send its request head (slowloris bound).
 constexpr unsigned kRequestTimeoutMs = 10000;
@@ -65,6 +66,8 @@ struct ServerContext {
   [[nodiscard]] bool take_fork_slot() noexcept { return fork_slots->take(); }
   void release_fork_slot() noexcept { fork_slots->release(); }
   UniqueIds* unique_ids = nullptr;  // shared by every worker
+  // --reverselookup: this worker's way to the lookup threads (else null).
+  HostNameLookups* host_name_lookups = nullptr;
 
   // Every open connection, for graceful shutdown (intrusive list).
   Connection* first_connection = nullptr;

@@ -34,6 +34,7 @@ Worker::~Worker() {
   for (std::size_t i = 0; i < listeners_.size(); ++i) close_listener(i);
   if (accept_pause_open_) uv_close(as_handle(&accept_pause_), nullptr);
   if (wake_open_) uv_close(as_handle(&wake_), nullptr);
+  host_name_lookups_.close();
   uv_run(&loop_, UV_RUN_DEFAULT);
   uv_loop_close(&loop_);
   close_spare_sockets();
@@ -67,6 +68,14 @@ bool Worker::listen(const std::vector<ListeningSocket>& sockets, std::string& er
   }
   accept_pause_.data = this;
   accept_pause_open_ = true;
+  if (context_->config->reverselookup) {
+    err = host_name_lookups_.open(&loop_);
+    if (err != 0) {
+      error = std::string("cannot create an event loop: ") + uv_strerror(err);
+      return false;
+    }
+    context_->host_name_lookups = &host_name_lookups_;
+  }
   for (const ListeningSocket& socket : sockets) {
     // This worker's own copy of the listening socket, kept aside: handles
     // get copies of it, so a paused handle can be reopened (see worker.h).
@@ -338,6 +347,8 @@ void Worker::close_accept_pause() noexcept {
 }
 
 void Worker::close_wake() noexcept {
+  // The last connection is gone, so no lookup is wanted any more.
+  host_name_lookups_.close();
   std::lock_guard<std::mutex> lock(wake_mutex_);
   if (!wake_open_) return;
   wake_open_ = false;

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "net/host_name_lookups.h"
 #include "net/server_context.h"
 
 namespace wsbridge::net {
@@ -133,6 +134,7 @@ class Worker {
   bool accept_error_said_ = false;
   std::uint64_t accept_error_said_ms_ = 0;  // uv_now of the last "Accept failed" line
   std::uint64_t accept_errors_unsaid_ = 0;  // accept errors since then, not logged
+  HostNameLookups host_name_lookups_;  // opened with --reverselookup
   uv_async_t wake_{};
   // uv_async_send on a closed handle is undefined: senders hold the mutex
   // and check the flag, and the worker clears it before closing the handle.
