@@ -310,7 +310,9 @@ void Connection::on_tls_records(const char* data, std::size_t size) noexcept {
 }
 
 void Connection::on_plaintext(char* data, std::size_t size) noexcept {
-  if (phase_ == Phase::ReadingRequest) {
+  if (lookup_) {
+    hold_during_lookup(data, size);
+  } else if (phase_ == Phase::ReadingRequest) {
     on_request_bytes(data, size);
   } else if (phase_ == Phase::WebSocket) {
     on_websocket_bytes(data, size);

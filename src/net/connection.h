@@ -73,6 +73,8 @@ class Connection final : private WriteQueue::Owner,
                        std::size_t rest_size) noexcept;
   void look_up_remote_host(const route::Route& route, char* rest, std::size_t rest_size) noexcept;
   void on_host_name_found(const std::string& name) noexcept override;
+  // Bytes the client sends while its name is looked up wait with the launch.
+  void hold_during_lookup(const char* data, std::size_t size) noexcept;
   // Builds the environment and starts the child off the loop (ChildLaunch).
   // remote_host: the --reverselookup name or "".
   void launch_child(const route::Route& route, const std::string& remote_host, char* rest,
@@ -176,6 +178,8 @@ class Connection final : private WriteQueue::Owner,
     route::Route route;
     std::string early_bytes;  // bytes that followed the request head
   };
+  // Past this much sent during a lookup, reading pauses until the child exists.
+  static constexpr std::size_t kMaxBytesHeldDuringLookup = 64 * 1024;
   std::unique_ptr<PendingLookup> lookup_;
   std::unique_ptr<ChildLaunch> launch_;  // the WebSocket child, while it is being started
   std::unique_ptr<StaticResponder> static_file_;  // while a file's body is being sent

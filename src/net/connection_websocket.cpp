@@ -68,9 +68,11 @@ void Connection::start_websocket(const http::Request& request, const route::Rout
 
 void Connection::look_up_remote_host(const route::Route& route, char* rest, std::size_t rest_size) noexcept {
   // The lookup must not block the loop, nor the thread pool that starts
-  // children (net/host_name_lookups.h). Meanwhile the socket is not read,
-  // and the bytes that came after the request head are kept until the child
-  // exists.
+  // children (net/host_name_lookups.h). The bytes that came after the
+  // request head are kept until the child exists, and so is what comes
+  // meanwhile: the socket is still read, so that a client who leaves is seen
+  // at once (its lookup dropped, no child started) and not after the
+  // resolver's timeout.
   auto lookup = std::unique_ptr<PendingLookup>(new (std::nothrow) PendingLookup);
   if (!lookup) {
     launch_child(route, {}, rest, rest_size);
@@ -98,13 +100,24 @@ void Connection::look_up_remote_host(const route::Route& route, char* rest, std:
     launch_child(route, {}, rest, rest_size);
     return;
   }
-  uv_read_stop(&socket_.stream);
   lookup_ = std::move(lookup);
+}
+
+void Connection::hold_during_lookup(const char* data, std::size_t size) noexcept {
+  try {
+    lookup_->early_bytes.append(data, size);
+  } catch (...) {
+    close_socket();  // out of memory: nothing sensible to answer
+    return;
+  }
+  if (lookup_->early_bytes.size() >= kMaxBytesHeldDuringLookup) uv_read_stop(&socket_.stream);
 }
 
 void Connection::on_host_name_found(const std::string& name) noexcept {
   // Only while the client is here: close_socket() cancels the lookup.
   std::unique_ptr<PendingLookup> lookup = std::move(lookup_);
+  // Reading may have paused at kMaxBytesHeldDuringLookup (already reading: a
+  // harmless UV_EALREADY); launch_child pauses it again until the child exists.
   uv_read_start(&socket_.stream, &Connection::on_alloc, &Connection::on_socket_read);
   // No name (or a failed lookup): REMOTE_HOST stays the address, as websocketd.
   launch_child(lookup->route, name, lookup->early_bytes.data(), lookup->early_bytes.size());

@@ -122,7 +122,7 @@ class ResolverServer:
     `resolver_timeout` seconds). unshare execs the shell, which execs the
     server: one process, the test's own, ended and reaped by stop()."""
 
-    def __init__(self, bin_path, tmp_path, resolver_timeout):
+    def __init__(self, bin_path, tmp_path, resolver_timeout, command=None):
         resolv = tmp_path / "resolv.conf"
         resolv.write_text(f"nameserver {DNS_ADDRESS}\noptions timeout:{resolver_timeout} attempts:1\n")
         self.port = wsb.free_port()
@@ -131,7 +131,8 @@ class ResolverServer:
             self.proc = subprocess.Popen(
                 ["/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
                  'mount --bind "$0" /etc/resolv.conf && exec "$@"', str(resolv),
-                 bin_path, f"--port={self.port}", "--address=127.0.0.1", "--reverselookup", script("env.sh")],
+                 bin_path, f"--port={self.port}", "--address=127.0.0.1", "--reverselookup",
+                 *(command or [script("env.sh")])],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 10
         while not wsb.tcp_connect_ok(self.port):
@@ -212,6 +213,42 @@ def test_sigterm_does_not_wait_for_a_lookup(bin_path, tmp_path, silent_dns):
     finally:
         if pending:
             pending.close()
+        server.stop()
+
+
+@pytest.mark.differs_from_websocketd("websocketd notices a client that left only once its lookup is over")
+@pytest.mark.timeout(60)
+def test_the_socket_is_read_during_a_lookup(bin_path, tmp_path, silent_dns):
+    """A client that leaves while its name is looked up is seen at once: no
+    child is started for it. One that sends a message meanwhile has it
+    delivered once its session starts."""
+    server = ResolverServer(bin_path, tmp_path, RESOLVER_TIMEOUT, command=["/bin/cat"])
+    leaving = staying = None
+    try:
+        leaving = upgrade_from(SLOW_CLIENTS[0], server.port)
+        staying = upgrade_from(SLOW_CLIENTS[1], server.port)
+        assert wait_queried(silent_dns, SLOW_CLIENTS[:2], RESOLVER_TIMEOUT) == SLOW_CLIENTS[:2], \
+            "the lookups did not begin"
+        leaving.close()
+        staying.sendall(wsb.encode_frame(wsb.OP_TEXT, b"sent during the lookup", mask_key=b"\x01\x02\x03\x04"))
+        head, rest = wsb.read_http_head(staying, timeout=30)
+        assert b" 101 " in head.split(b"\r\n")[0], head
+        data = rest
+        while b"sent during the lookup" not in data:
+            chunk = staying.recv(4096)
+            assert chunk, f"closed before the echo: {data!r}"
+            data += chunk
+        # The leaving client's lookup began first, so it has ended by now;
+        # a moment more for its (dropped) answer to reach the loop.
+        time.sleep(0.5)
+        connects = [line for line in server.log().splitlines() if line.endswith("| CONNECT")]
+        assert any(f"remote:'{SLOW_CLIENTS[1]}'" in line for line in connects), connects
+        assert not any(f"remote:'{SLOW_CLIENTS[0]}'" in line for line in connects), \
+            f"a child was started for a client that had left: {connects}"
+    finally:
+        for s in (leaving, staying):
+            if s:
+                s.close()
         server.stop()
 
 @pytest.mark.differs_from_websocketd("websocketd has no --trusted-proxy")
