@@ -16,7 +16,10 @@ import re
 import sys
 
 DESCRIPTOR_CALLS = {"accept", "accept4", "close", "dup", "dup2", "dup3", "epoll_ctl", "epoll_create1",
-                    "eventfd", "fcntl", "open", "openat", "pipe", "pipe2", "socket", "socketpair"}
+                    "eventfd", "fcntl", "open", "openat", "pipe", "pipe2", "socket", "socketpair",
+                    # stdio and dirent open and close descriptors too (the
+                    # /proc reads of proc/child_process.cpp, for one)
+                    "fopen", "fdopen", "fclose", "opendir", "fdopendir", "closedir"}
 
 
 def about_descriptor(report):

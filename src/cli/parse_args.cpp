@@ -329,7 +329,7 @@ std::unique_ptr<CLI::App> build_app(Config& config, Extras& extras) {
       ->type_name("PORT")
       ->check(go_signed_integer());
   flag("--reverselookup", config.reverselookup,
-       "REMOTE_HOST from a reverse DNS lookup of\nREMOTE_ADDR (on threads of its own, up to\n64 at once: a slow resolver delays only\nthe clients it is asked about).");
+       "REMOTE_HOST from a reverse DNS lookup of\nREMOTE_ADDR (on threads of its own, one\nper address: a slow resolver delays only\nthe clients it is asked about, up to 64\naddresses at once).");
   app->add_option("--unixsocket", config.unixsocket,
                   "Also listen on a Unix socket at PATH (the\n"
                   "only listener without --port/--address).\n"

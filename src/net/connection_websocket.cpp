@@ -95,6 +95,16 @@ void Connection::look_up_remote_host(const route::Route& route, char* rest, std:
     launch_child(route, {}, rest, rest_size);
     return;
   }
+  const auto& in6 = reinterpret_cast<const sockaddr_in6&>(peer);
+  if (peer.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&in6.sin6_addr)) {
+    // ::ffff:a.b.c.d (from a PROXY TCP6 header, say) is an IPv4 client, and
+    // only as one does it match /etc/hosts and in-addr.arpa.
+    sockaddr_in in4{};
+    in4.sin_family = AF_INET;
+    std::memcpy(&in4.sin_addr, &in6.sin6_addr.s6_addr[12], sizeof in4.sin_addr);
+    peer = sockaddr_storage{};
+    std::memcpy(&peer, &in4, sizeof in4);
+  }
   lookup->lookup = context_.host_name_lookups->start(peer, *this);
   if (!lookup->lookup) {
     launch_child(route, {}, rest, rest_size);

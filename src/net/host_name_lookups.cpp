@@ -3,13 +3,18 @@
 #include <netdb.h>
 #include <netinet/in.h>
 
+#include <pthread.h>
+
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <new>
-#include <system_error>
 #include <thread>
+#include <vector>
 
 #include "log/logger.h"
 #include "net/uv_cast.h"
@@ -32,6 +37,8 @@ class HostNameLookups::Lookup {
   std::shared_ptr<Inbox> inbox;
   std::shared_ptr<Lookup> next_answered;  // guarded by inbox->mutex
   Owner* owner = nullptr;                 // the loop thread's alone; null once cancelled
+  std::atomic<bool> cancelled{false};     // the same, for the lookup threads to see
+  std::string key;                        // address_key(peer), made once on the loop thread
 };
 
 namespace {
@@ -40,6 +47,23 @@ using Lookup = HostNameLookups::Lookup;
 
 // A thread left without work for this long ends.
 constexpr std::chrono::seconds kIdleThreadLifetime{30};
+
+// The address alone (family and bytes, no port): lookups of one address
+// share one resolver call.
+std::string address_key(const sockaddr_storage& peer) {
+  if (peer.ss_family == AF_INET6) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(peer);
+    return std::string("6") + std::string(reinterpret_cast<const char*>(&in6.sin6_addr), sizeof in6.sin6_addr);
+  }
+  const auto& in4 = reinterpret_cast<const sockaddr_in&>(peer);
+  return std::string("4") + std::string(reinterpret_cast<const char*>(&in4.sin_addr), sizeof in4.sin_addr);
+}
+
+// Lets go of a chain of answers one link at a time (a long chain freed
+// through its own destructors would recurse once per link).
+void release_chain(std::shared_ptr<Lookup> chain) noexcept {
+  while (chain) chain = std::move(chain->next_answered);
+}
 
 // The threads that run lookups, shared by every worker loop.
 class LookupThreads {
@@ -54,10 +78,23 @@ class LookupThreads {
   void submit(const std::shared_ptr<Lookup>& lookup) noexcept {
     std::unique_lock<std::mutex> lock(mutex_);
     try {
-      queue_.push_back(lookup);
+      // One lookup per address at a time: a client that opens many
+      // connections (or a flood from one address) takes one thread, and the
+      // later ones share the first one's answer.
+      auto [in_flight, is_new] = in_flight_.try_emplace(lookup->key);
+      if (!is_new) {
+        in_flight->second.push_back(lookup);
+        return;
+      }
+      try {
+        queue_.push_back(lookup);
+      } catch (...) {
+        in_flight_.erase(in_flight);
+        throw;
+      }
     } catch (...) {
       lock.unlock();
-      post_answer(lookup);  // no name rather than no answer
+      post_answer(lookup);  // out of memory: no name rather than no answer
       return;
     }
     // A thread for each lookup that no idle thread will take, up to the cap.
@@ -65,14 +102,17 @@ class LookupThreads {
       try {
         std::thread(&LookupThreads::run, this).detach();
         ++threads_;
-      } catch (const std::system_error& e) {
+      } catch (...) {  // std::system_error, or std::bad_alloc for its state
         if (threads_ == 0) {
           // Nobody will ever take the queue: answer it with no names.
-          std::deque<std::shared_ptr<Lookup>> unanswerable;
-          unanswerable.swap(queue_);
+          std::vector<std::shared_ptr<Lookup>> unanswerable;
+          for (const auto& queued : queue_) take_with_sharers(queued, unanswerable);
+          queue_.clear();
           lock.unlock();
-          log::write(log::LogLevel::Error, "server", "",
-                     std::string("Cannot start a thread for --reverselookup: ") + e.what());
+          if (!thread_failure_said_.exchange(true)) {
+            log::write(log::LogLevel::Error, "server", "",
+                       "Cannot start a thread for --reverselookup: REMOTE_HOST is the address until one starts");
+          }
           for (const auto& waiting : unanswerable) post_answer(waiting);
           return;
         }
@@ -94,7 +134,25 @@ class LookupThreads {
  private:
   LookupThreads() = default;
 
+  // `lookup` and those waiting for the same address, into `out`; the
+  // address is no longer in flight. Under mutex_; `out` has room reserved
+  // or may grow (the lookups themselves are not copied).
+  void take_with_sharers(const std::shared_ptr<Lookup>& lookup, std::vector<std::shared_ptr<Lookup>>& out) noexcept {
+    auto in_flight = in_flight_.find(lookup->key);
+    try {
+      out.push_back(lookup);
+      if (in_flight != in_flight_.end()) {
+        for (auto& sharer : in_flight->second) out.push_back(std::move(sharer));
+      }
+    } catch (...) {
+      // Out of memory: these lookups go unanswered, and their clients wait
+      // until they leave (which cancels them) or the server stops.
+    }
+    if (in_flight != in_flight_.end()) in_flight_.erase(in_flight);
+  }
+
   void run() noexcept {
+    pthread_setname_np(pthread_self(), "wsbridge-dns");
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
       ++idle_;
@@ -106,11 +164,34 @@ class LookupThreads {
       }
       std::shared_ptr<Lookup> lookup = std::move(queue_.front());
       queue_.pop_front();
+      auto in_flight = in_flight_.find(lookup->key);
+      const bool shared = in_flight != in_flight_.end() && !in_flight->second.empty();
+      if (lookup->cancelled.load(std::memory_order_relaxed) && !shared) {
+        // Nobody wants it any more (its client left while it queued).
+        if (in_flight != in_flight_.end()) in_flight_.erase(in_flight);
+        continue;
+      }
       lock.unlock();
       resolve(*lookup);
-      post_answer(lookup);
+      lock.lock();
+      std::vector<std::shared_ptr<Lookup>> answered;
+      take_with_sharers(lookup, answered);
+      lock.unlock();
+      for (auto& each : answered) {
+        if (each != lookup) copy_name(*lookup, *each);
+        post_answer(each);
+      }
+      answered.clear();
       lookup.reset();
       lock.lock();
+    }
+  }
+
+  static void copy_name(const Lookup& from, Lookup& to) noexcept {
+    try {
+      to.name = from.name;
+    } catch (...) {
+      to.name.clear();
     }
   }
 
@@ -131,8 +212,12 @@ class LookupThreads {
   std::mutex mutex_;
   std::condition_variable work_;
   std::deque<std::shared_ptr<Lookup>> queue_;
+  // Addresses being looked up (queued or running), each with the later
+  // lookups of the same address that wait for its answer.
+  std::map<std::string, std::vector<std::shared_ptr<Lookup>>> in_flight_;
   int threads_ = 0;
   int idle_ = 0;  // threads waiting for work
+  std::atomic<bool> thread_failure_said_{false};
 };
 
 }  // namespace
@@ -153,20 +238,26 @@ int HostNameLookups::open(uv_loop_t* loop) noexcept {
 
 HostNameLookups::~HostNameLookups() {
   if (!inbox_) return;
-  std::lock_guard<std::mutex> lock(inbox_->mutex);
-  inbox_->open = false;
-  inbox_->answered.reset();
+  std::shared_ptr<Lookup> dropped;
+  {
+    std::lock_guard<std::mutex> lock(inbox_->mutex);
+    inbox_->open = false;
+    dropped = std::move(inbox_->answered);
+  }
+  release_chain(std::move(dropped));
 }
 
 void HostNameLookups::close() noexcept {
   if (!open_) return;
   open_ = false;
+  std::shared_ptr<Lookup> dropped;
   {
     // After this no thread touches the handle, so it may be closed.
     std::lock_guard<std::mutex> lock(inbox_->mutex);
     inbox_->open = false;
-    inbox_->answered.reset();
+    dropped = std::move(inbox_->answered);
   }
+  release_chain(std::move(dropped));
   uv_close(as_handle(&async_), nullptr);
 }
 
@@ -176,6 +267,7 @@ std::shared_ptr<HostNameLookups::Lookup> HostNameLookups::start(const sockaddr_s
   std::shared_ptr<Lookup> lookup;
   try {
     lookup = std::make_shared<Lookup>();
+    lookup->key = address_key(peer);
   } catch (...) {
     return nullptr;
   }
@@ -186,7 +278,10 @@ std::shared_ptr<HostNameLookups::Lookup> HostNameLookups::start(const sockaddr_s
   return lookup;
 }
 
-void HostNameLookups::cancel(Lookup& lookup) noexcept { lookup.owner = nullptr; }
+void HostNameLookups::cancel(Lookup& lookup) noexcept {
+  lookup.owner = nullptr;
+  lookup.cancelled.store(true, std::memory_order_relaxed);
+}
 
 void HostNameLookups::on_answers(uv_async_t* handle) noexcept {
   auto* self = static_cast<HostNameLookups*>(handle->data);

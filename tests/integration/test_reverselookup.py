@@ -9,6 +9,7 @@ The server runs in a mount namespace of its own whose /etc/resolv.conf names
 a DNS server on 127.0.0.3 that this test runs and that never answers; the
 slow clients connect from 127.0.2.x addresses, which only DNS could name.
 """
+import collections
 import os
 import select
 import signal
@@ -36,7 +37,7 @@ class SilentDns:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((DNS_ADDRESS, 53))
         self.sock.settimeout(0.1)
-        self.names = set()
+        self.names = collections.Counter()  # queries per name
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -53,12 +54,15 @@ class SilentDns:
                 labels.append(packet[i + 1:i + 1 + packet[i]].decode("ascii", "replace"))
                 i += 1 + packet[i]
             with self.lock:
-                self.names.add(".".join(labels).lower())
+                self.names[".".join(labels).lower()] += 1
 
-    def queried(self, address):
+    def queries(self, address):
         ptr = ".".join(reversed(address.split("."))) + ".in-addr.arpa"
         with self.lock:
-            return ptr in self.names
+            return self.names[ptr]
+
+    def queried(self, address):
+        return self.queries(address) > 0
 
     def close(self):
         self.stop.set()
@@ -193,6 +197,36 @@ def test_lookups_waiting_on_dns_hold_up_nobody_else(bin_path, tmp_path, silent_d
         server.stop()
 
 
+
+@pytest.mark.timeout(90)
+def test_clients_from_one_address_share_one_lookup(bin_path, tmp_path, silent_dns):
+    """More clients from one address than there are lookup threads: they
+    share one resolver call, so they neither fill the threads nor hold up a
+    client from elsewhere, and each still gets its answer."""
+    crowd, alone = SLOW_CLIENTS[0], SLOW_CLIENTS[1]
+    server = ResolverServer(bin_path, tmp_path, RESOLVER_TIMEOUT, command=["/bin/cat"])
+    clients, fast = [], None
+    try:
+        # The one client from `alone` shows how many queries one lookup makes.
+        clients.append(upgrade_from(alone, server.port))
+        clients += [upgrade_from(crowd, server.port) for _ in range(70)]
+        assert wait_queried(silent_dns, [crowd, alone], RESOLVER_TIMEOUT) == [crowd, alone]
+        fast = upgrade_from("127.0.0.1", server.port)
+        head, _ = wsb.read_http_head(fast, timeout=30)
+        assert b" 101 " in head.split(b"\r\n")[0], head
+        early = [i for i, s in enumerate(clients) if answered(s)]
+        assert not early, f"clients {early} were answered before the one from /etc/hosts: it waited"
+        for s in clients:
+            head, _ = wsb.read_http_head(s, timeout=30)
+            assert b" 101 " in head.split(b"\r\n")[0], head
+        assert silent_dns.queries(crowd) == silent_dns.queries(alone), \
+            f"{silent_dns.queries(crowd)} queries for 70 clients from one address, " \
+            f"{silent_dns.queries(alone)} for one client"
+    finally:
+        for s in clients + ([fast] if fast else []):
+            s.close()
+        server.stop()
+
 @pytest.mark.differs_from_websocketd("websocketd dies of SIGTERM")
 @pytest.mark.timeout(60)
 def test_sigterm_does_not_wait_for_a_lookup(bin_path, tmp_path, silent_dns):
@@ -264,4 +298,18 @@ def test_the_name_looked_up_is_remote_addrs_not_the_proxys(start_server):
         pytest.skip("127.0.0.1 has no name in /etc/hosts here")
     srv = start_server([script("env.sh")], flags=["--reverselookup", "--trusted-proxy=127.0.2.1"])
     with upgrade_from("127.0.2.1", srv.port, headers={"X-Forwarded-For": "127.0.0.1"}) as s:
+        assert remote_host(s) == expected
+
+
+@pytest.mark.differs_from_websocketd("websocketd has no --proxy-protocol")
+@pytest.mark.timeout(60)
+def test_an_ipv4_client_in_a_proxy_tcp6_header_is_looked_up_as_ipv4(start_server):
+    """::ffff:127.0.0.1 is 127.0.0.1: only as IPv4 does it match /etc/hosts."""
+    try:
+        expected = socket.gethostbyaddr("127.0.0.1")[0]
+    except OSError:
+        pytest.skip("127.0.0.1 has no name in /etc/hosts here")
+    srv = start_server([script("env.sh")], flags=["--reverselookup", "--proxy-protocol"])
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as s:
+        s.sendall(f"PROXY TCP6 ::ffff:127.0.0.1 ::1 40000 {srv.port}\r\n".encode() + wsb.upgrade_request(srv.port))
         assert remote_host(s) == expected
