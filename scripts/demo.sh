@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds, and serves
-# examples/count.sh on ws://127.0.0.1:8080/ until Ctrl-C.
+# examples/count.sh on ws://127.0.0.1:8080/ with the developer console on
+# http://127.0.0.1:8080/, until Ctrl-C. PORT=N picks another port.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
@@ -9,10 +10,11 @@ port=${PORT:-8080}
 cat <<MSG
 
 wsbridge is serving examples/count.sh on ws://127.0.0.1:$port/
-Connect with any WebSocket client, for example:
+Open http://127.0.0.1:$port/ in a browser and press Connect: the developer
+console shows each message as it arrives (1 to 10, one a second).
+Any other WebSocket client works too, for example:
   /usr/bin/python3 -m websockets ws://127.0.0.1:$port/      (needs python3-websockets)
-  or in a browser console: new WebSocket("ws://127.0.0.1:$port/").onmessage = e => console.log(e.data)
 Each connection runs its own count.sh; press Ctrl-C to stop the server.
 
 MSG
-exec "$root/build/wsbridge" --address=127.0.0.1 --port="$port" "$root/examples/count.sh"
+exec "$root/build/wsbridge" --address=127.0.0.1 --port="$port" --devconsole "$root/examples/count.sh"
