@@ -26,6 +26,11 @@ struct Options {
   std::string workload;
   std::uint16_t port = 0;
   int server_pid = 0;
+  // idle only: several servers, given as comma-separated lists, share the
+  // connections round-robin (one process's descriptor limit cannot hold
+  // 10,000 bridged connections; see docs/performance.md).
+  std::vector<std::uint16_t> ports;
+  std::vector<int> server_pids;
   double seconds = 5;     // measured phase, at most
   int conns = 100;        // echo, push, idle
   int window = 16;        // echo, large: messages in flight per connection
@@ -40,9 +45,22 @@ struct Options {
 [[noreturn]] void usage() {
   std::fprintf(stderr,
                "usage: wsload connect|echo|push|pingpong|idle|large --port=P [--server-pid=PID]\n"
+               "  (idle: --port=P1,P2,... --server-pid=PID1,PID2,... spreads the connections)\n"
                "  [--seconds=S] [--conns=N] [--window=W] [--size=B] [--count=N] [--concurrency=C]\n"
                "  [--idle=N] [--expect=N] [--raw]\n");
   std::exit(2);
+}
+
+std::vector<std::string> split_commas(const std::string& list) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    std::size_t comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    if (comma > start) parts.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return parts;
 }
 
 Options parse(int argc, char** argv) {
@@ -54,8 +72,13 @@ Options parse(int argc, char** argv) {
     std::size_t eq = arg.find('=');
     std::string name = arg.substr(0, eq);
     std::string value = eq == std::string::npos ? "" : arg.substr(eq + 1);
-    if (name == "--port") o.port = static_cast<std::uint16_t>(std::stoi(value));
-    else if (name == "--server-pid") o.server_pid = std::stoi(value);
+    if (name == "--port") {
+      for (const std::string& p : split_commas(value)) o.ports.push_back(static_cast<std::uint16_t>(std::stoi(p)));
+      if (!o.ports.empty()) o.port = o.ports.front();
+    } else if (name == "--server-pid") {
+      for (const std::string& p : split_commas(value)) o.server_pids.push_back(std::stoi(p));
+      if (!o.server_pids.empty()) o.server_pid = o.server_pids.front();
+    }
     else if (name == "--seconds") o.seconds = std::stod(value);
     else if (name == "--conns") o.conns = std::stoi(value);
     else if (name == "--window") o.window = std::stoi(value);
@@ -68,6 +91,7 @@ Options parse(int argc, char** argv) {
     else usage();
   }
   if (o.port == 0) usage();
+  if (o.workload != "idle" && (o.ports.size() > 1 || o.server_pids.size() > 1)) usage();
   return o;
 }
 
@@ -107,7 +131,8 @@ class IdleHolder final : public Handler {
     auto topped_up = [&] {
       while (started_ < target_ && started_ - ready_ - failed_ < 64) {
         ++started_;
-        if (!loop_.connect(o_.port, this, false)) ++failed_;
+        std::uint16_t port = o_.ports[static_cast<std::size_t>(started_) % o_.ports.size()];
+        if (!loop_.connect(port, this, false)) ++failed_;
       }
       return ready_ + failed_ >= target_;
     };
@@ -141,24 +166,35 @@ class IdleHolder final : public Handler {
   bool closing_ = false;
 };
 
+// RSS of every server process, added up.
+long total_rss_kib(const std::vector<int>& pids) {
+  long sum = 0;
+  for (int pid : pids) sum += sample_process(pid).rss_kib;
+  return sum;
+}
+
 int run_idle(const Options& o) {
   Loop loop;
   IdleHolder idle(loop, o);
-  ProcessSample before = sample_process(o.server_pid);
+  long before = total_rss_kib(o.server_pids);
   double t0 = now_seconds();
-  bool ok = idle.open_all(o.conns, t0 + 120);
+  // 10,000 connections open at about a thousand a second on a loaded machine.
+  bool ok = idle.open_all(o.conns, t0 + std::max(120.0, o.conns / 50.0));
   double open_seconds = now_seconds() - t0;
-  // Let the server settle (freed buffers, finished spawns) before sampling.
+  // Let the servers settle (freed buffers, finished spawns) before sampling.
   loop.run([] { return false; }, now_seconds() + 1.0);
-  ProcessSample after = sample_process(o.server_pid);
-  double per_conn = idle.ready() > 0 ? static_cast<double>(after.rss_kib - before.rss_kib) / idle.ready() : 0;
+  long after = total_rss_kib(o.server_pids);
+  int children = 0;
+  for (int pid : o.server_pids) children += count_children(pid);
+  double per_conn = idle.ready() > 0 ? static_cast<double>(after - before) / idle.ready() : 0;
   idle.close_all();
   loop.run([&] { return loop.live() == 0; }, now_seconds() + 30);
-  bool reaped = wait_reaped(o.server_pid, 30);
-  std::printf("RESULT workload=idle conns=%d ok=%d errors=%d dropped=%d rss_before_kib=%ld rss_after_kib=%ld "
-              "kib_per_conn=%.2f open_s=%.2f reaped=%d\n",
-              idle.ready(), ok ? 1 : 0, idle.failed(), idle.dropped(), before.rss_kib, after.rss_kib, per_conn,
-              open_seconds, reaped ? 1 : 0);
+  bool reaped = true;
+  for (int pid : o.server_pids) reaped = wait_reaped(pid, 30) && reaped;
+  std::printf("RESULT workload=idle conns=%d servers=%zu ok=%d errors=%d dropped=%d children=%d rss_before_kib=%ld "
+              "rss_after_kib=%ld kib_per_conn=%.2f open_s=%.2f reaped=%d\n",
+              idle.ready(), o.ports.size(), ok ? 1 : 0, idle.failed(), idle.dropped(), children, before, after,
+              per_conn, open_seconds, reaped ? 1 : 0);
   return ok ? 0 : 1;
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: websocketd (Debian's 0.4.1) against wsbridge.
 #
-#   scripts/bench.sh [--quick] [--rounds=N] [--only=connect,echo,...,floors] [--no-build]
+#   scripts/bench.sh [--quick] [--rounds=N] [--only=connect,echo,...,hold,floors] [--no-build]
 #                    [--servers=A,B] [--wsbridge-args="ARGS"]
 #
 # --servers names the two servers compared (default websocketd,wsbridge);
@@ -65,22 +65,30 @@ WSLOAD=$TOOLS/wsload
 ulimit -n "$(ulimit -Hn)"
 NOFILE=$(ulimit -n)
 if [[ $QUICK == 1 ]]; then
-  SECONDS_PER_RUN=2; PUSH_LINES=200000; IDLE_WANTED=500
+  SECONDS_PER_RUN=2; PUSH_LINES=200000; IDLE_WANTED=500; HOLD=1000
   [[ $ROUNDS == 3 ]] && ROUNDS=2
 else
-  SECONDS_PER_RUN=5; PUSH_LINES=1000000; IDLE_WANTED=5000
+  SECONDS_PER_RUN=5; PUSH_LINES=1000000; IDLE_WANTED=5000; HOLD=10000
 fi
 IDLE_FIT=$(( (NOFILE - 500) / 5 ))
 IDLE=$(( IDLE_WANTED < IDLE_FIT ? IDLE_WANTED : IDLE_FIT ))
 if (( IDLE < IDLE_WANTED )); then
   echo "note: open-files hard limit is $NOFILE; idle and spawn workloads hold $IDLE connections, not $IDLE_WANTED"
 fi
+# The hold workload keeps $HOLD connections open at once. One process cannot
+# hold more than its descriptor limit allows, so the connections are spread
+# over as many instances of each server as wsbridge needs (5 descriptors a
+# connection, 100 left over per instance); websocketd (4 a connection) gets
+# the same number of instances.
+HOLD_FIT=$(( (NOFILE - 100) / 5 ))
+HOLD_INSTANCES=$(( (HOLD + HOLD_FIT - 1) / HOLD_FIT ))
 
 RESULTS=$BUILD/bench-results.txt
 SUMMARY=$BUILD/bench-summary.md
 LOGDIR=$(mktemp -d /tmp/wsbridge-bench.XXXXXX)
 : >"$RESULTS"
 SERVER_PID=""
+EXTRA_PIDS=()  # more instances of the same server (hold workload)
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -110,15 +118,22 @@ start_server() {  # name port command...
   wait_listening "$port"
 }
 
-stop_server() {
-  [[ -n $SERVER_PID ]] || return 0
-  kill -TERM "$SERVER_PID" 2>/dev/null || true
+stop_one() {  # pid
+  kill -TERM "$1" 2>/dev/null || true
   for _ in $(seq 1 300); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
+    kill -0 "$1" 2>/dev/null || break
     sleep 0.05
   done
-  kill -KILL "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+stop_server() {
+  local pid
+  for pid in "${EXTRA_PIDS[@]}"; do stop_one "$pid"; done
+  EXTRA_PIDS=()
+  [[ -n $SERVER_PID ]] || return 0
+  stop_one "$SERVER_PID"
   SERVER_PID=""
 }
 trap 'stop_server; rm -rf "$LOGDIR"' EXIT
@@ -149,6 +164,30 @@ run_workload() {
   done
 }
 
+# run_hold: $HOLD connections at once over $HOLD_INSTANCES instances of each
+# server, each connection proven live by one echo through its own `cat`.
+run_hold() {
+  wanted hold || return 0
+  echo "== hold ($HOLD connections over $HOLD_INSTANCES instances) =="
+  for round in $(seq 1 "$ROUNDS"); do
+    for server in "${SERVER_LIST[@]}"; do
+      local ports=() pids=() i port line
+      for i in $(seq 1 "$HOLD_INSTANCES"); do
+        port=$(free_port)
+        start_server "$server" "$port" cat
+        ports+=("$port"); pids+=("$SERVER_PID")
+        EXTRA_PIDS+=("$SERVER_PID"); SERVER_PID=""
+      done
+      sleep 0.2
+      line=$(IFS=,; timeout 600 "$WSLOAD" idle --conns="$HOLD" --port="${ports[*]}" --server-pid="${pids[*]}" | grep '^RESULT' || true)
+      stop_server
+      [[ -n $line ]] || line="RESULT workload=idle ok=0"
+      echo "  round $round $server: ${line#RESULT }"
+      echo "hold $server $round ${line#RESULT }" >>"$RESULTS"
+    done
+  done
+}
+
 run_workload connect cat -- connect --seconds="$SECONDS_PER_RUN" --concurrency=16
 run_workload echo cat -- echo --conns=100 --window=16 --size=16 --seconds="$SECONDS_PER_RUN" --count=1000000000
 run_workload push seq "$PUSH_LINES" -- push --conns=10 --expect="$PUSH_LINES" --seconds=120
@@ -158,6 +197,7 @@ run_workload idle cat -- idle --conns="$IDLE"
 # writing the child's stdin while nobody drains the child's stdout).
 run_workload large cat -- large --size=1048576 --window=1 --seconds="$SECONDS_PER_RUN"
 run_workload spawn cat -- connect --seconds="$SECONDS_PER_RUN" --concurrency=16 --idle="$IDLE"
+run_hold
 
 if wanted floors; then
   echo "== floors =="
@@ -181,10 +221,11 @@ if wanted floors; then
   done
 fi
 
-python3 - "$RESULTS" "$IDLE" "$QUICK" "$SERVERS" >"$SUMMARY" <<'EOF'
+python3 - "$RESULTS" "$IDLE" "$QUICK" "$SERVERS" "$HOLD" "$HOLD_INSTANCES" >"$SUMMARY" <<'EOF'
 import sys, statistics
 path, idle, quick = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 first, second = sys.argv[4].split(",")
+hold, hold_instances = sys.argv[5], sys.argv[6]
 rows = {}
 bad = []
 for line in open(path):
@@ -223,13 +264,17 @@ METRICS = [
     ("large", "cpu_ms_per_mib", "server CPU ms/MiB", False),
     ("spawn", "conns_per_s", f"connections/s with {idle} idle held", True),
     ("spawn", "cpu_us_per_conn", "server CPU µs/connection", False),
+    ("hold", "conns", f"connections held at once (of {hold}, {hold_instances} instances)", True),
+    ("hold", "errors", "connections that failed to open", False),
+    ("hold", "kib_per_conn", "server RSS KiB/connection, all instances", False),
+    ("hold", "open_s", f"seconds to open all {hold}", False),
 ]
 print(f"| workload | metric | {first} median (min–max) | {second} median (min–max) | {second} ÷ {first} (median of rounds) |")
 print("|---|---|---|---|---|")
 for name, metric, label, higher in METRICS:
     a, b = values(name, first, metric), values(name, second, metric)
     if not a and not b: continue
-    ratios = [b[r] / a[r] for r in a if r in b and a[r] > 0]
+    ratios = [b[r] / a[r] for r in a if r in b and a[r] > 0 and metric != "errors"]
     ratio = f"{statistics.median(ratios):.2f}×" if ratios else "—"
     print(f"| {name} | {label} | {cell(a)} | {cell(b)} | {ratio} |")
 
