@@ -211,7 +211,10 @@ int main(int argc, char** argv) {
   // harnesses and service managers think us up), so a SIGTERM must already
   // mean "shut down cleanly" rather than the default sudden death. It is
   // acted on once run() starts the loop.
-  server.catch_signals();
+  if (!server.catch_signals(error)) {
+    wsbridge::log::write(LogLevel::Fatal, "server", "", "Can't start server: " + error);
+    return kExitCannotListen;
+  }
   context->https_port = port;
   if (config.ssl && !server.enable_tls({config.sslcert, config.sslkey, config.sslca}, error)) {
     wsbridge::log::write(LogLevel::Fatal, "server", "", "Can't start server: " + error);

@@ -51,8 +51,9 @@ class Server final : private Worker::Owner {
   [[nodiscard]] bool start_workers(unsigned count, std::string& error);
 
   // Takes over SIGINT/SIGTERM (clean shutdown) and SIGHUP (reload); call
-  // before listening. Signals that arrive early are acted on in run().
-  void catch_signals() noexcept;
+  // before listening and before any thread starts. Signals that arrive early
+  // are acted on in run(). False with `error` set when they cannot be.
+  [[nodiscard]] bool catch_signals(std::string& error) noexcept;
   // Runs until SIGINT/SIGTERM have been handled and every worker is done.
   void run();
 
@@ -61,8 +62,9 @@ class Server final : private Worker::Owner {
   // does that in libuv's words); workers accept on copies, and these are
   // closed before the main loop ever runs, so this is never called.
   static void on_connection_never(uv_stream_t* listener, int status) noexcept;
-  static void on_reload_signal(uv_signal_t* handle, int signum) noexcept;
-  static void on_signal(uv_signal_t* handle, int signum) noexcept;
+  static void on_signals_readable(uv_poll_t* handle, int status, int events) noexcept;
+  void on_signal(int signum) noexcept;
+  void reload_tls() noexcept;
   static void on_deadline(uv_timer_t* timer) noexcept;
   static void on_status_timer(uv_timer_t* timer) noexcept;
   static void on_worker_finished_notice(uv_async_t* handle) noexcept;
@@ -88,9 +90,10 @@ class Server final : private Worker::Owner {
   std::vector<bool> redirect_listener_;  // parallel to listeners_
   std::vector<std::string> unix_socket_paths_;  // removed at exit
   std::vector<std::unique_ptr<Worker>> workers_;
-  uv_signal_t sigint_{};
-  uv_signal_t sigterm_{};
-  uv_signal_t sighup_{};
+  // SIGINT, SIGTERM and SIGHUP, blocked in every thread and read here.
+  int signal_fd_ = -1;
+  uv_poll_t signal_poll_{};
+  bool signal_poll_started_ = false;
   tls::TlsFiles tls_files_;
   bool tls_enabled_ = false;
   uv_timer_t deadline_{};

@@ -348,12 +348,11 @@ int Spawner::start(pid_t server_pid) noexcept {
   char flag[sizeof kSpawnerArgument];
   std::memcpy(flag, kSpawnerArgument, sizeof flag);
   char* spawner_argv[] = {name, flag, const_cast<char*>(pid_text.c_str()), nullptr};
-  // The server catches SIGINT/SIGTERM/SIGHUP from before its first listen,
-  // with libuv's handler, which writes into the server's signal pipe. In
-  // the child that handler must never run (a Ctrl-C to the process group
-  // between fork and exec would reach the server twice, and a second
-  // SIGINT means "exit now"): signals stay blocked across the fork until
-  // the child has put the defaults back.
+  // The server keeps SIGINT/SIGTERM/SIGHUP blocked (it reads them from a
+  // signalfd), and ignores SIGPIPE. Every other signal stays blocked across
+  // the fork until the child has put the defaults back, so nothing of the
+  // server's handling can run in it; the spawner empties its mask once it
+  // has set its own dispositions (run_spawner).
   sigset_t all, previous;
   ::sigfillset(&all);
   ::sigprocmask(SIG_SETMASK, &all, &previous);
