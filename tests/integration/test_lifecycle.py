@@ -1,6 +1,7 @@
 """Connection and child lifecycle: who ends first, close codes, signals, reaping."""
 import os
 import re
+import signal
 import socket
 import struct
 import time
@@ -215,6 +216,32 @@ def test_server_sigterm_ends_stubborn_children(start_server, stray):
         rc = srv.terminate(timeout=5)
         assert wsb.wait_pid_gone(pid, 3) is not None, f"child {pid} ignoring INT/TERM survived"
         assert rc == 0, f"server exit status on SIGTERM: {rc}"
+    finally:
+        c.close()
+
+
+@pytest.mark.differs_from_websocketd("websocketd dies of the first SIGTERM")
+@pytest.mark.timeout(30)
+def test_a_second_sigterm_ends_a_slow_graceful_stop_at_once(start_server, stray):
+    # With --closems=3000 the child's stop sequence would take about 10 s, so
+    # the graceful stop is still running when the second signal comes; it
+    # must end the server at once and still leave no child behind. Both
+    # signals are read from the server's signalfd, one at a time.
+    srv = start_server([script("ignore_signals.sh")], flags=["--closems=3000"])
+    c = wsb.RawWS(srv.port)
+    (pid,) = read_pid_line(c)
+    stray.add(pid)
+    try:
+        srv.proc.send_signal(signal.SIGTERM)
+        assert srv.wait_log("Received SIGTERM", timeout=5), srv.log()
+        assert srv.proc.poll() is None, "the graceful stop ended before the second signal"
+        t0 = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        rc = srv.returncode = srv.proc.wait(timeout=5)  # asked to exit: not a crash
+        took = time.monotonic() - t0
+        assert rc == 0 and took < 3.0, f"exit status {rc} after {took:.2f}s"
+        assert "Second signal: exiting now" in srv.log()
+        assert wsb.wait_pid_gone(pid, 3) is not None, f"child {pid} survived the server"
     finally:
         c.close()
 
