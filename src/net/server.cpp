@@ -207,9 +207,11 @@ bool Server::catch_signals(std::string& error) noexcept {
   // reload: it must never end the server, whose default action for it
   // would be to die with every connection). They are blocked here, in the
   // main thread before any other thread exists, so every thread (workers,
-  // libuv's pool, lookup threads) inherits the mask and the kernel keeps
-  // each one for the signalfd the main loop reads, whichever thread or
-  // process-wide target it was sent to. No handler runs on a random thread:
+  // libuv's pool, lookup threads) inherits the mask, and the kernel keeps
+  // a signal sent to the process (kill, systemd, a terminal, the PID 1
+  // init) for the signalfd the main loop reads. (One sent to a single
+  // worker thread with tgkill would stay pending there; nothing does that.)
+  // No handler runs on a random thread:
   // libuv's handler did, and under ThreadSanitizer (which defers a signal
   // until the thread it landed on next enters libc) a SIGTERM that landed
   // on a worker loop was sometimes never handled (4 servers of 400 stopped
@@ -224,8 +226,8 @@ bool Server::catch_signals(std::string& error) noexcept {
   int err = signal_fd_ < 0 ? uv_translate_sys_error(errno) : uv_poll_init(loop_, &signal_poll_, signal_fd_);
   if (err == 0) {
     signal_poll_.data = this;
+    signal_poll_started_ = true;  // initialised, so finish() closes it
     err = uv_poll_start(&signal_poll_, UV_READABLE, &Server::on_signals_readable);
-    signal_poll_started_ = true;  // initialised: finish() closes it
   }
   if (err != 0) {
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
