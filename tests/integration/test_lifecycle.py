@@ -18,6 +18,16 @@ def read_pid_line(c, timeout=5):
     return [int(x) for x in msg[1].split()]
 
 
+def connect_stubborn_child(start_server, stray, flags=()):
+    """A server running ignore_signals.sh (a child that ignores INT/TERM),
+    a client connected to it, and that child's pid (killed at teardown)."""
+    srv = start_server([script("ignore_signals.sh")], flags=list(flags))
+    c = wsb.RawWS(srv.port)
+    (pid,) = read_pid_line(c)
+    stray.add(pid)
+    return srv, c, pid
+
+
 def collect_until_end(c, limit=100000, timeout=20):
     """Text payloads until a close frame or TCP end; returns (list, close code or None)."""
     out = []
@@ -111,10 +121,7 @@ def test_client_vanishing_terminates_and_reaps_child(start_server, stray, how):
 
 @pytest.mark.timeout(30)
 def test_child_ignoring_int_and_term_is_killed_on_schedule(start_server, stray):
-    srv = start_server([script("ignore_signals.sh")])
-    c = wsb.RawWS(srv.port)
-    (pid,) = read_pid_line(c)
-    stray.add(pid)
+    srv, c, pid = connect_stubborn_child(start_server, stray)
     c.send_close(1000)
     t0 = time.monotonic()
     gone = wsb.wait_pid_gone(pid, 5)
@@ -129,10 +136,7 @@ def test_child_ignoring_int_and_term_is_killed_on_schedule(start_server, stray):
 
 @pytest.mark.timeout(30)
 def test_closems_delays_the_escalation(start_server, stray):
-    srv = start_server([script("ignore_signals.sh")], flags=["--closems=300"])
-    c = wsb.RawWS(srv.port)
-    (pid,) = read_pid_line(c)
-    stray.add(pid)
+    srv, c, pid = connect_stubborn_child(start_server, stray, ["--closems=300"])
     c.send_close(1000)
     t0 = time.monotonic()
     # KILL is due at 850 + 3*300 = 1750 ms.
@@ -208,10 +212,7 @@ def test_sigterm_as_soon_as_the_port_answers_is_a_clean_stop(start_server):
                                      "that ignore it")
 @pytest.mark.timeout(30)
 def test_server_sigterm_ends_stubborn_children(start_server, stray):
-    srv = start_server([script("ignore_signals.sh")])
-    c = wsb.RawWS(srv.port)
-    (pid,) = read_pid_line(c)
-    stray.add(pid)
+    srv, c, pid = connect_stubborn_child(start_server, stray)
     try:
         rc = srv.terminate(timeout=5)
         assert wsb.wait_pid_gone(pid, 3) is not None, f"child {pid} ignoring INT/TERM survived"
@@ -227,10 +228,7 @@ def test_a_second_sigterm_ends_a_slow_graceful_stop_at_once(start_server, stray)
     # the graceful stop is still running when the second signal comes; it
     # must end the server at once and still leave no child behind. Both
     # signals are read from the server's signalfd, one at a time.
-    srv = start_server([script("ignore_signals.sh")], flags=["--closems=3000"])
-    c = wsb.RawWS(srv.port)
-    (pid,) = read_pid_line(c)
-    stray.add(pid)
+    srv, c, pid = connect_stubborn_child(start_server, stray, ["--closems=3000"])
     try:
         srv.proc.send_signal(signal.SIGTERM)
         assert srv.wait_log("Received SIGTERM", timeout=5), srv.log()
