@@ -171,15 +171,15 @@ run_hold() {
   echo "== hold ($HOLD connections over $HOLD_INSTANCES instances) =="
   for round in $(seq 1 "$ROUNDS"); do
     for server in "${SERVER_LIST[@]}"; do
-      local ports=() pids=() i port line
+      local ports=() i port line
       for i in $(seq 1 "$HOLD_INSTANCES"); do
         port=$(free_port)
         start_server "$server" "$port" cat
-        ports+=("$port"); pids+=("$SERVER_PID")
-        EXTRA_PIDS+=("$SERVER_PID"); SERVER_PID=""
+        ports+=("$port")
+        EXTRA_PIDS+=("$SERVER_PID"); SERVER_PID=""  # stop_server ends them all
       done
       sleep 0.2
-      line=$(IFS=,; timeout 600 "$WSLOAD" idle --conns="$HOLD" --port="${ports[*]}" --server-pid="${pids[*]}" | grep '^RESULT' || true)
+      line=$(IFS=,; timeout 600 "$WSLOAD" idle --conns="$HOLD" --port="${ports[*]}" --server-pid="${EXTRA_PIDS[*]}" | grep '^RESULT' || true)
       stop_server
       [[ -n $line ]] || line="RESULT workload=idle ok=0"
       echo "  round $round $server: ${line#RESULT }"
@@ -274,7 +274,7 @@ print("|---|---|---|---|---|")
 for name, metric, label, higher in METRICS:
     a, b = values(name, first, metric), values(name, second, metric)
     if not a and not b: continue
-    ratios = [b[r] / a[r] for r in a if r in b and a[r] > 0 and metric != "errors"]
+    ratios = [b[r] / a[r] for r in a if r in b and a[r] > 0]
     ratio = f"{statistics.median(ratios):.2f}×" if ratios else "—"
     print(f"| {name} | {label} | {cell(a)} | {cell(b)} | {ratio} |")
 

@@ -211,12 +211,11 @@ bool Server::catch_signals(std::string& error) noexcept {
   // a signal sent to the process (kill, systemd, a terminal, the PID 1
   // init) for the signalfd the main loop reads. (One sent to a single
   // worker thread with tgkill would stay pending there; nothing does that.)
-  // No handler runs on a random thread:
-  // libuv's handler did, and under ThreadSanitizer (which defers a signal
-  // until the thread it landed on next enters libc) a SIGTERM that landed
-  // on a worker loop was sometimes never handled (4 servers of 400 stopped
-  // 0.3 s after start-up kept running). Children get an empty mask
-  // (proc/spawn, the spawner).
+  // No handler runs on a random thread: libuv's handler did, and under
+  // ThreadSanitizer (which defers a signal until the thread it landed on
+  // next enters libc) a SIGTERM that landed on a worker loop was sometimes
+  // never handled (4 servers of 400 stopped 0.3 s after start-up kept
+  // running). Children get an empty mask (proc/spawn, the spawner).
   sigset_t set;
   sigemptyset(&set);
   for (int signum : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, signum);
