@@ -64,18 +64,23 @@ HandshakeError check_handshake(const http::Request& request) noexcept {
   return HandshakeError::None;
 }
 
-int http_status_for(HandshakeError error) noexcept {
+http::Refusal refusal_for(HandshakeError error) noexcept {
   switch (error) {
-    case HandshakeError::None: return 101;  // the upgrade goes ahead
-    case HandshakeError::MethodNotGet: return 405;
-    case HandshakeError::UnsupportedVersion: return 426;
+    case HandshakeError::MethodNotGet: return http::Refusal::HandshakeNotGet;
+    case HandshakeError::UnsupportedVersion: return http::Refusal::UnsupportedWebSocketVersion;
+    case HandshakeError::None:  // not a refusal; callers check first
     case HandshakeError::HttpVersionTooOld:
     case HandshakeError::MissingHost:
     case HandshakeError::NotAnUpgrade:
     case HandshakeError::BadKey:
       break;
   }
-  return 400;
+  return http::Refusal::BadHandshake;
+}
+
+int http_status_for(HandshakeError error) noexcept {
+  if (error == HandshakeError::None) return 101;  // the upgrade goes ahead
+  return http::refusal_info(refusal_for(error)).status;
 }
 
 const char* describe(HandshakeError error) noexcept {

@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "wsbridge/http/refusal.h"
 #include "wsbridge/http/request.h"
 
 namespace wsbridge::ws {
@@ -26,6 +27,9 @@ bool is_websocket_upgrade(const http::Request& request) noexcept;
 // Validates an upgrade request; HandshakeError::None when it can be accepted.
 HandshakeError check_handshake(const http::Request& request) noexcept;
 
+// How a failed handshake is refused (refusal table); `error` is not None.
+http::Refusal refusal_for(HandshakeError error) noexcept;
+// The status answered: 101 for None, else the refusal's.
 int http_status_for(HandshakeError error) noexcept;
 const char* describe(HandshakeError error) noexcept;
 
