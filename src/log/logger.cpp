@@ -3,10 +3,15 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <mutex>
+#include <new>
+
+#include "log/async_line_writer.h"
 
 #include "wsbridge/bridge/utf8_sanitizer.h"
 
@@ -21,6 +26,12 @@ bool g_json = false;
 // a partial write is finished by a second call: the lock makes each line one
 // unbroken run of bytes.
 std::mutex g_write_mutex;
+// Once started, lines go through the writer thread and loops never block on
+// the log's reader. Never freed: its thread may still be blocked in a write
+// when the process exits.
+std::atomic<AsyncLineWriter*> g_background_writer{nullptr};
+// An orderly exit waits this long for queued lines to reach the reader.
+constexpr unsigned kExitFlushTimeoutMs = 2000;
 
 const char* level_name(LogLevel level) noexcept {
   switch (level) {
@@ -116,7 +127,53 @@ void append_fields_as_json(std::string& out, std::string_view fields) {
   }
 }
 
+std::string format_drop_report(std::uint64_t dropped) {
+  std::string line = format_line(LogLevel::Error, "server", "",
+                                 std::to_string(dropped) +
+                                     " log lines were dropped: the reader of the server's output fell behind",
+                                 g_json);
+  line.push_back('\n');
+  return line;
+}
+
+void flush_background_writer_at_exit() noexcept {
+  if (AsyncLineWriter* writer = g_background_writer.load()) writer->flush(kExitFlushTimeoutMs);
+}
+
+// The server's own writes: a whole line under the lock, so lines from
+// different threads never interleave; a full or closed stdout must never
+// kill the server, so lines that cannot be written are dropped.
+void write_synchronously(const std::string& line) noexcept {
+  const char* data = line.data();
+  size_t left = line.size();
+  std::lock_guard<std::mutex> lock(g_write_mutex);
+  while (left > 0) {
+    ssize_t n = ::write(STDOUT_FILENO, data, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    data += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
 }  // namespace
+
+bool start_background_writer() noexcept {
+  if (g_background_writer.load() != nullptr) return true;
+  auto* writer = new (std::nothrow) AsyncLineWriter(STDOUT_FILENO, &format_drop_report);
+  if (writer == nullptr || !writer->start()) {
+    delete writer;
+    return false;
+  }
+  g_background_writer.store(writer);
+  std::atexit(&flush_background_writer_at_exit);
+  return true;
+}
+
+std::uint64_t dropped_lines() noexcept {
+  AsyncLineWriter* writer = g_background_writer.load();
+  return writer ? writer->dropped_total() : 0;
+}
 
 void set_level(LogLevel level) noexcept { g_level = level; }
 void set_json(bool json) noexcept { g_json = json; }
@@ -156,18 +213,11 @@ void write(LogLevel level, std::string_view category, std::string_view fields,
   try {
     std::string line = format_line(level, category, fields, message, g_json);
     line.push_back('\n');
-    const char* data = line.data();
-    size_t left = line.size();
-    std::lock_guard<std::mutex> lock(g_write_mutex);
-    while (left > 0) {
-      ssize_t n = ::write(STDOUT_FILENO, data, left);
-      if (n < 0 && errno == EINTR) continue;
-      // A full or closed stdout must never stall or kill the server: lines
-      // that cannot be written are dropped.
-      if (n <= 0) return;
-      data += n;
-      left -= static_cast<size_t>(n);
+    if (AsyncLineWriter* writer = g_background_writer.load()) {
+      writer->enqueue(line);
+      return;
     }
+    write_synchronously(line);
   } catch (...) {
     // Out of memory while logging: drop the line.
   }

@@ -1,6 +1,8 @@
-// Log lines, written to stdout one whole line at a time (under a lock, so
-// lines from different connections and worker threads never interleave).
-// Callable from any thread. Two layouts:
+// Log lines, written to stdout one whole line at a time, so lines from
+// different connections and worker threads never interleave. Callable from
+// any thread. Until start_background_writer() they are written at once;
+// after it, by a thread of their own (async_line_writer.h), so a log reader
+// that falls behind never stalls an event loop. Two layouts:
 //   text (websocketd's, the default):
 //     <RFC 1123 time with zone> | LEVEL  | category   | k:'v' k:'v' | message
 //   json (--logformat=json), one object per line for log shippers:
@@ -9,6 +11,7 @@
 // Fields are preformatted once per connection with append_field (see
 // Connection::log_fields_) in the text layout; the JSON writer parses them.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -19,6 +22,13 @@ namespace wsbridge::log {
 using cli::LogLevel;
 
 void set_level(LogLevel level) noexcept;
+// Hands every later line to the log's writer thread, and makes the process's
+// exit wait (briefly: 2 s at most) for queued lines. Call once, from the main
+// thread, after the last fork of start-up. False when the thread cannot be
+// started: lines are then written at once, as before.
+bool start_background_writer() noexcept;
+// Lines dropped because the log's reader fell behind (bounded queue full).
+std::uint64_t dropped_lines() noexcept;
 void set_json(bool json) noexcept;
 // True when a message at `level` would be written; check before building
 // expensive messages.
