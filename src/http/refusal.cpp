@@ -29,6 +29,8 @@ constexpr std::array<RefusalInfo, kRefusalCount> kRefusals{{
     {R::UnsupportedWebSocketVersion, 426, "unsupported_websocket_version", "unsupported Sec-WebSocket-Version",
      {}, "Sec-WebSocket-Version", "13"},
     {R::OriginNotAllowed, 403, "origin_not_allowed", "origin not allowed", {}, {}, {}},
+    {R::SubprotocolNotSupported, 400, "subprotocol_not_supported", "no offered subprotocol is supported", {}, {},
+     {}},
     {R::ChunkedBody, 411, "chunked_body", "send CGI request bodies with Content-Length, not chunked", {}, {}, {}},
     {R::BadContentLength, 400, "bad_content_length", "invalid Content-Length", {}, {}, {}},
     {R::ForkLimit, 429, "fork_limit", "", {}, {}, {}},

@@ -33,6 +33,7 @@ enum class Refusal : std::uint8_t {
   HandshakeNotGet,         // 405: an upgrade must be a GET
   UnsupportedWebSocketVersion,  // 426 with Sec-WebSocket-Version: 13
   OriginNotAllowed,        // 403: --origin / --sameorigin
+  SubprotocolNotSupported, // 400: protocols offered, none of --subprotocol's
   // CGI request bodies.
   ChunkedBody,             // 411: bodies are streamed, so their length must be known
   BadContentLength,        // 400
