@@ -98,8 +98,21 @@ std::optional<std::string_view> take_buffered(std::string& partial, std::string&
 
 }  // namespace
 
+void LineSplitter::release_large_buffers() {
+  // The view of the last line returned is no longer valid, so its storage
+  // can go. Callers pull lines until nullopt, so this runs right after a
+  // long line was handed out, not only when more output arrives.
+  if (returned_.capacity() > kRetainedBufferCapacity) std::string().swap(returned_);
+  // partial_ keeps its capacity after a swap or a cut; while it holds a line
+  // still growing it keeps it (no reallocation per read).
+  if (partial_.capacity() > kRetainedBufferCapacity && partial_.size() <= kRetainedBufferCapacity / 2) {
+    std::string(partial_).swap(partial_);
+  }
+}
+
 std::optional<std::string_view> LineSplitter::next_line(std::string_view& input) {
   last_cut_ = false;
+  release_large_buffers();
   if (partial_.empty()) {
     // Fast path: the line lies entirely in `input`; hand out a view of it.
     const Piece piece = take_line(input, max_line_, false);
@@ -130,6 +143,7 @@ std::optional<std::string_view> LineSplitter::next_line(std::string_view& input)
 // out in several cut pieces, so callers loop until nullopt.
 std::optional<std::string_view> LineSplitter::finish() {
   last_cut_ = false;
+  release_large_buffers();
   return take_buffered(partial_, returned_, max_line_, true, last_cut_);
 }
 

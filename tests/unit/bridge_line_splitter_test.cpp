@@ -260,3 +260,70 @@ TEST_CASE("an empty view with a null data pointer is just no input", "[bridge_li
     REQUIRE_FALSE(splitter.finish());
   }
 }
+
+// An idle connection must not keep the memory of its largest line: once a
+// long line has been handed out, the call that follows (the caller's loop
+// ends with one returning nullopt) gives both buffers back.
+TEST_CASE("a long line's buffers are given back once it has been handed out", "[bridge_line_splitter_test]") {
+  constexpr std::size_t kLong = 4 * 1024 * 1024;
+  const std::string big(kLong, 'x');
+  for (const std::size_t max_line : {std::size_t{0}, std::size_t{64} * 1024 * 1024}) {
+    LineSplitter splitter(max_line);
+    std::size_t lines = 0;
+    // In pipe-sized reads, as a child's stdout arrives, so the line is
+    // assembled in the splitter rather than handed out from the input.
+    const std::string stream = big + "\nshort\n";
+    for (std::size_t at = 0; at < stream.size(); at += 65536) {
+      std::string_view chunk(stream.data() + at, std::min<std::size_t>(65536, stream.size() - at));
+      while (auto line = splitter.next_line(chunk)) {
+        CHECK(line->size() == (lines == 0 ? kLong : 5));
+        ++lines;
+      }
+    }
+    CHECK(lines == 2);
+    CHECK(splitter.buffered() == 0);
+    CHECK(splitter.buffer_capacity() <= LineSplitter::kRetainedBufferCapacity);
+  }
+}
+
+TEST_CASE("a long unterminated tail's buffers are given back after finish", "[bridge_line_splitter_test]") {
+  LineSplitter splitter(0);
+  const std::string big(1024 * 1024, 'y');
+  for (std::size_t at = 0; at < big.size(); at += 4096) {
+    std::string_view chunk(big.data() + at, 4096);
+    REQUIRE_FALSE(splitter.next_line(chunk));
+  }
+  CHECK(splitter.buffer_capacity() >= big.size());
+  REQUIRE(splitter.finish()->size() == big.size());
+  REQUIRE_FALSE(splitter.finish());
+  CHECK(splitter.buffer_capacity() <= LineSplitter::kRetainedBufferCapacity);
+}
+
+TEST_CASE("lines cut at a large max_line do not leave the cut's capacity behind", "[bridge_line_splitter_test]") {
+  constexpr std::size_t kMax = 256 * 1024;
+  LineSplitter splitter(kMax);
+  // Three and a half pieces with no newline, then a newline: idle after it.
+  const std::string stream = std::string(kMax * 7 / 2, 'z') + "\n";
+  std::size_t total = 0;
+  for (std::size_t at = 0; at < stream.size(); at += 65536) {
+    std::string_view chunk(stream.data() + at, std::min<std::size_t>(65536, stream.size() - at));
+    while (auto line = splitter.next_line(chunk)) total += line->size();
+  }
+  CHECK(total == kMax * 7 / 2);
+  CHECK(splitter.buffered() == 0);
+  CHECK(splitter.buffer_capacity() <= LineSplitter::kRetainedBufferCapacity);
+}
+
+TEST_CASE("lines under the retained capacity keep their buffers for reuse", "[bridge_line_splitter_test]") {
+  LineSplitter splitter(0);
+  const std::string stream = std::string(20000, 'a') + "\n";
+  std::size_t lines = 0;
+  for (int round = 0; round < 2; ++round) {
+    for (std::size_t at = 0; at < stream.size(); at += 4096) {
+      std::string_view chunk(stream.data() + at, std::min<std::size_t>(4096, stream.size() - at));
+      while (splitter.next_line(chunk)) ++lines;
+    }
+  }
+  CHECK(lines == 2);
+  CHECK(splitter.buffer_capacity() >= 20000);
+}

@@ -30,10 +30,22 @@ class LineSplitter {
 
   // Bytes held for an incomplete line.
   std::size_t buffered() const noexcept { return partial_.size(); }
+  // Memory held by both buffers, for tests and memory accounting: after a
+  // line longer than kRetainedBufferCapacity, the next call gives it back.
+  std::size_t buffer_capacity() const noexcept { return partial_.capacity() + returned_.capacity(); }
+
+  // A buffer grown past this by one long line is freed once that line has
+  // been handed out, so an idle connection does not keep the memory of its
+  // largest line (design rule 7). Well above a typical line, so ordinary
+  // traffic reuses its buffers without reallocating.
+  static constexpr std::size_t kRetainedBufferCapacity = 64 * 1024;
   // True when the last line returned was cut at max_line rather than at "\n".
   bool last_line_was_cut() const noexcept { return last_cut_; }
 
  private:
+  // At the start of each call, when the previous view has expired.
+  void release_large_buffers();
+
   std::size_t max_line_;
   std::string partial_;
   std::string returned_;  // keeps a buffered line alive for the caller
