@@ -248,12 +248,6 @@ int main(int argc, char** argv) {
   } else {
     wsbridge::log::write(LogLevel::Debug, "server", "", "Spawner process: pid " + std::to_string(spawner.pid()));
   }
-  // From here on a log reader that falls behind must not stall the loops:
-  // lines go through the log's own thread (started after the last fork).
-  if (!wsbridge::log::start_background_writer()) {
-    wsbridge::log::write(LogLevel::Error, "server", "",
-                         "Cannot start the log writer thread; log lines are written by the event loops");
-  }
   // Threads start only now: after the privilege drop, which then needs no
   // care for other threads, and before anything is logged as serving.
   if (!server.start_workers(worker_count(config), error)) {
@@ -297,6 +291,15 @@ int main(int argc, char** argv) {
       wsbridge::log::write(LogLevel::Info, "server", "",
                            "Starting redirect server   : http://" + redirect_host + ":" + std::to_string(config.redirport) + "/");
     }
+  }
+  // From here on a log reader that falls behind must not stall the loops:
+  // lines go through the log's own thread (started after the last fork).
+  // Not before the banner: its lines are on the log when the main thread
+  // goes on, as they were before the thread existed, so whoever waits for
+  // "Starting WebSocket server" knows the listeners are up.
+  if (!wsbridge::log::start_background_writer()) {
+    wsbridge::log::write(LogLevel::Error, "server", "",
+                         "Cannot start the log writer thread; log lines are written by the event loops");
   }
   server.run();
   spawner.stop();

@@ -43,6 +43,14 @@ class UnixServer:
             time.sleep(0.02)
         return False
 
+    def wait_log(self, needle, timeout=5):
+        deadline = time.monotonic() + timeout
+        while needle not in self.log_path.read_text():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -92,8 +100,10 @@ def test_unix_socket_alone_serves_and_is_removed_on_exit(unix_server, tmp_path):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert asyncio.run(unix_echo(path, "over unix")) == "over unix"
     # No TCP listener on port 80 was attempted (it would have failed as non-root
-    # or collided); the log names only the Unix socket.
-    assert "unix:" + path in srv.log_path.read_text()
+    # or collided); the log names only the Unix socket. The banner follows the
+    # listeners, so a client can be served before it is written: poll for it.
+    assert srv.wait_log("Starting WebSocket server   : unix:" + path), srv.log_path.read_text()
+    assert "ws://" not in srv.log_path.read_text()
     assert srv.stop() == 0
     assert not os.path.exists(path)
 
