@@ -188,3 +188,47 @@ def test_duplicate_address_exits_3(bin_path):
     r = cli(bin_path, f"--port={port}", "--address=127.0.0.1", "--address=127.0.0.1",
             script("echo.sh"))
     assert r.returncode == 3, r
+
+
+def refuses_to_start(bin_path, *args):
+    """Runs wsbridge on loopback with echo.sh; it must exit 2 at once."""
+    r = cli(bin_path, "--address=127.0.0.1", *args, script("echo.sh"))
+    assert r.returncode == 2, r
+    assert r.stdout == b"", r.stdout
+    return r.stderr.decode()
+
+
+@pytest.mark.parametrize("value, allowed", [
+    ("99999", "allowed: 1 to 65535, or 0 for 80 (443 with --ssl)"),  # 0.4.1-style wrap: 34463
+    ("-1", "allowed: 1 to 65535"),
+    ("65536", "allowed: 1 to 65535"),
+    ("", "not an integer"),
+])
+def test_port_out_of_range_is_refused_and_nothing_listens(bin_path, value, allowed):
+    # The old parser kept the low 16 bits (99999 → 34463, -1 → 65535) and
+    # served there; a port that wraps onto a free one would answer.
+    free = wsb.free_port()
+    wrapped = str(free + 65536) if value == "99999" else value
+    err = refuses_to_start(bin_path, f"--port={wrapped}")
+    assert f'invalid value "{wrapped}" for flag -port' in err, err
+    assert allowed in err, err
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", free)) != 0, "something listens on the wrapped port"
+
+
+@pytest.mark.parametrize("flag, why", [
+    ("--redirport=70000", "out of range; allowed: 1 to 65535, or 0 for none"),
+    ("--closems=-1", "out of range; allowed: 0 to 86400000"),
+    ("--maxmessage=99999999999999999999G", "out of range; allowed: 0 (unlimited) to 1T"),
+    ("--workers=65", "out of range; allowed: 0 to 64"),
+    ("--shutdown-timeout=0", "out of range; allowed: 0.001 to 86400"),
+    ("--header=bad", "no ':' after the header name"),
+    ("--header-http=X: a\r\nSet-Cookie: b", "header value has a control character"),
+    ("--address=::1", "an IPv6 address needs brackets, e.g. [::1]"),
+    ("--trusted-proxy=10.0.0.0/99", "bad prefix length"),
+])
+def test_bad_values_are_refused_with_what_is_allowed(bin_path, flag, why):
+    name, value = flag[2:].split("=", 1)
+    err = refuses_to_start(bin_path, f"--port={wsb.free_port()}", flag)
+    assert f'invalid value "{value}" for flag -{name}: {why}' in err, err
+

@@ -1,0 +1,19 @@
+// Option values that CLI11 writes to but that are not Config fields as
+// given: words and decimal seconds that parse_args turns into Config
+// fields once every option has been read.
+#pragma once
+#include <string>
+
+namespace wsbridge::cli {
+
+struct OptionExtras {
+  std::string loglevel;
+  std::string ping_interval;     // seconds → Config::pingms
+  std::string shutdown_timeout;  // seconds → Config::shutdown_timeout_ms
+  std::string unixsocket_mode = "0666";
+  std::string logformat = "text";
+  bool version = false;
+  bool license = false;
+};
+
+}  // namespace wsbridge::cli
