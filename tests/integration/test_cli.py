@@ -232,3 +232,16 @@ def test_bad_values_are_refused_with_what_is_allowed(bin_path, flag, why):
     err = refuses_to_start(bin_path, f"--port={wsb.free_port()}", flag)
     assert f'invalid value "{value}" for flag -{name}: {why}' in err, err
 
+
+def test_missing_or_unreadable_tls_files_are_named_with_the_reason(bin_path, tmp_path):
+    key = tmp_path / "key.pem"
+    key.write_text("not checked before the certificate\n")
+    r = cli(bin_path, "--address=127.0.0.1", f"--port={wsb.free_port()}", "--ssl",
+            f"--sslcert={tmp_path}/missing.pem", f"--sslkey={key}", "cat")
+    assert r.returncode == 3, r
+    assert f"--sslcert={tmp_path}/missing.pem: No such file or directory" in r.stderr.decode(), r.stderr
+    assert b"SSL routines" not in r.stdout + r.stderr
+    r = cli(bin_path, "--address=127.0.0.1", f"--port={wsb.free_port()}", "--ssl",
+            f"--sslcert={key}", f"--sslkey={tmp_path}", "cat")
+    assert r.returncode == 3, r
+    assert f"--sslkey={tmp_path}: Is a directory" in r.stderr.decode(), r.stderr
