@@ -121,9 +121,31 @@ def cgi_seeds():
     return [bytes([flags]) + sep.join(p) for p in parts for flags in (0, 3, 4)]
 
 
+def args_seeds():
+    """argv words (without argv[0]) joined by NUL, as args_fuzz splits them."""
+    lines = [
+        ["--port=8080", "--address=127.0.0.1", "cat"],
+        ["-port", "0x50", "-address", "[::1]", "--binary", "./count.sh", "--x"],
+        ["--port=99999", "--redirport=-1", "cat"],
+        ["--maxmessage=64K", "--maxframesize=1T", "--closems=250", "--pingms=86400000", "cat"],
+        ["--header=X-A: b", "--header-ws=Sec-WebSocket-Protocol: chat", "--header-http=bad", "cat"],
+        ["--ssl", "--sslcert=c.pem", "--sslkey=k.pem", "--sslca=ca.pem", "--redirport=8443", "cat"],
+        ["--unixsocket=/tmp/ws.sock", "--unixsocket-mode=0660", "--address=unix:/run/x", "cat"],
+        ["--shutdown-timeout=0.5", "--ping-interval=30", "--workers=64", "--maxforks=-3", "cat"],
+        ["--trusted-proxy=10.0.0.0/8,::1", "--proxy-protocol=true", "--loglevel=debug",
+         "--logformat=json", "cat"],
+        ["--dir=/srv", "--staticdir=/s", "--cgidir=/c", "--devconsole", "--passenv=", "--origin=a,b"],
+        ["--", "-cmd", "--help"],
+        ["--help"],
+        ["--version=false", "--license", "x"],
+    ]
+    return [b"\0".join(w.encode() for w in words) for words in lines]
+
+
 if __name__ == "__main__":
     write("frame_fuzz", frame_seeds())
     write("http_fuzz", http_seeds())
     write("utf8_fuzz", utf8_seeds())
     write("line_splitter_fuzz", line_seeds())
     write("cgi_env_fuzz", cgi_seeds())
+    write("args_fuzz", args_seeds())
