@@ -95,6 +95,25 @@ class ProxyProcess:
             os.killpg(pid, signal.SIGKILL)
 
 
+def stopped_at_teardown(request, start_one, failure_report):
+    """The body of a factory fixture (`yield from` it): hands the test a
+    start(...) that calls start_one(...) and keeps the proxy; at teardown
+    stops every one, and when the test failed prints failure_report(proxies)."""
+    started = []
+
+    def start(*args, **kwargs):
+        proxy = start_one(*args, **kwargs)
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.stop()
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        print(failure_report(started))
+
+
 def nginx_config(workdir: str, listen_port: int, backends: list, read_timeout: str = "",
                  ipv6: bool = False) -> str:
     """examples/nginx/wsbridge.conf with our ports, wrapped in a main config
