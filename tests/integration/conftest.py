@@ -92,6 +92,10 @@ def start_server(bin_path, tmp_path, stray, request):
                for srv in started if srv.died_unexpectedly()]
     for srv in started:
         srv.stop()
+    # Every server must end as the test expects (exit 0 on SIGTERM unless it
+    # says otherwise): a crash while stopping, a sanitizer's exit status or a
+    # server that ignores SIGTERM would otherwise pass unseen.
+    bad_exits = [problem for problem in (srv.exit_problem() for srv in started) if problem]
     # Show the server logs when a test failed: the first thing one wants.
     rep = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:
@@ -100,6 +104,8 @@ def start_server(bin_path, tmp_path, stray, request):
                              f"\n--- {srv.name} stderr ---\n{srv.stderr()[-2000:]}\n")
     if crashed:
         pytest.fail("server died during the test: " + "; ".join(crashed), pytrace=False)
+    if bad_exits:
+        pytest.fail("server did not exit cleanly: " + "\n".join(bad_exits), pytrace=False)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

@@ -194,7 +194,8 @@ def test_lookups_waiting_on_dns_hold_up_nobody_else(bin_path, tmp_path, silent_d
     finally:
         for s in slow + ([fast] if fast else []):
             s.close()
-        server.stop()
+        status = server.stop()
+    assert status == 0, f"server exit status {status}:\n{server.log()}"
 
 
 
@@ -225,7 +226,8 @@ def test_clients_from_one_address_share_one_lookup(bin_path, tmp_path, silent_dn
     finally:
         for s in clients + ([fast] if fast else []):
             s.close()
-        server.stop()
+        status = server.stop()
+    assert status == 0, f"server exit status {status}:\n{server.log()}"
 
 @pytest.mark.differs_from_websocketd("websocketd dies of SIGTERM")
 @pytest.mark.timeout(60)
@@ -247,7 +249,8 @@ def test_sigterm_does_not_wait_for_a_lookup(bin_path, tmp_path, silent_dns):
     finally:
         if pending:
             pending.close()
-        server.stop()
+        status = server.stop()
+    assert status == 0, f"server exit status {status}:\n{server.log()}"
 
 
 @pytest.mark.differs_from_websocketd("websocketd notices a client that left only once its lookup is over")

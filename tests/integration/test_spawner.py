@@ -107,6 +107,7 @@ def test_spawner_ends_with_the_server(start_server, how):
     else:
         # The kernel ends it (PR_SET_PDEATHSIG), even though the server had
         # no chance to.
+        srv.expect_exit(-signal.SIGKILL)
         srv.proc.kill()
         srv.proc.wait(timeout=5)
         srv.returncode = srv.proc.returncode
