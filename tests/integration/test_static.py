@@ -7,6 +7,7 @@ The rest checks wsbridge's own guarantees: nothing outside the folder, no
 dotfiles or listings, validators, ranges, and bounded memory for big files.
 """
 import os
+import re
 import socket
 import time
 import urllib.parse
@@ -110,7 +111,9 @@ def test_conditional_requests(start_server, tree):
     srv = start_server([], [f"--staticdir={tree}"])
     first = wsb.http_request(srv.port, "/app.js")
     etag, modified = first.header("etag"), first.header("last-modified")
-    assert etag and modified
+    # The README's promise: a strong validator, quoted (RFC 9110 §8.8.3).
+    assert etag and re.fullmatch(r'"[\x21\x23-\x7e\x80-\xff]+"', etag), etag
+    assert modified
     r = wsb.http_request(srv.port, "/app.js", headers={"If-None-Match": etag})
     assert (r.status, r.body) == (304, b"")
     assert r.header("etag") == etag
