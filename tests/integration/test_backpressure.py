@@ -52,12 +52,11 @@ def test_slow_client_does_not_make_server_buffer(start_server, mode):
     try:
         # Read nothing for 3 s while the child tries to write 10 MiB.
         rss.sample_for(3)
-        # Then read slowly at first, then at full speed, sampling RSS.
-        deadline = time.monotonic() + 60
+        # Then read slowly at first, then at full speed, sampling RSS. A
+        # stall of 5 s fails at once; the test's timeout bounds the rest.
         c.sock.settimeout(5)
         reads = 0
         while counter.a_bytes < total and counter.closed_code is None:
-            assert time.monotonic() < deadline, f"only {counter.a_bytes} of {total} bytes in 60 s"
             try:
                 data = c.sock.recv(8192 if reads < 200 else 262144)
             except socket.timeout:

@@ -117,6 +117,29 @@ def wait_pid_gone(pid: int, timeout: float) -> float | None:
     return None if pid_alive(pid) else time.monotonic() - start
 
 
+def wait_until(predicate, timeout: float, interval: float = 0.02) -> bool:
+    """Polls predicate until it holds (True) or timeout passes (False): for
+    what must happen eventually, instead of a sleep that guesses how long."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return predicate()
+        time.sleep(interval)
+    return True
+
+
+def holds_for(predicate, seconds: float, interval: float = 0.02) -> bool:
+    """True when predicate holds at every poll for `seconds`; False at the
+    first poll where it does not. For what must not happen: a late event is
+    caught anywhere in the window, and an early one at once."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not predicate():
+            return False
+        time.sleep(interval)
+    return predicate()
+
+
 class StrayPids:
     """Pids of children our test scripts reported (e.g. grandchildren).
 
@@ -721,6 +744,22 @@ class RawWS:
             if not skip_data:
                 raise AssertionError(f"expected close, got {msg!r}")
             seen.append(msg)
+
+    def messages_until_end(self, limit: int = 100000, timeout: float = 20.0):
+        """Data payloads until the server closes, by a close frame or by
+        ending TCP; returns (payloads, close code or None without a frame).
+        More than `limit` messages fail (a runaway); timeout is for the lot."""
+        out = []
+        deadline = time.monotonic() + timeout
+        for _ in range(limit + 1):
+            try:
+                msg = self.recv_message(timeout=max(0.1, deadline - time.monotonic()))
+            except Closed:
+                return out, None
+            if msg[0] == "close":
+                return out, msg[1]
+            out.append(msg[1])
+        raise AssertionError(f"more than {limit} messages before the end")
 
     def wait_eof(self, timeout: float = 5.0) -> bool:
         """True when the server closes TCP within timeout (data is discarded)."""
