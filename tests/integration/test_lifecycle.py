@@ -213,6 +213,25 @@ def test_server_sigterm_ends_stubborn_children(start_server, stray):
         c.close()
 
 
+@pytest.mark.differs_from_websocketd("websocketd is killed by SIGTERM and orphans children "
+                                     "that ignore it")
+@pytest.mark.timeout(60)
+def test_default_shutdown_timeout_leaves_room_for_closems(start_server, stray):
+    # The default --shutdown-timeout is 10 s + 3 x closems, so the whole stop
+    # sequence fits however long --closems makes it. With --closems=3500 a
+    # child ignoring INT/TERM is SIGKILLed 0.85 + 3 x 3.5 = 11.35 s after the
+    # SIGTERM: past a plain 10 s deadline, inside the default 20.5 s.
+    srv, c, pid = connect_stubborn_child(start_server, stray, ["--closems=3500", "--loglevel=debug"])
+    try:
+        rc = srv.terminate(timeout=40)  # a hang bound only
+        assert rc == 0, f"server exit status on SIGTERM: {rc}"
+        assert wsb.wait_pid_gone(pid, 3) is not None, f"child {pid} survived the server"
+        assert "at the shutdown deadline" not in srv.log(), srv.log()
+        assert signals_sent(srv, pid) == ["SIGINT", "SIGTERM", "SIGKILL"], srv.log()
+    finally:
+        c.close()
+
+
 @pytest.mark.differs_from_websocketd("websocketd dies of the first SIGTERM")
 @pytest.mark.timeout(30)
 def test_a_second_sigterm_ends_a_slow_graceful_stop_at_once(start_server, stray):
