@@ -108,6 +108,21 @@ def start_server(bin_path, tmp_path, stray, request):
         pytest.fail("server did not exit cleanly: " + "\n".join(bad_exits), pytrace=False)
 
 
+@pytest.fixture
+def websocketd_and_wsbridge(start_server, bin_path):
+    """(start websocketd, start the binary under test): two factories taking
+    (command, flags=()), for tests that compare the two side by side.
+    Skipped when there is nothing to compare against."""
+    if not os.access(wsb.WEBSOCKETD, os.X_OK):
+        pytest.skip(f"{wsb.WEBSOCKETD} is not installed: nothing to compare against")
+    if wsb.is_websocketd(bin_path):
+        pytest.skip("WSBRIDGE_BIN is websocketd itself: nothing to compare")
+
+    def starter(binary):
+        return lambda command, flags=(): start_server(command, flags, binary=binary)
+    return starter(wsb.WEBSOCKETD), starter(bin_path)
+
+
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

@@ -84,11 +84,8 @@ def cgi_dir(tmp_path):
 
 
 @pytest.mark.timeout(120)
-def test_statuses_match_websocketd(start_server, bin_path, cgi_dir):
-    if not os.access(wsb.WEBSOCKETD, os.X_OK) or wsb.is_websocketd(bin_path):
-        pytest.skip("no websocketd to compare against")
-    reference = start_server([], [f"--cgidir={cgi_dir}"], binary=wsb.WEBSOCKETD)
-    subject = start_server([], [f"--cgidir={cgi_dir}"])
+def test_statuses_match_websocketd(websocketd_and_wsbridge, cgi_dir):
+    reference, subject = (start([], [f"--cgidir={cgi_dir}"]) for start in websocketd_and_wsbridge)
     wsb.assert_only_listed_differences(observe, reference.port, subject.port, PATHS, DIFFERENCES)
     # The request variables a script reads agree too.
     a = env_of(request(reference.port, "/env.cgi?x=1&y=%20z", method="POST", body=b"payload"))

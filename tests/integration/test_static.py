@@ -63,11 +63,8 @@ def tree(tmp_path):
 
 
 @pytest.mark.timeout(120)
-def test_routing_matches_websocketd(start_server, bin_path, tree):
-    if not os.access(wsb.WEBSOCKETD, os.X_OK) or wsb.is_websocketd(bin_path):
-        pytest.skip("no websocketd to compare against")
-    reference = start_server([], [f"--staticdir={tree}"], binary=wsb.WEBSOCKETD)
-    subject = start_server([], [f"--staticdir={tree}"])
+def test_routing_matches_websocketd(websocketd_and_wsbridge, tree):
+    reference, subject = (start([], [f"--staticdir={tree}"]) for start in websocketd_and_wsbridge)
     wsb.assert_only_listed_differences(observe, reference.port, subject.port, PATHS, DIFFERENCES)
 
 
