@@ -15,7 +15,6 @@
 #include "wsbridge/bridge/cgi_response.h"
 
 using wsbridge::bridge::CgiResponseParser;
-using wsbridge::fuzz::Chunking;
 using wsbridge::fuzz::FuzzInput;
 
 namespace {
@@ -67,7 +66,7 @@ bool clean(const std::string& text) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzInput input(data, size);
-  const Chunking chunking = input.take_chunking();
+  const auto chunking = input.take_chunking();
   const bool finish = (input.take_byte() & 1) != 0;
   const std::string output = input.rest();
 

@@ -16,8 +16,6 @@
 #include "wsbridge/ws/message_reader.h"
 #include "wsbridge/ws/utf8_validator.h"
 
-using wsbridge::fuzz::Chunking;
-using wsbridge::fuzz::chunk_ends;
 using wsbridge::fuzz::FuzzInput;
 namespace ws = wsbridge::ws;
 
@@ -146,7 +144,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint64_t max_message = kLimits[limit_choice % 6];
   const bool require_mask = (limit_choice & 0x80) == 0;
 
-  const std::vector<std::size_t> whole = chunk_ends(stream.size(), 0, 0);
+  const std::vector<std::size_t> whole = {stream.size()};
   const std::vector<std::size_t> split = chunking.split_ends(stream.size());
 
   const std::vector<Record> frames_whole = run_decoder(stream, whole, require_mask);

@@ -20,8 +20,6 @@
 #include "wsbridge/route/router.h"
 #include "wsbridge/ws/handshake.h"
 
-using wsbridge::fuzz::Chunking;
-using wsbridge::fuzz::chunk_ends;
 using wsbridge::fuzz::FuzzInput;
 namespace http = wsbridge::http;
 
@@ -121,7 +119,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   http::Request request;
-  const ParseResult whole = parse(input, chunk_ends(input.size(), 0, 0), limits, &request);
+  const ParseResult whole = parse(input, {input.size()}, limits, &request);
   const ParseResult split = parse(input, chunking.split_ends(input.size()), limits, nullptr);
   FUZZ_CHECK(whole.status == split.status);
   if (whole.error_status != split.error_status) {

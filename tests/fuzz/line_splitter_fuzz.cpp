@@ -15,8 +15,6 @@
 #include "wsbridge/bridge/line_splitter.h"
 #include "wsbridge/ws/utf8_validator.h"
 
-using wsbridge::fuzz::Chunking;
-using wsbridge::fuzz::chunk_ends;
 using wsbridge::fuzz::FuzzInput;
 
 namespace {
@@ -100,7 +98,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static constexpr std::size_t kLimits[] = {0, 1, 2, 3, 4, 5, 7, 16, 64, 4096};
   const std::size_t max_line = kLimits[limit_choice % 10];
 
-  const std::vector<Piece> whole = split(input, max_line, chunk_ends(input.size(), 0, 0));
+  const std::vector<Piece> whole = split(input, max_line, {input.size()});
   check_reassembly(input, max_line, whole);
   const std::vector<Piece> pieces = split(input, max_line, chunking.split_ends(input.size()));
   FUZZ_CHECK(pieces == whole);

@@ -12,7 +12,6 @@
 #include "fuzz_input.h"
 #include "wsbridge/http/proxy_protocol.h"
 
-using wsbridge::fuzz::Chunking;
 using wsbridge::fuzz::FuzzInput;
 using wsbridge::http::ProxyHeaderParser;
 
@@ -50,7 +49,7 @@ Outcome parse(const std::string& bytes, const std::vector<std::size_t>& ends) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzInput input(data, size);
-  const Chunking chunking = input.take_chunking();
+  const auto chunking = input.take_chunking();
   const std::string bytes = input.rest();
   const Outcome whole = parse(bytes, {bytes.size()});
   const Outcome split = parse(bytes, chunking.ends(bytes.size()));

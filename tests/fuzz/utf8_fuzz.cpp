@@ -13,7 +13,6 @@
 #include "wsbridge/bridge/utf8_sanitizer.h"
 #include "wsbridge/ws/utf8_validator.h"
 
-using wsbridge::fuzz::Chunking;
 using wsbridge::fuzz::FuzzInput;
 
 namespace {
@@ -58,7 +57,7 @@ bool reference_valid(const std::string& s) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzInput in(data, size);
-  const Chunking chunking = in.take_chunking();
+  const auto chunking = in.take_chunking();
   const std::string text = in.rest();
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(text.data());
 
