@@ -9,6 +9,7 @@
 #include "log/logger.h"
 #include "net/uv_cast.h"
 #include "proc/spawn.h"
+#include "wsbridge/http/refusal.h"
 #include "wsbridge/http/response.h"
 
 namespace wsbridge::net {
@@ -73,7 +74,8 @@ void CgiResponder::on_child_launched() noexcept {
       const std::string reason = std::strerror(launch->error);
       log::write(LogLevel::Error, "process", log_fields_,
                  "Could not launch CGI script " + launch->path + " (" + reason + ")");
-      send_error_response(ChildLaunch::failure_status(launch->error), "could not run the CGI script (" + reason + ")");
+      const http::Refusal refusal = http::refusal_for_launch_error(launch->error);
+      send_error_response(http::refusal_info(refusal).status, "could not run the CGI script (" + reason + ")");
     }
     close_without_child();
     return;

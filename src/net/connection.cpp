@@ -159,13 +159,8 @@ void Connection::accept_from(uv_stream_t* listener, ServerContext& context, bool
 void Connection::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buf) noexcept {
   // Every stream of a connection reads into the loop's one scratch buffer:
   // each read is consumed before the next one is made.
-  ServerContext* context = nullptr;
-  if (handle->type == UV_TCP) {
-    context = &static_cast<Connection*>(handle->data)->context_;
-  } else {
-    context = &static_cast<Connection*>(handle->data)->context_;
-  }
-  *buf = uv_buf_init(context->read_buffer, sizeof context->read_buffer);
+  ServerContext& context = static_cast<Connection*>(handle->data)->context_;
+  *buf = uv_buf_init(context.read_buffer, sizeof context.read_buffer);
 }
 
 void Connection::on_timer(uv_timer_t* timer) noexcept {
@@ -173,7 +168,7 @@ void Connection::on_timer(uv_timer_t* timer) noexcept {
   if (self->phase_ == Phase::ReadingRequest) {
     log::write(LogLevel::Access, "http", self->log_fields_,
                "Request head not received within " + std::to_string(kRequestTimeoutMs) + " ms");
-    self->respond_and_close(408, "408 Request Timeout: the request head took too long\n");
+    self->refuse(http::Refusal::RequestTimeout);
     return;
   }
   if (self->phase_ == Phase::WebSocket && !self->close_sent_ && self->context_.config->pingms != 0) {
@@ -326,10 +321,8 @@ void Connection::on_request_bytes(char* data, std::size_t size) noexcept {
   auto status = parser_->feed(data, size, consumed);
   if (status == http::RequestParser::Status::NeedMore) return;
   if (status == http::RequestParser::Status::Error) {
-    int code = parser_->error_status();
     log::write(LogLevel::Access, "http", log_fields_, "Bad request: " + parser_->error_reason());
-    respond_and_close(code, std::to_string(code) + " " + std::string(http::reason_phrase(code)) + ": " +
-                                parser_->error_reason() + "\n");
+    refuse(http::refusal_for_request_error(parser_->error_status()), parser_->error_reason());
     return;
   }
   handle_request(data + consumed, size - consumed);
@@ -373,11 +366,11 @@ void Connection::handle_request(char* rest, std::size_t rest_size) noexcept {
         // websocketd takes a fork slot before it looks for the script.
         if (context_.fork_limit_reached()) {
           log::write(LogLevel::Error, "http", log_fields_, "Max of possible forks already active, upgrade rejected");
-          respond_and_close(429, "429 Too Many Requests\n");
+          refuse(http::Refusal::ForkLimit);
           return;
         }
         log::write(LogLevel::Access, "session", log_fields_, "NOT FOUND: script not found");
-        respond_and_close(404, "404 Not Found\n");
+        refuse(http::Refusal::ScriptNotFound);
         return;
       case route::RouteKind::StaticFile:
         serve_static_file(request, route);
@@ -396,14 +389,11 @@ void Connection::handle_request(char* rest, std::size_t rest_size) noexcept {
       }
       case route::RouteKind::Forbidden:
         log::write(LogLevel::Access, "http", log_fields_, "FORBIDDEN: " + route.message);
-        respond_and_close(403, "403 Forbidden: " + route.message + "\n", context_.http_headers);
+        refuse(http::Refusal::Forbidden, route.message, context_.http_headers);
         return;
-      case route::RouteKind::MethodNotAllowed: {
-        std::vector<http::Header> headers = context_.http_headers;
-        headers.push_back({"Allow", "GET, HEAD"});
-        respond_and_close(405, "405 Method Not Allowed: " + route.message + "\n", headers);
+      case route::RouteKind::MethodNotAllowed:
+        refuse(http::Refusal::MethodNotAllowed, route.message, context_.http_headers);
         return;
-      }
       case route::RouteKind::Redirect: {
         std::vector<http::Header> headers = context_.http_headers;
         headers.push_back({"Location", route.location});
@@ -411,15 +401,15 @@ void Connection::handle_request(char* rest, std::size_t rest_size) noexcept {
         return;
       }
       case route::RouteKind::BadRequest:
-        respond_and_close(400, "400 Bad Request: malformed URL path\n", context_.http_headers);
+        refuse(http::Refusal::MalformedPath, {}, context_.http_headers);
         return;
       case route::RouteKind::NotFound:
         log::write(LogLevel::Access, "http", log_fields_, "NOT FOUND");
-        respond_and_close(404, "404 page not found\n", context_.http_headers);
+        refuse(http::Refusal::NotFound, {}, context_.http_headers);
         return;
     }
   } catch (const std::bad_alloc&) {
-    respond_and_close(503, "503 Service Unavailable: out of memory\n");
+    refuse(http::Refusal::ShortOfResources);
   }
 }
 

@@ -25,6 +25,7 @@
 #include "net/write_queue.h"
 #include "proc/spawn.h"
 #include "wsbridge/bridge/line_splitter.h"
+#include "wsbridge/http/refusal.h"
 #include "wsbridge/http/request_parser.h"
 #include "wsbridge/route/router.h"
 #include "wsbridge/http/proxy_protocol.h"
@@ -87,6 +88,11 @@ class Connection final : private WriteQueue::Owner,
                       std::size_t rest_size) noexcept;
   void respond_and_close(int status, std::string_view body,
                          const std::vector<http::Header>& extra_headers = {}) noexcept;
+  // respond_and_close with the refusal table's status and body (`detail`
+  // in the body, else the table's description), `headers` and the
+  // refusal's own header.
+  void refuse(http::Refusal refusal, std::string_view detail = {},
+              const std::vector<http::Header>& headers = {}) noexcept;
   std::string describe_request(const http::Request& request) const;
   void redirect_to_https(const http::Request& request) noexcept;
 

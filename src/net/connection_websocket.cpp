@@ -31,21 +31,14 @@ void Connection::start_websocket(const http::Request& request, const route::Rout
   // websocketd's order: fork limit, then the handshake, then the origin.
   if (context_.fork_limit_reached()) {
     log::write(LogLevel::Error, "http", log_fields_, "Max of possible forks already active, upgrade rejected");
-    respond_and_close(429, "429 Too Many Requests\n");
+    refuse(http::Refusal::ForkLimit);
     return;
   }
   ws::HandshakeError handshake_error = ws::check_handshake(request);
   if (handshake_error != ws::HandshakeError::None) {
-    int status = ws::http_status_for(handshake_error);
     log::write(LogLevel::Access, "session", log_fields_,
                std::string("Unable to Upgrade: ") + ws::describe(handshake_error));
-    std::vector<http::Header> headers;
-    if (handshake_error == ws::HandshakeError::UnsupportedVersion) {
-      headers.push_back({"Sec-WebSocket-Version", "13"});
-    }
-    respond_and_close(status, std::to_string(status) + " " + std::string(http::reason_phrase(status)) + ": " +
-                                  ws::describe(handshake_error) + "\n",
-                      headers);
+    refuse(ws::refusal_for(handshake_error), ws::describe(handshake_error));
     return;
   }
   const std::string* origin = request.find_header("Origin");
@@ -55,7 +48,7 @@ void Connection::start_websocket(const http::Request& request, const route::Rout
       bridge::check_origin(context_.origin_policy, origin, host ? *host : "", config.ssl);
   if (verdict != bridge::OriginVerdict::Allowed) {
     log::write(LogLevel::Access, "session", log_fields_, bridge::describe(verdict));
-    respond_and_close(403, std::string("403 Forbidden: ") + bridge::describe(verdict) + "\n");
+    refuse(http::Refusal::OriginNotAllowed, bridge::describe(verdict));
     return;
   }
   if (context_.host_name_lookups != nullptr) {
@@ -162,14 +155,14 @@ void Connection::launch_child(const route::Route& route, const std::string& remo
     launch->env = std::move(env);
     launch->early_bytes.assign(rest, rest_size);
   } catch (...) {
-    respond_and_close(503, "503 Service Unavailable: out of memory\n");
+    refuse(http::Refusal::ShortOfResources);
     return;
   }
   // Another worker (or the wait for --reverselookup) may have taken the last
   // slot since start_websocket checked: taking it here keeps the limit exact.
   if (!context_.take_fork_slot()) {
     log::write(LogLevel::Error, "http", log_fields_, "Max of possible forks already active, upgrade rejected");
-    respond_and_close(429, "429 Too Many Requests\n");
+    refuse(http::Refusal::ForkLimit);
     return;
   }
   uv_read_stop(&socket_.stream);
@@ -192,9 +185,8 @@ void Connection::on_child_launched() noexcept {
     context_.release_fork_slot();
     log::write(LogLevel::Error, "process", log_fields_,
                "Could not launch process " + launch->path + " (" + std::strerror(launch->error) + ")");
-    const int status = ChildLaunch::failure_status(launch->error);
-    respond_and_close(status, std::to_string(status) + " " + std::string(http::reason_phrase(status)) +
-                                  ": could not launch the command (" + std::strerror(launch->error) + ")\n");
+    refuse(http::refusal_for_launch_error(launch->error),
+           std::string("could not launch the command (") + std::strerror(launch->error) + ")");
     return;
   }
   start_relay(launch->child, launch->early_bytes.data(), launch->early_bytes.size());
