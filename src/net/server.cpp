@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "log/logger.h"
+#include "metrics/process_stats_reader.h"
 #include "net/connection.h"
 
 namespace wsbridge::net {
@@ -68,6 +69,22 @@ bool Server::listen_for_redirects(const std::vector<ListenAddress>& addresses, i
   return true;
 }
 
+bool Server::listen_for_metrics(const ListenAddress& address, int port, std::string& error) {
+  metrics_endpoint_ = std::make_unique<MetricsEndpoint>(loop_, [this] { return collect_metrics(); });
+  return metrics_endpoint_->listen(address, port, error);
+}
+
+std::string Server::collect_metrics() const {
+  metrics::Scrape scrape;
+  for (const auto& worker : workers_) {
+    metrics::add_to_totals(worker->metrics(), scrape.totals);
+    scrape.connections_open += worker->connection_count();
+  }
+  scrape.log_lines_dropped = log::dropped_lines();
+  scrape.process = metrics::read_process_stats();
+  return metrics::render_exposition(scrape);
+}
+
 bool Server::enable_tls(const tls::TlsFiles& files, std::string& error) {
   auto tls = std::make_shared<tls::TlsContext>();
   if (!tls->load(files, error)) return false;
@@ -79,7 +96,9 @@ bool Server::enable_tls(const tls::TlsFiles& files, std::string& error) {
 }
 
 void Server::reload_tls() noexcept {
-  if (!running_) return;  // during start-up: the files were just read
+  // Also during start-up (the loop first runs inside start_workers): a
+  // SIGHUP then was dropped unlogged, though the files may have changed
+  // since they were read, e.g. a renewal hook racing a restart.
   if (!tls_enabled_) {
     log::write(LogLevel::Info, "server", "", "SIGHUP: nothing to reload (no --ssl)");
     return;
@@ -343,6 +362,7 @@ void Server::finish() noexcept {
   if (signal_poll_started_) uv_close(reinterpret_cast<uv_handle_t*>(&signal_poll_), nullptr);
   if (status_timer_started_) uv_close(reinterpret_cast<uv_handle_t*>(&status_timer_), nullptr);
   if (deadline_started_) uv_close(reinterpret_cast<uv_handle_t*>(&deadline_), nullptr);
+  if (metrics_endpoint_) metrics_endpoint_->close();
 }
 
 }  // namespace wsbridge::net

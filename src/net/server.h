@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "net/listener.h"
+#include "net/metrics_endpoint.h"
 #include "net/server_context.h"
 #include "net/shared_state.h"
 #include "net/systemd.h"
@@ -50,6 +51,9 @@ class Server final : private Worker::Owner {
   // `error` set when one could not start (the others are stopped again).
   [[nodiscard]] bool start_workers(unsigned count, std::string& error);
 
+  // --metrics: answers GET /metrics on `address`:`port`, from the main loop.
+  bool listen_for_metrics(const ListenAddress& address, int port, std::string& error);
+
   // Takes over SIGINT/SIGTERM (clean shutdown) and SIGHUP (reload); call
   // before listening and before any thread starts. Signals that arrive early
   // are acted on in run(). False with `error` set when they cannot be.
@@ -71,6 +75,7 @@ class Server final : private Worker::Owner {
   void on_worker_finished(Worker& worker) noexcept override;  // on the worker's thread
   void report_status() noexcept;
   std::size_t connection_count() const noexcept;
+  std::string collect_metrics() const;
   void begin_shutdown(int signum) noexcept;
   void exit_now() noexcept;
   void finish() noexcept;
@@ -90,6 +95,7 @@ class Server final : private Worker::Owner {
   std::vector<bool> redirect_listener_;  // parallel to listeners_
   std::vector<std::string> unix_socket_paths_;  // removed at exit
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint_;  // with --metrics
   // SIGINT, SIGTERM and SIGHUP, blocked in every thread and read here.
   int signal_fd_ = -1;
   uv_poll_t signal_poll_{};

@@ -16,6 +16,7 @@
 #include "wsbridge/http/request.h"
 #include "wsbridge/http/request_parser.h"
 #include "net/shared_state.h"
+#include "wsbridge/metrics/metric_set.h"
 #include "wsbridge/tls/tls_context.h"
 
 namespace wsbridge::proc {
@@ -72,6 +73,9 @@ struct ServerContext {
   // Every open connection, for graceful shutdown (intrusive list).
   Connection* first_connection = nullptr;
   LoopCounter connection_count;  // read by the main thread for status lines
+  // What this loop counted for --metrics; only this loop writes, a scrape
+  // on the main thread reads (and adds up every loop's).
+  metrics::LoopMetrics metrics;
   bool shutting_down = false;
   void (*on_last_connection_closed)(ServerContext&) = nullptr;
   void* server = nullptr;

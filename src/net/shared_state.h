@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 
+#include "wsbridge/metrics/loop_counter.h"
 #include "wsbridge/tls/tls_context.h"
 
 namespace wsbridge::net {
@@ -72,32 +73,7 @@ class SharedTls {
   std::shared_ptr<const tls::TlsContext> context_;
 };
 
-// A count one loop changes and another thread (the main one, for systemd's
-// STATUS= line) reads. Relaxed: the reader wants a recent value, not an
-// ordering. Copyable (as a value) so a worker's ServerContext can be copied
-// from the one main() fills in.
-class LoopCounter {
- public:
-  LoopCounter() = default;
-  LoopCounter(const LoopCounter& other) noexcept : value_(other.load()) {}
-  LoopCounter& operator=(const LoopCounter& other) noexcept {
-    value_.store(other.load(), std::memory_order_relaxed);
-    return *this;
-  }
-  // Only the owning loop writes, so a load and a store need no atomic RMW.
-  LoopCounter& operator++() noexcept {
-    value_.store(load() + 1, std::memory_order_relaxed);
-    return *this;
-  }
-  LoopCounter& operator--() noexcept {
-    value_.store(load() - 1, std::memory_order_relaxed);
-    return *this;
-  }
-  operator std::size_t() const noexcept { return load(); }
-  std::size_t load() const noexcept { return value_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<std::size_t> value_{0};
-};
+// A count one loop changes and another thread reads (see metrics/loop_counter.h).
+using LoopCounter = metrics::LoopCounter;
 
 }  // namespace wsbridge::net

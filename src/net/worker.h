@@ -65,6 +65,8 @@ class Worker {
   void request_exit_now() noexcept;
   // Any thread: open connections now, for status lines.
   std::size_t connection_count() const noexcept { return context_->connection_count.load(); }
+  // Any thread: what this loop counted, for a metrics scrape.
+  const metrics::LoopMetrics& metrics() const noexcept { return context_->metrics; }
   void join() noexcept;
   // After request_exit_now(): the loop was stopped with handles (and the
   // connections that own them) still open, so it must not be freed.
