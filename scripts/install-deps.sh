@@ -12,7 +12,7 @@ build_packages=(g++ cmake make pkg-config libuv1-dev libssl-dev libcli11-dev
 # clang-14 + its runtime libraries build the libFuzzer targets (scripts/fuzz.sh).
 test_packages=(python3 python3-websockets python3-pytest nodejs node-ws
                websocketd procps openssl clang-14 libclang-rt-14-dev
-               nginx haproxy dpkg-dev file systemd llvm-14)
+               nginx haproxy dpkg-dev file systemd llvm-14 man-db groff-base)
 # chromium (headless) drives the --devconsole page in test_devconsole.py.
 test_packages+=(chromium)
 # nginx and haproxy sit in front of wsbridge in test_nginx.py/test_haproxy.py
@@ -22,7 +22,8 @@ test_packages+=(chromium)
 # systemd-socket-activate (test_systemd_units.py; it is not started);
 # llvm-14 gives /usr/bin/llvm-symbolizer-14, which clang-14's sanitizer
 # runtimes run to name a report's functions: without it every frame is
-# "<null>" and scripts/tsan_reports.py cannot judge a report.
+# "<null>" and scripts/tsan_reports.py cannot judge a report; man-db and
+# groff-base render and check the man page (test_package.py).
 
 wanted=("${build_packages[@]}")
 if [[ "${1:-}" == "--with-tests" ]]; then

@@ -21,8 +21,14 @@ mkdir -p "$logs"
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:log_path=$logs/asan
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$logs/ubsan
 
+# demo.sh serves the plain build's binary, not this one, so test_demo skips
+# here by design; every other skip stays as strict as the caller made it.
+if [[ -n ${WSBRIDGE_ALLOWED_SKIPS+set} ]]; then
+  export WSBRIDGE_ALLOWED_SKIPS="$WSBRIDGE_ALLOWED_SKIPS;test_demo.py::*"
+fi
+
 status=0
-(cd "$build_dir" && ctest --output-on-failure -j2 "$@") || status=$?
+(cd "$build_dir" && ctest --output-on-failure --no-tests=error -j2 "$@") || status=$?
 reports=("$logs"/*)
 if [[ -e "${reports[0]}" ]]; then
   echo "test-asan.sh: sanitizer reports:" >&2

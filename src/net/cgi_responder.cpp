@@ -1,6 +1,5 @@
 #include "net/cgi_responder.h"
 
-#include <signal.h>
 #include <sys/wait.h>
 
 #include <cerrno>
@@ -8,10 +7,9 @@
 #include <new>
 
 #include "log/logger.h"
-#include "net/child_pipes.h"
 #include "net/uv_cast.h"
 #include "proc/spawn.h"
-#include "proc/spawner.h"
+#include "wsbridge/http/refusal.h"
 #include "wsbridge/http/response.h"
 
 namespace wsbridge::net {
@@ -28,7 +26,11 @@ std::string folder_of(const std::string& path) {
 }  // namespace
 
 CgiResponder::CgiResponder(ServerContext& context, ResponseSink& sink, Owner& owner, std::string log_fields) noexcept
-    : context_(context), sink_(sink), owner_(owner), log_fields_(std::move(log_fields)) {}
+    : context_(context),
+      sink_(sink),
+      owner_(owner),
+      log_fields_(std::move(log_fields)),
+      child_(context, *this, log_fields_) {}
 
 int CgiResponder::start(uv_loop_t* loop, const std::string& script, std::vector<std::string> env,
                         std::uint64_t body_length, bool head_request, std::string_view early_body) noexcept {
@@ -72,108 +74,78 @@ void CgiResponder::on_child_launched() noexcept {
       const std::string reason = std::strerror(launch->error);
       log::write(LogLevel::Error, "process", log_fields_,
                  "Could not launch CGI script " + launch->path + " (" + reason + ")");
-      send_error_response(ChildLaunch::failure_status(launch->error), "could not run the CGI script (" + reason + ")");
+      const http::Refusal refusal = http::refusal_for_launch_error(launch->error);
+      send_error_response(http::refusal_info(refusal).status, "could not run the CGI script (" + reason + ")");
     }
     close_without_child();
     return;
   }
-  const proc::SpawnedChild& spawned = launch->child;
-  uv_loop_t* loop = idle_timer_.loop;
-  started_ = true;
-  open_child_pipes(loop, spawned, this, {&stdin_pipe_, &stdin_closed_}, {&stdout_pipe_, &stdout_closed_},
-                   {&stderr_pipe_, &stderr_closed_});
-  open_handles_ += kChildPipeHandles;
-  stdin_queue_.attach(as_stream(&stdin_pipe_), this);
-  if (child_.watch(loop, spawned.pid, spawned.pidfd, this) != 0) {
-    log::write(LogLevel::Error, "process", log_fields_, "Cannot watch the CGI script's pidfd");
-  }
-  log::append_field(log_fields_, "pid", std::to_string(spawned.pid));
+  child_.start(idle_timer_.loop, launch->child);
+  log::append_field(log_fields_, "pid", std::to_string(launch->child.pid));
   // No body: the script sees EOF at once.
-  if (body_remaining_ == 0) close_stdin();
-  uv_read_start(as_stream(&stdout_pipe_), &CgiResponder::on_alloc, &CgiResponder::on_stdout_read);
-  uv_read_start(as_stream(&stderr_pipe_), &CgiResponder::on_alloc, &CgiResponder::on_stderr_read);
+  if (body_remaining_ == 0) child_.close_stdin();
+  child_.start_reading();
   uv_timer_start(&idle_timer_, &CgiResponder::on_idle_timeout, kIdleTimeoutMs, 0);
   // The body: what came with the head, then the client's socket again
   // unless the script's stdin is already full.
   on_request_body(launch->early_bytes.data(), launch->early_bytes.size());
-  if (body_paused_ && !stdin_queue_.over_high_water()) {
-    body_paused_ = false;
-    owner_.resume_request_body();
-  }
-}
-
-void CgiResponder::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buf) noexcept {
-  // The loop's scratch buffer: each read is consumed before the next.
-  ServerContext& context = static_cast<CgiResponder*>(handle->data)->context_;
-  *buf = uv_buf_init(context.read_buffer, sizeof context.read_buffer);
+  if (!child_.stdin_full()) resume_body();
 }
 
 // ------------------------------------------------------ client → script stdin
 
 void CgiResponder::on_request_body(const char* data, std::size_t size) noexcept {
-  if (!started_ || stdin_closed_ || body_remaining_ == 0 || stopping_) return;
+  if (!child_.accepts_stdin() || body_remaining_ == 0) return;
   const std::size_t take = size < body_remaining_ ? size : static_cast<std::size_t>(body_remaining_);
   body_remaining_ -= take;
-  stdin_queue_.write(data, take);
+  child_.write_stdin(data, take);
   if (body_remaining_ == 0) {
-    stdin_queue_.finish_then();  // EOF once the body is written
-    if (body_paused_) {
-      body_paused_ = false;
-      owner_.resume_request_body();
-    }
+    child_.finish_stdin();  // EOF once the body is written
+    resume_body();
     return;
   }
-  if (stdin_queue_.over_high_water() && !body_paused_) {
+  if (child_.stdin_full() && !body_paused_) {
     body_paused_ = true;
     owner_.pause_request_body();
   }
 }
 
-void CgiResponder::on_queue_drained(WriteQueue& /*queue*/) noexcept {
-  if (body_paused_) {
-    body_paused_ = false;
-    owner_.resume_request_body();
-  }
+void CgiResponder::resume_body() noexcept {
+  if (!body_paused_) return;
+  body_paused_ = false;
+  owner_.resume_request_body();
 }
 
-void CgiResponder::on_queue_finished(WriteQueue& /*queue*/) noexcept { close_stdin(); }
+void CgiResponder::on_child_stdin_drained() noexcept { resume_body(); }
 
-void CgiResponder::on_queue_error(WriteQueue& /*queue*/, int uv_error) noexcept {
+void CgiResponder::on_child_stdin_failed(int uv_error) noexcept {
   // The script closed stdin or exited without reading the whole body: it
   // may still answer, so only the rest of the body is dropped.
   log::write(LogLevel::Debug, "process", log_fields_,
              std::string("CGI script's stdin closed: ") + uv_strerror(uv_error));
   body_remaining_ = 0;
-  close_stdin();
-  if (body_paused_) {
-    body_paused_ = false;
-    owner_.resume_request_body();
-  }
-}
-
-void CgiResponder::close_stdin() noexcept {
-  if (stdin_closed_) return;
-  close_pipe(stdin_pipe_, stdin_closed_);
-  child_.note_stdin_closed();
+  resume_body();
 }
 
 // --------------------------------------------------- script stdout → client
 
-void CgiResponder::on_stdout_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
-  auto* self = static_cast<CgiResponder*>(stream->data);
-  if (nread > 0) {
-    self->on_output(buf->base, static_cast<std::size_t>(nread));
-  } else if (nread < 0) {
-    if (nread != UV_EOF) {
-      log::write(LogLevel::Error, "process", self->log_fields_,
-                 std::string("Unexpected error while reading STDOUT from CGI script: ") +
-                     uv_strerror(static_cast<int>(nread)));
-    }
-    self->on_output_end();
+void CgiResponder::on_child_stdout_end(int uv_status) noexcept {
+  if (uv_status != UV_EOF) {
+    log::write(LogLevel::Error, "process", log_fields_,
+               std::string("Unexpected error while reading STDOUT from CGI script: ") + uv_strerror(uv_status));
   }
+  if (!response_done_) {
+    if (!head_sent_) {
+      parser_.finish();
+      fail_response(502, "the CGI script's response is malformed: " + parser_.error());
+      return;
+    }
+    finish_response();
+  }
+  stop_script();
 }
 
-void CgiResponder::on_output(const char* data, std::size_t size) noexcept {
+void CgiResponder::on_child_stdout(char* data, std::size_t size) noexcept {
   if (response_done_) return;  // drain and drop
   uv_timer_start(&idle_timer_, &CgiResponder::on_idle_timeout, kIdleTimeoutMs, 0);
   if (!head_sent_) {
@@ -217,31 +189,12 @@ void CgiResponder::send_head() noexcept {
 void CgiResponder::send_body(const char* data, std::size_t size) noexcept {
   if (head_request_) return;  // HEAD: the script's body is read and dropped
   sink_.send_response_bytes(data, size);
-  if (sink_.response_backlogged() && !stdout_paused_ && !stdout_closed_) {
-    // The client reads slower than the script writes: let the pipe fill.
-    stdout_paused_ = true;
-    uv_read_stop(as_stream(&stdout_pipe_));
-  }
+  // The client reads slower than the script writes: let the pipe fill.
+  if (sink_.response_backlogged()) child_.pause_stdout();
 }
 
 void CgiResponder::on_client_drained() noexcept {
-  if (stdout_paused_ && !stdout_closed_ && !response_done_) {
-    stdout_paused_ = false;
-    uv_read_start(as_stream(&stdout_pipe_), &CgiResponder::on_alloc, &CgiResponder::on_stdout_read);
-  }
-}
-
-void CgiResponder::on_output_end() noexcept {
-  close_pipe(stdout_pipe_, stdout_closed_);
-  if (!response_done_) {
-    if (!head_sent_) {
-      parser_.finish();
-      fail_response(502, "the CGI script's response is malformed: " + parser_.error());
-      return;
-    }
-    finish_response();
-  }
-  stop_script();
+  if (!response_done_) child_.resume_output();
 }
 
 void CgiResponder::finish_response() noexcept {
@@ -280,27 +233,6 @@ void CgiResponder::on_idle_timeout(uv_timer_t* timer) noexcept {
   self->fail_response(504, "the CGI script sent nothing for " + std::to_string(kIdleTimeoutMs / 1000) + " s");
 }
 
-// ------------------------------------------------------------------- stderr
-
-void CgiResponder::on_stderr_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
-  auto* self = static_cast<CgiResponder*>(stream->data);
-  const bool eof = nread < 0;
-  try {
-    std::string_view input(nread > 0 ? buf->base : nullptr, nread > 0 ? static_cast<std::size_t>(nread) : 0);
-    while (auto line = self->stderr_lines_.next_line(input)) {
-      log::write(LogLevel::Error, "stderr", self->log_fields_, *line);
-    }
-    if (eof) {
-      if (auto tail = self->stderr_lines_.finish()) log::write(LogLevel::Error, "stderr", self->log_fields_, *tail);
-    }
-  } catch (...) {
-  }
-  if (eof) {
-    self->close_pipe(self->stderr_pipe_, self->stderr_closed_);
-    self->advance_teardown();
-  }
-}
-
 // ----------------------------------------------------------------- teardown
 
 void CgiResponder::cancel() noexcept {
@@ -308,11 +240,11 @@ void CgiResponder::cancel() noexcept {
     response_done_ = true;  // on_child_launched ends the script at once
     return;
   }
-  if (!started_ || closed_reported_) return;  // never started, or already all closed
+  if (!child_.started() || closed_reported_) return;  // never started, or already all closed
   response_done_ = true;
   uv_timer_stop(&idle_timer_);
   // Closing stdout too: a script still writing gets EPIPE/SIGPIPE at once.
-  close_pipe(stdout_pipe_, stdout_closed_);
+  child_.close_stdout();
   stop_script();
 }
 
@@ -329,23 +261,14 @@ void CgiResponder::shut_down() noexcept {
 }
 
 void CgiResponder::stop_script() noexcept {
-  if (!started_) return;
-  if (!stopping_) {
-    stopping_ = true;
-    // Whatever of the body is still queued is not needed any more.
-    close_stdin();
-    child_.begin_termination(context_.config->closems, true);
-  }
+  if (!child_.started()) return;
+  // Whatever of the body is still queued is not needed any more.
+  child_.close_stdin();
+  child_.stop();
   advance_teardown();
 }
 
-void CgiResponder::kill_now() noexcept {
-  if (!started_ || child_.exited()) return;
-  ::kill(-child_.pid(), SIGKILL);
-  proc::reap_child(child_.pid());
-}
-
-void CgiResponder::on_stdin_flush_timeout() noexcept { close_stdin(); }
+void CgiResponder::kill_now() noexcept { child_.kill_now(); }
 
 void CgiResponder::on_child_exited(int wait_status) noexcept {
   context_.release_fork_slot();
@@ -361,54 +284,40 @@ void CgiResponder::on_child_exited(int wait_status) noexcept {
   advance_teardown();
 }
 
-void CgiResponder::close_pipe(uv_pipe_t& pipe, bool& closed_flag) noexcept {
-  if (closed_flag) return;
-  closed_flag = true;
-  uv_read_stop(as_stream(&pipe));
-  uv_close(as_handle(&pipe), &CgiResponder::on_handle_closed);
-}
-
 void CgiResponder::advance_teardown() noexcept {
   // Until the response is complete the script's output is still wanted;
   // until the script is reaped its pipes may still carry it.
   if (!response_done_ || !child_.exited()) return;
-  close_pipe(stdin_pipe_, stdin_closed_);
-  close_pipe(stdout_pipe_, stdout_closed_);
-  close_pipe(stderr_pipe_, stderr_closed_);
   if (!timer_closed_) {
     timer_closed_ = true;
-    uv_close(as_handle(&idle_timer_), &CgiResponder::on_handle_closed);
+    uv_close(as_handle(&idle_timer_), &CgiResponder::on_timer_closed);
   }
-  if (!stopping_) {
-    stopping_ = true;
-    child_.begin_termination(context_.config->closems, true);
-  }
-  child_.close_when_done();
+  child_.close_after_exit();
 }
 
 void CgiResponder::close_without_child() noexcept {
   child_closed_ = true;  // there is no child to wait for
   if (!timer_closed_) {
     timer_closed_ = true;
-    uv_close(as_handle(&idle_timer_), &CgiResponder::on_handle_closed);
+    uv_close(as_handle(&idle_timer_), &CgiResponder::on_timer_closed);
   }
 }
 
-void CgiResponder::on_handle_closed(uv_handle_t* handle) noexcept {
+void CgiResponder::on_timer_closed(uv_handle_t* handle) noexcept {
   auto* self = static_cast<CgiResponder*>(handle->data);
   --self->open_handles_;
-  if (self->open_handles_ == 0 && self->child_closed_ && !self->closed_reported_) {
-    self->closed_reported_ = true;
-    self->owner_.on_cgi_closed();
-  }
+  self->report_closed_when_done();
 }
 
-void CgiResponder::on_child_closed() noexcept {
+void CgiResponder::on_child_session_closed() noexcept {
   child_closed_ = true;
-  if (open_handles_ == 0 && !closed_reported_) {
-    closed_reported_ = true;
-    owner_.on_cgi_closed();
-  }
+  report_closed_when_done();
+}
+
+void CgiResponder::report_closed_when_done() noexcept {
+  if (open_handles_ > 0 || !child_closed_ || closed_reported_) return;
+  closed_reported_ = true;
+  owner_.on_cgi_closed();
 }
 
 }  // namespace wsbridge::net

@@ -7,8 +7,8 @@
 // behind. A script that stays silent for kIdleTimeoutMs is stopped with the
 // usual kill escalation (stdin EOF, SIGINT, SIGTERM, SIGKILL to its group).
 //
-// The responder owns its pipes, timer and ChildProcess; it tells its owner
-// when every handle is closed, and only then may it be destroyed.
+// The responder owns its timer and the script's ChildSession; it tells its
+// owner when every handle is closed, and only then may it be destroyed.
 #pragma once
 #include <uv.h>
 
@@ -19,18 +19,14 @@
 #include <vector>
 
 #include "net/child_launch.h"
+#include "net/child_session.h"
 #include "net/response_sink.h"
 #include "net/server_context.h"
-#include "net/write_queue.h"
-#include "proc/child_process.h"
 #include "wsbridge/bridge/cgi_response.h"
-#include "wsbridge/bridge/line_splitter.h"
 
 namespace wsbridge::net {
 
-class CgiResponder final : private WriteQueue::Owner,
-                           private proc::ChildProcess::Owner,
-                           private ChildLaunch::Owner {
+class CgiResponder final : private ChildSession::Owner, private ChildLaunch::Owner {
  public:
   // Without output for this long, a script is ended: 504 before its header
   // block, a cut-off response after it.
@@ -77,14 +73,9 @@ class CgiResponder final : private WriteQueue::Owner,
   void kill_now() noexcept;
 
  private:
-  static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf) noexcept;
-  static void on_stdout_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
-  static void on_stderr_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
   static void on_idle_timeout(uv_timer_t* timer) noexcept;
-  static void on_handle_closed(uv_handle_t* handle) noexcept;
+  static void on_timer_closed(uv_handle_t* handle) noexcept;
 
-  void on_output(const char* data, std::size_t size) noexcept;
-  void on_output_end() noexcept;
   void send_head() noexcept;
   void send_body(const char* data, std::size_t size) noexcept;
   void fail_response(int status, const std::string& why) noexcept;
@@ -94,48 +85,36 @@ class CgiResponder final : private WriteQueue::Owner,
   void close_without_child() noexcept;
   void finish_response() noexcept;
   void stop_script() noexcept;
-  void close_stdin() noexcept;
-  void close_pipe(uv_pipe_t& pipe, bool& closed_flag) noexcept;
+  void resume_body() noexcept;
   void advance_teardown() noexcept;
+  void report_closed_when_done() noexcept;
 
-  // WriteQueue::Owner (the script's stdin)
-  void on_queue_drained(WriteQueue& queue) noexcept override;
-  void on_queue_finished(WriteQueue& queue) noexcept override;
-  void on_queue_error(WriteQueue& queue, int uv_error) noexcept override;
+  // ChildSession::Owner
+  void on_child_stdout(char* data, std::size_t size) noexcept override;
+  void on_child_stdout_end(int uv_status) noexcept override;
+  void on_child_stdin_drained() noexcept override;
+  void on_child_stdin_failed(int uv_error) noexcept override;
+  void on_child_exited(int wait_status) noexcept override;
+  void on_child_session_closed() noexcept override;
   // ChildLaunch::Owner
   void on_child_launched() noexcept override;
-  // ChildProcess::Owner
-  void on_child_exited(int wait_status) noexcept override;
-  void on_child_closed() noexcept override;
-  void on_stdin_flush_timeout() noexcept override;
 
   ServerContext& context_;
   ResponseSink& sink_;
   Owner& owner_;
   std::string log_fields_;
-  uv_pipe_t stdin_pipe_{};
-  uv_pipe_t stdout_pipe_{};
-  uv_pipe_t stderr_pipe_{};
   uv_timer_t idle_timer_{};
-  WriteQueue stdin_queue_;
-  proc::ChildProcess child_;
+  ChildSession child_;
   std::unique_ptr<ChildLaunch> launch_;  // while the script is being started
   bridge::CgiResponseParser parser_;
-  bridge::LineSplitter stderr_lines_{kMaxStderrLine};
   std::uint64_t body_remaining_ = 0;
-  std::uint8_t open_handles_ = 0;
   bool head_request_ = false;
-  bool started_ = false;  // the script runs (its pipes and pidfd are ours)
   bool head_sent_ = false;
   bool response_done_ = false;
-  bool stopping_ = false;
-  bool stdout_paused_ = false;
   bool body_paused_ = false;
-  bool stdin_closed_ = true;
-  bool stdout_closed_ = true;
-  bool stderr_closed_ = true;
+  std::uint8_t open_handles_ = 0;  // the idle timer's (the session counts its own)
   bool timer_closed_ = true;
-  bool child_closed_ = false;
+  bool child_closed_ = false;  // the ChildSession's handles (none without a script)
   bool closed_reported_ = false;
 };
 

@@ -1,7 +1,5 @@
 #include "net/child_launch.h"
 
-#include <cerrno>
-
 namespace wsbridge::net {
 
 void ChildLaunch::start(uv_loop_t* loop, proc::Spawner& spawner, Owner& owner) noexcept {
@@ -9,18 +7,6 @@ void ChildLaunch::start(uv_loop_t* loop, proc::Spawner& spawner, Owner& owner) n
   spawner_ = &spawner;
   work_.data = this;
   (void)uv_queue_work(loop, &work_, &ChildLaunch::spawn_on_pool_thread, &ChildLaunch::on_spawned);
-}
-
-int ChildLaunch::failure_status(int error) noexcept {
-  switch (error) {
-    case EMFILE:
-    case ENFILE:
-    case ENOMEM:
-    case EAGAIN:
-      return 503;
-    default:
-      return 500;
-  }
 }
 
 void ChildLaunch::spawn_on_pool_thread(uv_work_t* work) noexcept {

@@ -47,11 +47,6 @@ class ChildLaunch {
   // for a null work callback, so this cannot fail.)
   void start(uv_loop_t* loop, proc::Spawner& spawner, Owner& owner) noexcept;
 
-  // The HTTP status for a launch that failed with `error`: 503 when the
-  // server is short of descriptors, memory or processes for now (try again
-  // later), 500 otherwise (the program cannot be run).
-  static int failure_status(int error) noexcept;
-
  private:
   static void spawn_on_pool_thread(uv_work_t* work) noexcept;
   static void on_spawned(uv_work_t* work, int status) noexcept;

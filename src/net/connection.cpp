@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -160,13 +159,8 @@ void Connection::accept_from(uv_stream_t* listener, ServerContext& context, bool
 void Connection::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buf) noexcept {
   // Every stream of a connection reads into the loop's one scratch buffer:
   // each read is consumed before the next one is made.
-  ServerContext* context = nullptr;
-  if (handle->type == UV_TCP) {
-    context = &static_cast<Connection*>(handle->data)->context_;
-  } else {
-    context = &static_cast<Connection*>(handle->data)->context_;
-  }
-  *buf = uv_buf_init(context->read_buffer, sizeof context->read_buffer);
+  ServerContext& context = static_cast<Connection*>(handle->data)->context_;
+  *buf = uv_buf_init(context.read_buffer, sizeof context.read_buffer);
 }
 
 void Connection::on_timer(uv_timer_t* timer) noexcept {
@@ -174,7 +168,7 @@ void Connection::on_timer(uv_timer_t* timer) noexcept {
   if (self->phase_ == Phase::ReadingRequest) {
     log::write(LogLevel::Access, "http", self->log_fields_,
                "Request head not received within " + std::to_string(kRequestTimeoutMs) + " ms");
-    self->respond_and_close(408, "408 Request Timeout: the request head took too long\n");
+    self->refuse(http::Refusal::RequestTimeout);
     return;
   }
   if (self->phase_ == Phase::WebSocket && !self->close_sent_ && self->context_.config->pingms != 0) {
@@ -327,10 +321,8 @@ void Connection::on_request_bytes(char* data, std::size_t size) noexcept {
   auto status = parser_->feed(data, size, consumed);
   if (status == http::RequestParser::Status::NeedMore) return;
   if (status == http::RequestParser::Status::Error) {
-    int code = parser_->error_status();
     log::write(LogLevel::Access, "http", log_fields_, "Bad request: " + parser_->error_reason());
-    respond_and_close(code, std::to_string(code) + " " + std::string(http::reason_phrase(code)) + ": " +
-                                parser_->error_reason() + "\n");
+    refuse(http::refusal_for_request_error(parser_->error_status()), parser_->error_reason());
     return;
   }
   handle_request(data + consumed, size - consumed);
@@ -374,11 +366,11 @@ void Connection::handle_request(char* rest, std::size_t rest_size) noexcept {
         // websocketd takes a fork slot before it looks for the script.
         if (context_.fork_limit_reached()) {
           log::write(LogLevel::Error, "http", log_fields_, "Max of possible forks already active, upgrade rejected");
-          respond_and_close(429, "429 Too Many Requests\n");
+          refuse(http::Refusal::ForkLimit);
           return;
         }
         log::write(LogLevel::Access, "session", log_fields_, "NOT FOUND: script not found");
-        respond_and_close(404, "404 Not Found\n");
+        refuse(http::Refusal::ScriptNotFound);
         return;
       case route::RouteKind::StaticFile:
         serve_static_file(request, route);
@@ -397,14 +389,11 @@ void Connection::handle_request(char* rest, std::size_t rest_size) noexcept {
       }
       case route::RouteKind::Forbidden:
         log::write(LogLevel::Access, "http", log_fields_, "FORBIDDEN: " + route.message);
-        respond_and_close(403, "403 Forbidden: " + route.message + "\n", context_.http_headers);
+        refuse(http::Refusal::Forbidden, route.message, context_.http_headers);
         return;
-      case route::RouteKind::MethodNotAllowed: {
-        std::vector<http::Header> headers = context_.http_headers;
-        headers.push_back({"Allow", "GET, HEAD"});
-        respond_and_close(405, "405 Method Not Allowed: " + route.message + "\n", headers);
+      case route::RouteKind::MethodNotAllowed:
+        refuse(http::Refusal::MethodNotAllowed, route.message, context_.http_headers);
         return;
-      }
       case route::RouteKind::Redirect: {
         std::vector<http::Header> headers = context_.http_headers;
         headers.push_back({"Location", route.location});
@@ -412,47 +401,35 @@ void Connection::handle_request(char* rest, std::size_t rest_size) noexcept {
         return;
       }
       case route::RouteKind::BadRequest:
-        respond_and_close(400, "400 Bad Request: malformed URL path\n", context_.http_headers);
+        refuse(http::Refusal::MalformedPath, {}, context_.http_headers);
         return;
       case route::RouteKind::NotFound:
         log::write(LogLevel::Access, "http", log_fields_, "NOT FOUND");
-        respond_and_close(404, "404 page not found\n", context_.http_headers);
+        refuse(http::Refusal::NotFound, {}, context_.http_headers);
         return;
     }
   } catch (const std::bad_alloc&) {
-    respond_and_close(503, "503 Service Unavailable: out of memory\n");
+    refuse(http::Refusal::ShortOfResources);
   }
 }
 
 // ------------------------------------------------------- queue callbacks
 
-void Connection::on_queue_drained(WriteQueue& queue) noexcept {
-  if (&queue == &socket_queue_) {
-    if (stdout_paused_ && !stdout_closed_) {
-      stdout_paused_ = false;
-      uv_read_start(as_stream(&stdout_pipe_), &Connection::on_alloc, &Connection::on_stdout_read);
-    }
-    if (stderr_paused_ && !stderr_closed_) {
-      stderr_paused_ = false;
-      uv_read_start(as_stream(&stderr_pipe_), &Connection::on_alloc, &Connection::on_stderr_read);
-    }
-    resume_socket_reading(kOutputFull);
-    if (cgi_ && !socket_closed_) cgi_->on_client_drained();
-    if (static_file_ && !socket_closed_) {
-      // The client took what was queued: it is alive, send more.
-      uv_timer_start(&timer_, &Connection::on_timer, kResponseStallTimeoutMs, 0);
-      if (!static_file_->pump(context_.read_buffer, sizeof context_.read_buffer)) static_file_.reset();
-    }
-  } else {
-    resume_socket_reading(kStdinFull);
+void Connection::on_queue_drained(WriteQueue& /*queue*/) noexcept {
+  // The socket's queue (the child's stdin queue is its ChildSession's).
+  child_.resume_output();
+  resume_socket_reading(kOutputFull);
+  if (cgi_ && !socket_closed_) cgi_->on_client_drained();
+  if (static_file_ && !socket_closed_) {
+    // The client took what was queued: it is alive, send more.
+    uv_timer_start(&timer_, &Connection::on_timer, kResponseStallTimeoutMs, 0);
+    if (!static_file_->pump(context_.read_buffer, sizeof context_.read_buffer)) static_file_.reset();
   }
 }
 
-void Connection::on_queue_finished(WriteQueue& queue) noexcept {
-  if (&queue == &stdin_queue_) {
-    close_stdin();
-    return;
-  }
+void Connection::on_child_stdin_drained() noexcept { resume_socket_reading(kStdinFull); }
+
+void Connection::on_queue_finished(WriteQueue& /*queue*/) noexcept {
   // Everything (the close frame or an HTTP response) is written: send FIN,
   // then close. The server closes the TCP connection first (RFC 6455 §7.1.1).
   if (socket_closed_) return;
@@ -466,15 +443,13 @@ void Connection::on_socket_shutdown(uv_shutdown_t* request, int /*status*/) noex
   static_cast<Connection*>(request->data)->close_socket();
 }
 
-void Connection::on_queue_error(WriteQueue& queue, int uv_error) noexcept {
-  if (&queue == &stdin_queue_) {
-    // The child closed its stdin or exited: later messages have nowhere to go.
-    log::write(LogLevel::Debug, "process", log_fields_,
-               std::string("Child's stdin closed: ") + uv_strerror(uv_error));
-    close_stdin();
-    resume_socket_reading(kStdinFull);
-    return;
-  }
+void Connection::on_child_stdin_failed(int uv_error) noexcept {
+  // The child closed its stdin or exited: later messages have nowhere to go.
+  log::write(LogLevel::Debug, "process", log_fields_, std::string("Child's stdin closed: ") + uv_strerror(uv_error));
+  resume_socket_reading(kStdinFull);
+}
+
+void Connection::on_queue_error(WriteQueue& /*queue*/, int uv_error) noexcept {
   log::write(LogLevel::Debug, "websocket", log_fields_, std::string("Cannot send: ") + uv_strerror(uv_error));
   close_socket();
 }
@@ -485,7 +460,7 @@ void Connection::shut_down_for_server() noexcept {
   if (phase_ == Phase::WebSocket) {
     send_close(ws::close_code::kGoingAway, "server shutting down");
     socket_queue_.finish_then();
-    begin_child_shutdown();
+    child_.stop();
   } else if (phase_ == Phase::ReadingRequest) {
     close_socket();
   } else if (cgi_) {
@@ -495,11 +470,7 @@ void Connection::shut_down_for_server() noexcept {
 
 void Connection::kill_child_now() noexcept {
   if (cgi_) cgi_->kill_now();
-  if (!child_started_) return;
-  // The group too: a grandchild may outlive the child it came from.
-  ::kill(-child_.pid(), SIGKILL);
-  if (child_.exited()) return;
-  proc::reap_child(child_.pid());
+  child_.kill_now();
 }
 
 void Connection::close_socket() noexcept {
@@ -514,41 +485,8 @@ void Connection::close_socket() noexcept {
     lookup_.reset();
   }
   if (cgi_) cgi_->cancel();
-  begin_child_shutdown();
+  child_.stop();
   advance_teardown();
-}
-
-void Connection::close_pipe(uv_pipe_t& pipe, bool& closed_flag) noexcept {
-  if (closed_flag) return;
-  closed_flag = true;
-  uv_read_stop(as_stream(&pipe));
-  uv_close(as_handle(&pipe), &Connection::on_handle_closed);
-}
-
-void Connection::close_stdin() noexcept {
-  if (stdin_closed_) return;
-  close_pipe(stdin_pipe_, stdin_closed_);
-  child_.note_stdin_closed();
-}
-
-void Connection::begin_child_shutdown() noexcept {
-  if (!child_started_ || child_shutdown_begun_) return;
-  child_shutdown_begun_ = true;
-  // The escalation clock starts once stdin is closed, which happens after
-  // everything the client sent has reached the child (or the child stops
-  // reading for kStdinFlushTimeoutMs).
-  child_.begin_termination(context_.config->closems, stdin_closed_);
-  stdin_queue_.finish_then();
-}
-
-void Connection::on_stdin_flush_timeout() noexcept {
-  log::write(LogLevel::Error, "process", log_fields_,
-             "Child did not read its input within " + std::to_string(proc::ChildProcess::kStdinFlushTimeoutMs) +
-                 " ms; dropping " + std::to_string(stdin_queue_.pending()) + " bytes and closing stdin");
-  close_stdin();
-  // stdin may have been closed already by teardown without the clock being
-  // told; telling it twice is harmless.
-  child_.note_stdin_closed();
 }
 
 void Connection::on_child_exited(int wait_status) noexcept {
@@ -559,14 +497,10 @@ void Connection::on_child_exited(int wait_status) noexcept {
 
 void Connection::advance_teardown() noexcept {
   if (!socket_closed_) return;
-  if (child_started_) {
+  if (child_.started()) {
     if (!child_.exited()) return;  // the escalation is on its way
-    // The client is gone and the child is reaped: whatever the pipes still
-    // hold (or a grandchild keeps open) has nowhere to go.
-    close_stdin();  // also starts the escalation clock if it still waited for stdin
-    close_pipe(stdout_pipe_, stdout_closed_);
-    close_pipe(stderr_pipe_, stderr_closed_);
-    child_.close_when_done();
+    // The client is gone and the child is reaped: its pipes have nowhere to go.
+    child_.close_after_exit();
   }
   if (!timer_closed_) {
     timer_closed_ = true;
@@ -576,7 +510,7 @@ void Connection::advance_teardown() noexcept {
 }
 
 void Connection::log_disconnect() noexcept {
-  if (disconnect_logged_ || !child_started_) return;
+  if (disconnect_logged_ || !child_.started()) return;
   disconnect_logged_ = true;
   log::write(LogLevel::Access, "session", log_fields_, "DISCONNECT");
 }
@@ -587,13 +521,13 @@ void Connection::on_handle_closed(uv_handle_t* handle) noexcept {
   self->maybe_destroy();
 }
 
-void Connection::on_child_closed() noexcept {
+void Connection::on_child_session_closed() noexcept {
   child_closed_ = true;
   maybe_destroy();
 }
 
 void Connection::maybe_destroy() noexcept {
-  if (open_handles_ > 0 || (child_started_ && !child_closed_) || launch_) return;
+  if (open_handles_ > 0 || (child_.started() && !child_closed_) || launch_) return;
   if (prev_) prev_->next_ = next_;
   else context_.first_connection = next_;
   if (next_) next_->prev_ = prev_;

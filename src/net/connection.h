@@ -1,6 +1,7 @@
 // One client connection for its whole life: the socket, the HTTP request
-// head, then the WebSocket protocol state and one child process with its
-// pipes. Data flows in two independent lines, each with its own backpressure:
+// head, then the WebSocket protocol state and one child (a ChildSession,
+// which owns its pipes). Data flows in two independent lines, each with its
+// own backpressure:
 //   socket → MessageReader → child stdin        (paused while stdin is full)
 //   child stdout → LineSplitter → frames → socket (paused while socket is full)
 // Teardown is a request, not a free (design.md rules 4 and 5): handles are
@@ -16,14 +17,15 @@
 
 #include "net/cgi_responder.h"
 #include "net/child_launch.h"
+#include "net/child_session.h"
 #include "net/host_name_lookups.h"
 #include "net/response_sink.h"
 #include "net/server_context.h"
 #include "net/static_responder.h"
 #include "net/write_queue.h"
-#include "proc/child_process.h"
 #include "proc/spawn.h"
 #include "wsbridge/bridge/line_splitter.h"
+#include "wsbridge/http/refusal.h"
 #include "wsbridge/http/request_parser.h"
 #include "wsbridge/route/router.h"
 #include "wsbridge/http/proxy_protocol.h"
@@ -42,7 +44,7 @@ union SocketHandle {
 };
 
 class Connection final : private WriteQueue::Owner,
-                         private proc::ChildProcess::Owner,
+                         private ChildSession::Owner,
                          private ResponseSink,
                          private CgiResponder::Owner,
                          private ChildLaunch::Owner,
@@ -86,6 +88,11 @@ class Connection final : private WriteQueue::Owner,
                       std::size_t rest_size) noexcept;
   void respond_and_close(int status, std::string_view body,
                          const std::vector<http::Header>& extra_headers = {}) noexcept;
+  // respond_and_close with the refusal table's status and body (`detail`
+  // in the body, else the table's description), `headers` and the
+  // refusal's own header.
+  void refuse(http::Refusal refusal, std::string_view detail = {},
+              const std::vector<http::Header>& headers = {}) noexcept;
   std::string describe_request(const http::Request& request) const;
   void redirect_to_https(const http::Request& request) noexcept;
 
@@ -109,16 +116,11 @@ class Connection final : private WriteQueue::Owner,
   void deliver_to_child(bool binary, std::string_view payload) noexcept;
   void send_frame(ws::Opcode opcode, std::string_view payload) noexcept;
   void send_close(std::uint16_t code, std::string_view reason) noexcept;
-  void on_child_output(char* data, std::size_t size) noexcept;
   void append_text_frame(std::string& out, std::string_view line, bool from_stderr = false);
   void flush_child_output_tail() noexcept;
-  void on_child_stderr(char* data, std::size_t size, bool eof) noexcept;
 
   // Teardown.
   void close_socket() noexcept;
-  void close_stdin() noexcept;
-  void close_pipe(uv_pipe_t& pipe, bool& closed_flag) noexcept;
-  void begin_child_shutdown() noexcept;
   void advance_teardown() noexcept;
   void maybe_destroy() noexcept;
   void log_disconnect() noexcept;
@@ -126,8 +128,6 @@ class Connection final : private WriteQueue::Owner,
   // libuv callbacks.
   static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf) noexcept;
   static void on_socket_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
-  static void on_stdout_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
-  static void on_stderr_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept;
   static void on_timer(uv_timer_t* timer) noexcept;
   static void on_handle_closed(uv_handle_t* handle) noexcept;
   static void on_socket_shutdown(uv_shutdown_t* request, int status) noexcept;
@@ -147,23 +147,22 @@ class Connection final : private WriteQueue::Owner,
   void resume_request_body() noexcept override;
   // ChildLaunch::Owner
   void on_child_launched() noexcept override;
-  // ChildProcess::Owner
+  // ChildSession::Owner
+  void on_child_stdout(char* data, std::size_t size) noexcept override;
+  void on_child_stdout_end(int uv_status) noexcept override;
+  void on_child_stderr(StderrLines& lines) override;
+  void on_child_stdin_drained() noexcept override;
+  void on_child_stdin_failed(int uv_error) noexcept override;
   void on_child_exited(int wait_status) noexcept override;
-  void on_child_closed() noexcept override;
-  void on_stdin_flush_timeout() noexcept override;
+  void on_child_session_closed() noexcept override;
 
   enum class Phase : std::uint8_t { ReadingRequest, Responding, WebSocket };
 
   ServerContext& context_;
   SocketHandle socket_{};
   uv_timer_t timer_{};  // request timeout, then close-handshake timeout
-  uv_pipe_t stdin_pipe_{};
-  uv_pipe_t stdout_pipe_{};
-  uv_pipe_t stderr_pipe_{};
   uv_shutdown_t shutdown_request_{};
   WriteQueue socket_queue_;
-  WriteQueue stdin_queue_;
-  proc::ChildProcess child_;
   std::unique_ptr<http::RequestParser> parser_;  // only until the head is read
   std::unique_ptr<ws::MessageReader> reader_;    // only after the upgrade
   std::unique_ptr<tls::TlsSession> tls_;         // only with --ssl
@@ -185,8 +184,8 @@ class Connection final : private WriteQueue::Owner,
   std::unique_ptr<StaticResponder> static_file_;  // while a file's body is being sent
   std::unique_ptr<CgiResponder> cgi_;             // a CGI script, until its handles are closed
   bridge::LineSplitter stdout_lines_{0};
-  bridge::LineSplitter stderr_lines_{kMaxStderrLine};
   std::string log_fields_;
+  ChildSession child_{context_, *this, log_fields_};  // the WebSocket child, once launched
   std::uint64_t unique_id_ = 0;  // UNIQUE_ID and the log's id:'...'
   std::uint64_t messages_in_ = 0;
   std::uint64_t messages_out_ = 0;
@@ -198,16 +197,9 @@ class Connection final : private WriteQueue::Owner,
   static constexpr std::uint8_t kStdinFull = 1;   // the child reads slower than the client sends
   static constexpr std::uint8_t kOutputFull = 2;  // the client does not read what it asks for (pongs)
   std::uint8_t socket_pause_reasons_ = 0;
-  bool stdout_paused_ = false;  // reading stopped: socket is full
-  bool stderr_paused_ = false;  // the same, for --passstderr
   bool close_sent_ = false;
   bool close_received_ = false;
-  bool child_started_ = false;
-  bool child_closed_ = false;
-  bool child_shutdown_begun_ = false;
-  bool stdin_closed_ = true;  // no child yet
-  bool stdout_closed_ = true;
-  bool stderr_closed_ = true;
+  bool child_closed_ = false;  // the ChildSession reported its handles closed
   bool timer_closed_ = false;
   bool disconnect_logged_ = false;
   bool redirect_only_ = false;

@@ -58,13 +58,12 @@ void Connection::run_cgi_script(const http::Request& request, const route::Route
   if (context_.fork_limit_reached()) {
     log::write(LogLevel::Error, "http", log_fields_,
                "Fork not allowed since maxforks amount has been reached. CGI was not run.");
-    respond_and_close(429, "429 Too Many Requests\n", context_.http_headers);
+    refuse(http::Refusal::ForkLimit, {}, context_.http_headers);
     return;
   }
   // The body is passed on as it arrives, so its length must be known.
   if (request.find_header("Transfer-Encoding") != nullptr) {
-    respond_and_close(411, "411 Length Required: send CGI request bodies with Content-Length, not chunked\n",
-                      context_.http_headers);
+    refuse(http::Refusal::ChunkedBody, {}, context_.http_headers);
     return;
   }
   std::uint64_t body_length = 0;
@@ -73,7 +72,7 @@ void Connection::run_cgi_script(const http::Request& request, const route::Route
     errno = 0;
     body_length = std::strtoull(length->c_str(), &end, 10);
     if (length->empty() || *end != '\0' || errno != 0) {
-      respond_and_close(400, "400 Bad Request: invalid Content-Length\n", context_.http_headers);
+      refuse(http::Refusal::BadContentLength, {}, context_.http_headers);
       return;
     }
   }
@@ -86,7 +85,7 @@ void Connection::run_cgi_script(const http::Request& request, const route::Route
     CgiResponder::Owner& owner = *this;
     cgi_ = std::make_unique<CgiResponder>(context_, sink, owner, log_fields_);
   } catch (...) {
-    respond_and_close(503, "503 Service Unavailable: out of memory\n");
+    refuse(http::Refusal::ShortOfResources);
     return;
   }
   // The early check above saves work; taking the slot is what keeps
@@ -95,7 +94,7 @@ void Connection::run_cgi_script(const http::Request& request, const route::Route
     cgi_.reset();
     log::write(LogLevel::Error, "http", log_fields_,
                "Fork not allowed since maxforks amount has been reached. CGI was not run.");
-    respond_and_close(429, "429 Too Many Requests\n", context_.http_headers);
+    refuse(http::Refusal::ForkLimit, {}, context_.http_headers);
     return;
   }
   // Once start() has queued the script, the responder owns the slot and
@@ -108,10 +107,8 @@ void Connection::run_cgi_script(const http::Request& request, const route::Route
     cgi_.reset();
     log::write(LogLevel::Error, "process", log_fields_,
                "Could not launch CGI script " + route.file_path + " (" + std::strerror(err) + ")");
-    const int status = ChildLaunch::failure_status(err);
-    respond_and_close(status, std::to_string(status) + " " + std::string(http::reason_phrase(status)) +
-                                  ": could not run the CGI script (" + std::strerror(err) + ")\n",
-                      context_.http_headers);
+    refuse(http::refusal_for_launch_error(err), std::string("could not run the CGI script (") + std::strerror(err) + ")",
+           context_.http_headers);
     return;
   }
   ++open_handles_;  // the responder's handles; on_cgi_closed gives it back
@@ -142,6 +139,18 @@ void Connection::end_response() noexcept {
 }
 
 void Connection::abort_response() noexcept { close_socket(); }
+
+void Connection::refuse(http::Refusal refusal, std::string_view detail,
+                        const std::vector<http::Header>& headers) noexcept {
+  const int status = http::refusal_info(refusal).status;
+  try {
+    std::vector<http::Header> all = headers;
+    http::add_refusal_headers(refusal, all);
+    respond_and_close(status, http::refusal_body(refusal, detail), all);
+  } catch (...) {
+    respond_and_close(status, {});  // out of memory: the status alone
+  }
+}
 
 void Connection::respond_and_close(int status, std::string_view body,
                                    const std::vector<http::Header>& extra_headers) noexcept {

@@ -8,7 +8,6 @@
 #include <new>
 
 #include "log/logger.h"
-#include "net/child_pipes.h"
 #include "net/connection.h"
 #include "net/uv_cast.h"
 #include "proc/spawn.h"
@@ -32,21 +31,14 @@ void Connection::start_websocket(const http::Request& request, const route::Rout
   // websocketd's order: fork limit, then the handshake, then the origin.
   if (context_.fork_limit_reached()) {
     log::write(LogLevel::Error, "http", log_fields_, "Max of possible forks already active, upgrade rejected");
-    respond_and_close(429, "429 Too Many Requests\n");
+    refuse(http::Refusal::ForkLimit);
     return;
   }
   ws::HandshakeError handshake_error = ws::check_handshake(request);
   if (handshake_error != ws::HandshakeError::None) {
-    int status = ws::http_status_for(handshake_error);
     log::write(LogLevel::Access, "session", log_fields_,
                std::string("Unable to Upgrade: ") + ws::describe(handshake_error));
-    std::vector<http::Header> headers;
-    if (handshake_error == ws::HandshakeError::UnsupportedVersion) {
-      headers.push_back({"Sec-WebSocket-Version", "13"});
-    }
-    respond_and_close(status, std::to_string(status) + " " + std::string(http::reason_phrase(status)) + ": " +
-                                  ws::describe(handshake_error) + "\n",
-                      headers);
+    refuse(ws::refusal_for(handshake_error), ws::describe(handshake_error));
     return;
   }
   const std::string* origin = request.find_header("Origin");
@@ -56,7 +48,7 @@ void Connection::start_websocket(const http::Request& request, const route::Rout
       bridge::check_origin(context_.origin_policy, origin, host ? *host : "", config.ssl);
   if (verdict != bridge::OriginVerdict::Allowed) {
     log::write(LogLevel::Access, "session", log_fields_, bridge::describe(verdict));
-    respond_and_close(403, std::string("403 Forbidden: ") + bridge::describe(verdict) + "\n");
+    refuse(http::Refusal::OriginNotAllowed, bridge::describe(verdict));
     return;
   }
   if (context_.host_name_lookups != nullptr) {
@@ -163,14 +155,14 @@ void Connection::launch_child(const route::Route& route, const std::string& remo
     launch->env = std::move(env);
     launch->early_bytes.assign(rest, rest_size);
   } catch (...) {
-    respond_and_close(503, "503 Service Unavailable: out of memory\n");
+    refuse(http::Refusal::ShortOfResources);
     return;
   }
   // Another worker (or the wait for --reverselookup) may have taken the last
   // slot since start_websocket checked: taking it here keeps the limit exact.
   if (!context_.take_fork_slot()) {
     log::write(LogLevel::Error, "http", log_fields_, "Max of possible forks already active, upgrade rejected");
-    respond_and_close(429, "429 Too Many Requests\n");
+    refuse(http::Refusal::ForkLimit);
     return;
   }
   uv_read_stop(&socket_.stream);
@@ -193,9 +185,8 @@ void Connection::on_child_launched() noexcept {
     context_.release_fork_slot();
     log::write(LogLevel::Error, "process", log_fields_,
                "Could not launch process " + launch->path + " (" + std::strerror(launch->error) + ")");
-    const int status = ChildLaunch::failure_status(launch->error);
-    respond_and_close(status, std::to_string(status) + " " + std::string(http::reason_phrase(status)) +
-                                  ": could not launch the command (" + std::strerror(launch->error) + ")\n");
+    refuse(http::refusal_for_launch_error(launch->error),
+           std::string("could not launch the command (") + std::strerror(launch->error) + ")");
     return;
   }
   start_relay(launch->child, launch->early_bytes.data(), launch->early_bytes.size());
@@ -205,14 +196,7 @@ void Connection::start_relay(const proc::SpawnedChild& spawned, char* rest, std:
   const cli::Config& config = *context_.config;
   const http::Request& request = parser_->request();
   uv_loop_t* loop = socket_.handle.loop;
-  child_started_ = true;
-  open_child_pipes(loop, spawned, this, {&stdin_pipe_, &stdin_closed_}, {&stdout_pipe_, &stdout_closed_},
-                   {&stderr_pipe_, &stderr_closed_});
-  open_handles_ += kChildPipeHandles;
-  stdin_queue_.attach(as_stream(&stdin_pipe_), this);
-  if (child_.watch(loop, spawned.pid, spawned.pidfd, this) != 0) {
-    log::write(LogLevel::Error, "process", log_fields_, "Cannot watch the child's pidfd");
-  }
+  child_.start(loop, spawned);
   log::append_field(log_fields_, "pid", std::to_string(spawned.pid));
 
   std::string accept_key = ws::compute_accept_key(*request.find_header("Sec-WebSocket-Key"));
@@ -228,13 +212,12 @@ void Connection::start_relay(const proc::SpawnedChild& spawned, char* rest, std:
     // missing reader. Close, and let the child go.
     send_close(ws::close_code::kInternalError, "out of memory");
     socket_queue_.finish_then();
-    begin_child_shutdown();
+    child_.stop();
     return;
   }
   uv_read_start(&socket_.stream, &Connection::on_alloc, &Connection::on_socket_read);
   if (config.pingms != 0) uv_timer_start(&timer_, &Connection::on_timer, config.pingms, config.pingms);
-  uv_read_start(as_stream(&stdout_pipe_), &Connection::on_alloc, &Connection::on_stdout_read);
-  uv_read_start(as_stream(&stderr_pipe_), &Connection::on_alloc, &Connection::on_stderr_read);
+  child_.start_reading();
   // Bytes that came right after the request head are the first frames.
   if (rest_size > 0) on_websocket_bytes(rest, rest_size);
 }
@@ -244,7 +227,7 @@ void Connection::start_relay(const proc::SpawnedChild& spawned, char* rest, std:
 void Connection::on_websocket_bytes(char* data, std::size_t size) noexcept {
   silent_ping_intervals_ = 0;  // any byte from the peer shows it is alive
   // Every message of this read reaches the child in one write.
-  WriteQueue::Cork cork(stdin_queue_);
+  WriteQueue::Cork cork = child_.cork_stdin();
   auto* bytes = reinterpret_cast<std::uint8_t*>(data);
   // Drain events until NeedMore even when no bytes are left: the reader frees
   // a large message's buffer only on the call after it handed the message
@@ -257,7 +240,7 @@ void Connection::on_websocket_bytes(char* data, std::size_t size) noexcept {
     } catch (const std::bad_alloc&) {
       send_close(ws::close_code::kInternalError, "out of memory");
       socket_queue_.finish_then();
-      begin_child_shutdown();
+      child_.stop();
       return;
     }
     bytes += consumed;
@@ -288,7 +271,7 @@ void Connection::on_websocket_bytes(char* data, std::size_t size) noexcept {
         send_close(event.close_code, {});
         // The server closes TCP first (§7.1.1) once the close is written.
         socket_queue_.finish_then();
-        begin_child_shutdown();
+        child_.stop();
         return;
       case ws::MessageReader::EventKind::Error:
         log::write(LogLevel::Access, "websocket", log_fields_,
@@ -296,22 +279,22 @@ void Connection::on_websocket_bytes(char* data, std::size_t size) noexcept {
         send_close(ws::close_code_for(event.error), ws::describe(event.error));
         close_received_ = true;  // nothing more will be read
         socket_queue_.finish_then();
-        begin_child_shutdown();
+        child_.stop();
         return;
     }
   }
 }
 
 void Connection::deliver_to_child(bool binary, std::string_view payload) noexcept {
-  if (stdin_closed_ || child_shutdown_begun_) return;  // the child no longer reads
+  if (!child_.accepts_stdin()) return;  // the child no longer reads
   // websocketd's mapping: a text message is a line (payload + "\n"); a binary
   // message is written as it is, in both modes.
   static char newline = '\n';
   uv_buf_t bufs[2] = {make_buf(payload.data(), payload.size()), make_buf(&newline, 1)};
-  stdin_queue_.write(bufs, binary ? 1 : 2);
+  child_.write_stdin(bufs, binary ? 1 : 2);
   // The child reads slower than the client sends: stop reading the socket
   // so TCP flow control pushes back on the client.
-  if (stdin_queue_.over_high_water()) pause_socket_reading(kStdinFull);
+  if (child_.stdin_full()) pause_socket_reading(kStdinFull);
 }
 
 void Connection::pause_socket_reading(std::uint8_t reason) noexcept {
@@ -367,7 +350,7 @@ void Connection::append_text_frame(std::string& out, std::string_view line, bool
   ++messages_out_;
 }
 
-void Connection::on_child_output(char* data, std::size_t size) noexcept {
+void Connection::on_child_stdout(char* data, std::size_t size) noexcept {
   if (close_sent_ || socket_closed_) return;  // nowhere to send it: drain and drop
   if (context_.config->binary) {
     // Binary mode: each read is one binary message (websocketd's boundaries).
@@ -382,18 +365,15 @@ void Connection::on_child_output(char* data, std::size_t size) noexcept {
       while (auto line = stdout_lines_.next_line(input)) append_text_frame(out, *line);
     } catch (const std::bad_alloc&) {
       send_close(ws::close_code::kInternalError, "out of memory");
-      begin_child_shutdown();
+      child_.stop();
       return;
     }
     if (!out.empty()) socket_queue_.write(out.data(), out.size());
     if (out.capacity() > 1024 * 1024) std::string().swap(out);
   }
-  if (socket_queue_.over_high_water() && !stdout_paused_) {
-    // The client reads slower than the child writes: stop reading stdout so
-    // the pipe fills and the child blocks, instead of buffering here.
-    stdout_paused_ = true;
-    uv_read_stop(as_stream(&stdout_pipe_));
-  }
+  // The client reads slower than the child writes: stop reading stdout so
+  // the pipe fills and the child blocks, instead of buffering here.
+  if (socket_queue_.over_high_water()) child_.pause_stdout();
 }
 
 void Connection::flush_child_output_tail() noexcept {
@@ -410,65 +390,29 @@ void Connection::flush_child_output_tail() noexcept {
   }
 }
 
-void Connection::on_stdout_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
-  auto* self = static_cast<Connection*>(stream->data);
-  if (nread > 0) {
-    self->on_child_output(buf->base, static_cast<std::size_t>(nread));
-    return;
+void Connection::on_child_stdout_end(int uv_status) noexcept {
+  // The child will write no more: deliver the rest, then close normally.
+  if (uv_status != UV_EOF) {
+    log::write(LogLevel::Error, "process", log_fields_,
+               std::string("Unexpected error while reading STDOUT from process: ") + uv_strerror(uv_status));
   }
-  if (nread == 0) return;
-  // EOF (or a read error): the child will write no more. Deliver the rest,
-  // then close normally.
-  if (nread != UV_EOF) {
-    log::write(LogLevel::Error, "process", self->log_fields_,
-               std::string("Unexpected error while reading STDOUT from process: ") +
-                   uv_strerror(static_cast<int>(nread)));
-  }
-  self->flush_child_output_tail();
-  self->close_pipe(self->stdout_pipe_, self->stdout_closed_);
-  self->send_close(ws::close_code::kNormal, {});
-  self->begin_child_shutdown();
-  self->advance_teardown();
+  flush_child_output_tail();
+  send_close(ws::close_code::kNormal, {});
+  child_.stop();
+  advance_teardown();
 }
 
-void Connection::on_stderr_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
-  auto* self = static_cast<Connection*>(stream->data);
-  if (nread > 0) {
-    self->on_child_stderr(buf->base, static_cast<std::size_t>(nread), false);
-  } else if (nread < 0) {
-    self->on_child_stderr(nullptr, 0, true);
-    self->close_pipe(self->stderr_pipe_, self->stderr_closed_);
-    self->advance_teardown();
-  }
-}
-
-void Connection::on_child_stderr(char* data, std::size_t size, bool eof) noexcept {
-  // Each stderr line is logged, as websocketd does. Without --passstderr it
-  // is never sent to the client and reading never stops, so a chatty child
-  // cannot block on a full pipe. With --passstderr it is sent too, and then
-  // it waits, like stdout, while the client is behind.
-  const bool pass = context_.config->passstderr && !close_sent_ && !socket_closed_;
-  try {
-    std::string& out = context_.frame_scratch;
-    out.clear();
-    std::string_view input(data, size);
-    while (auto line = stderr_lines_.next_line(input)) {
-      log::write(LogLevel::Error, "stderr", log_fields_, *line);
-      if (pass) append_text_frame(out, *line, true);
-    }
-    if (eof) {
-      while (auto tail = stderr_lines_.finish()) {
-        log::write(LogLevel::Error, "stderr", log_fields_, *tail);
-        if (pass) append_text_frame(out, *tail, true);
-      }
-    }
-    if (!out.empty()) socket_queue_.write(out.data(), out.size());
-  } catch (...) {
-  }
-  if (pass && socket_queue_.over_high_water() && !stderr_paused_ && !stderr_closed_) {
-    stderr_paused_ = true;
-    uv_read_stop(as_stream(&stderr_pipe_));
-  }
+void Connection::on_child_stderr(StderrLines& lines) {
+  // ChildSession logs each stderr line, as websocketd does. Without
+  // --passstderr that is all: reading never stops, so a chatty child cannot
+  // block on a full pipe. With --passstderr the lines are sent too, and
+  // then stderr waits, like stdout, while the client is behind.
+  if (!context_.config->passstderr || close_sent_ || socket_closed_) return;
+  std::string& out = context_.frame_scratch;
+  out.clear();
+  while (auto line = lines.next()) append_text_frame(out, *line, true);
+  if (!out.empty()) socket_queue_.write(out.data(), out.size());
+  if (socket_queue_.over_high_water()) child_.pause_stderr();
 }
 
 }  // namespace wsbridge::net

@@ -132,10 +132,23 @@ void WriteQueue::on_write_done(uv_write_t* req, int status) noexcept {
   auto* self = static_cast<WriteQueue*>(req->data);
   self->writing_ = false;
   self->in_flight_.clear();
-  if (status != 0) {
-    // UV_ECANCELED: the stream was closed under us; the owner already knows.
-    if (status != UV_ECANCELED) self->fail(status);
-    else self->failed_ = true;
+  if (status == UV_ECANCELED || uv_is_closing(as_handle(self->stream_))) {
+    // The stream was closed under us (a write that had completed is called
+    // back with its own status then): the owner closed it, so it knows.
+    self->failed_ = true;
+    self->pending_.clear();
+    self->release_large_buffers();
+    return;
+  }
+  if (status != 0 || self->failure_ != 0) {
+    // A failure found inside a call is the one to report: the write that
+    // carried it here (see report_failure_later) wrote nothing.
+    const int error = self->failure_ != 0 ? self->failure_ : status;
+    self->failed_ = true;
+    self->failure_ = 0;
+    self->pending_.clear();
+    self->release_large_buffers();
+    self->owner_->on_queue_error(*self, error);
     return;
   }
   if (!self->pending_.empty()) {
@@ -176,11 +189,31 @@ void WriteQueue::finish_then() noexcept {
 }
 
 void WriteQueue::fail(int uv_error) noexcept {
+  // Found inside write(), uncork() or finish_then(): the caller may be in
+  // the middle of changing its state, so the owner is told from a write
+  // callback instead (the one in flight, or an empty one made for it).
   if (failed_) return;
   failed_ = true;
+  failure_ = uv_error;
   pending_.clear();
+  if (!writing_) in_flight_.clear();  // a uv_write that failed to start
   release_large_buffers();
-  owner_->on_queue_error(*this, uv_error);
+  if (!writing_) report_failure_later();
+}
+
+void WriteQueue::report_failure_later() noexcept {
+  // An empty write reaches the kernel as nothing at all (TLS or not), and
+  // libuv calls back on the loop's next turn. It fails at once only when
+  // the stream is closing or was shut down: its owner did that, and
+  // needs no report.
+  static char nothing = 0;
+  uv_buf_t empty = make_buf(&nothing, 0);
+  request_.data = this;
+  if (uv_write(&request_, stream_, &empty, 1, &WriteQueue::on_write_done) == 0) {
+    writing_ = true;
+  } else {
+    failure_ = 0;
+  }
 }
 
 void WriteQueue::release_large_buffers() noexcept {

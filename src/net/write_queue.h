@@ -28,6 +28,9 @@ class WriteQueue {
     // Everything was written after finish_then() was requested.
     virtual void on_queue_finished(WriteQueue& queue) noexcept = 0;
     // The stream failed (EPIPE, ECONNRESET...): pending data is discarded.
+    // Always from a write callback, never from inside write(), uncork() or
+    // finish_then(): a failure found there is reported on a later turn of
+    // the loop, so a write never changes its caller's state under it.
     virtual void on_queue_error(WriteQueue& queue, int uv_error) noexcept = 0;
 
    protected:
@@ -44,7 +47,7 @@ class WriteQueue {
   void set_tls(tls::TlsSession* session) noexcept { tls_ = session; }
 
   // Queues the buffers in order. Returns false after an error (the data is
-  // dropped: the peer is gone).
+  // dropped: the peer is gone); the owner hears of it later.
   bool write(const uv_buf_t* bufs, unsigned count) noexcept;
   // Queues bytes that are already on the wire's format (TLS records the
   // session produced while reading), bypassing encryption.
@@ -85,6 +88,7 @@ class WriteQueue {
   bool write_plain(const uv_buf_t* bufs, unsigned count) noexcept;
   void start_write() noexcept;
   void fail(int uv_error) noexcept;
+  void report_failure_later() noexcept;
   void release_large_buffers() noexcept;
 
   uv_stream_t* stream_ = nullptr;
@@ -98,6 +102,7 @@ class WriteQueue {
   bool finishing_ = false;
   bool finished_ = false;
   bool failed_ = false;
+  int failure_ = 0;  // found inside a call, reported from on_write_done
   bool corked_ = false;
 };
 

@@ -15,7 +15,6 @@
 #include "wsbridge/bridge/cgi_response.h"
 
 using wsbridge::bridge::CgiResponseParser;
-using wsbridge::fuzz::chunk_ends;
 using wsbridge::fuzz::FuzzInput;
 
 namespace {
@@ -67,13 +66,12 @@ bool clean(const std::string& text) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzInput input(data, size);
-  const std::uint8_t mode = input.take_byte();
-  const std::uint8_t seed = input.take_byte();
+  const auto chunking = input.take_chunking();
   const bool finish = (input.take_byte() & 1) != 0;
   const std::string output = input.rest();
 
   const Outcome whole = parse(output, {output.size()}, finish);
-  const Outcome split = parse(output, chunk_ends(output.size(), mode, seed), finish);
+  const Outcome split = parse(output, chunking.ends(output.size()), finish);
   // Body offsets are only comparable when both stopped at the header end.
   FUZZ_CHECK(whole.status == split.status);
   FUZZ_CHECK(whole.http_status == split.http_status && whole.headers == split.headers);

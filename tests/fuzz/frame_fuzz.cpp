@@ -16,7 +16,6 @@
 #include "wsbridge/ws/message_reader.h"
 #include "wsbridge/ws/utf8_validator.h"
 
-using wsbridge::fuzz::chunk_ends;
 using wsbridge::fuzz::FuzzInput;
 namespace ws = wsbridge::ws;
 
@@ -140,17 +139,13 @@ std::vector<Record> run_reader(std::string input, const std::vector<std::size_t>
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  FuzzInput in(data, size);
-  const std::uint8_t limit_choice = in.take_byte();
-  const std::uint8_t mode = in.take_byte();
-  const std::uint8_t seed = in.take_byte();
-  const std::string stream = in.rest();
+  const auto [limit_choice, chunking, stream] = FuzzInput(data, size).take_limit_chunking_data();
   static constexpr std::uint64_t kLimits[] = {0, 1, 125, 126, 1000, 65536};
   const std::uint64_t max_message = kLimits[limit_choice % 6];
   const bool require_mask = (limit_choice & 0x80) == 0;
 
-  const std::vector<std::size_t> whole = chunk_ends(stream.size(), 0, 0);
-  const std::vector<std::size_t> split = chunk_ends(stream.size(), mode == 0 ? 1 : mode, seed);
+  const std::vector<std::size_t> whole = {stream.size()};
+  const std::vector<std::size_t> split = chunking.split_ends(stream.size());
 
   const std::vector<Record> frames_whole = run_decoder(stream, whole, require_mask);
   const std::vector<Record> frames_split = run_decoder(stream, split, require_mask);

@@ -12,6 +12,22 @@
 
 namespace wsbridge::fuzz {
 
+inline std::vector<std::size_t> chunk_ends(std::size_t size, std::uint8_t mode, std::uint8_t seed);
+
+// How to cut the data under test into pieces, as two bytes of the input's
+// prefix chose it (see chunk_ends).
+struct Chunking {
+  std::uint8_t mode = 0;
+  std::uint8_t seed = 0;
+
+  std::vector<std::size_t> ends(std::size_t size) const { return chunk_ends(size, mode, seed); }
+  // Never the whole at once (mode 0 becomes byte by byte): for comparing
+  // a split feed with a whole one.
+  std::vector<std::size_t> split_ends(std::size_t size) const {
+    return chunk_ends(size, mode == 0 ? 1 : mode, seed);
+  }
+};
+
 class FuzzInput {
  public:
   FuzzInput(const std::uint8_t* data, std::size_t size) noexcept : data_(data), size_(size) {}
@@ -23,8 +39,29 @@ class FuzzInput {
     return *data_++;
   }
 
+  // The next two bytes, mode then seed, as a Chunking.
+  Chunking take_chunking() noexcept {
+    Chunking chunking;
+    chunking.mode = take_byte();
+    chunking.seed = take_byte();
+    return chunking;
+  }
+
   // Everything not taken yet.
   std::string rest() const { return std::string(reinterpret_cast<const char*>(data_), size_); }
+
+  // The layout of the targets that have a limit to choose: one byte for the
+  // limit, two for the Chunking, the rest is the data under test.
+  struct LimitChunkingData {
+    std::uint8_t limit_choice;
+    Chunking chunking;
+    std::string data;
+  };
+  LimitChunkingData take_limit_chunking_data() {
+    const std::uint8_t limit_choice = take_byte();
+    const Chunking chunking = take_chunking();
+    return {limit_choice, chunking, rest()};
+  }
 
  private:
   const std::uint8_t* data_;

@@ -20,7 +20,6 @@
 #include "wsbridge/route/router.h"
 #include "wsbridge/ws/handshake.h"
 
-using wsbridge::fuzz::chunk_ends;
 using wsbridge::fuzz::FuzzInput;
 namespace http = wsbridge::http;
 
@@ -109,11 +108,7 @@ void check_env(const std::vector<std::string>& env) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  FuzzInput in(data, size);
-  const std::uint8_t limit_choice = in.take_byte();
-  const std::uint8_t mode = in.take_byte();
-  const std::uint8_t seed = in.take_byte();
-  const std::string input = in.rest();
+  const auto [limit_choice, chunking, input] = FuzzInput(data, size).take_limit_chunking_data();
 
   // Small limits too, so the fuzzer reaches them with short inputs.
   http::ParserLimits limits;
@@ -124,8 +119,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   http::Request request;
-  const ParseResult whole = parse(input, chunk_ends(input.size(), 0, 0), limits, &request);
-  const ParseResult split = parse(input, chunk_ends(input.size(), mode == 0 ? 1 : mode, seed), limits, nullptr);
+  const ParseResult whole = parse(input, {input.size()}, limits, &request);
+  const ParseResult split = parse(input, chunking.split_ends(input.size()), limits, nullptr);
   FUZZ_CHECK(whole.status == split.status);
   if (whole.error_status != split.error_status) {
     // A head that breaks two rules (a target over the limit that also holds

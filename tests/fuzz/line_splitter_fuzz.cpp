@@ -15,7 +15,6 @@
 #include "wsbridge/bridge/line_splitter.h"
 #include "wsbridge/ws/utf8_validator.h"
 
-using wsbridge::fuzz::chunk_ends;
 using wsbridge::fuzz::FuzzInput;
 
 namespace {
@@ -95,17 +94,13 @@ void check_reassembly(const std::string& input, std::size_t max_line, const std:
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  FuzzInput in(data, size);
-  const std::uint8_t limit_choice = in.take_byte();
-  const std::uint8_t mode = in.take_byte();
-  const std::uint8_t seed = in.take_byte();
-  const std::string input = in.rest();
+  const auto [limit_choice, chunking, input] = FuzzInput(data, size).take_limit_chunking_data();
   static constexpr std::size_t kLimits[] = {0, 1, 2, 3, 4, 5, 7, 16, 64, 4096};
   const std::size_t max_line = kLimits[limit_choice % 10];
 
-  const std::vector<Piece> whole = split(input, max_line, chunk_ends(input.size(), 0, 0));
+  const std::vector<Piece> whole = split(input, max_line, {input.size()});
   check_reassembly(input, max_line, whole);
-  const std::vector<Piece> pieces = split(input, max_line, chunk_ends(input.size(), mode == 0 ? 1 : mode, seed));
+  const std::vector<Piece> pieces = split(input, max_line, chunking.split_ends(input.size()));
   FUZZ_CHECK(pieces == whole);
   return 0;
 }

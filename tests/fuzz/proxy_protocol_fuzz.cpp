@@ -12,7 +12,6 @@
 #include "fuzz_input.h"
 #include "wsbridge/http/proxy_protocol.h"
 
-using wsbridge::fuzz::chunk_ends;
 using wsbridge::fuzz::FuzzInput;
 using wsbridge::http::ProxyHeaderParser;
 
@@ -50,11 +49,10 @@ Outcome parse(const std::string& bytes, const std::vector<std::size_t>& ends) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzInput input(data, size);
-  const std::uint8_t mode = input.take_byte();
-  const std::uint8_t seed = input.take_byte();
+  const auto chunking = input.take_chunking();
   const std::string bytes = input.rest();
   const Outcome whole = parse(bytes, {bytes.size()});
-  const Outcome split = parse(bytes, chunk_ends(bytes.size(), mode, seed));
+  const Outcome split = parse(bytes, chunking.ends(bytes.size()));
   // A prefix that is still a valid beginning says NeedMore in both.
   FUZZ_CHECK(whole.status == split.status);
   if (whole.status == ProxyHeaderParser::Status::Done) {

@@ -13,7 +13,6 @@
 #include "wsbridge/bridge/utf8_sanitizer.h"
 #include "wsbridge/ws/utf8_validator.h"
 
-using wsbridge::fuzz::chunk_ends;
 using wsbridge::fuzz::FuzzInput;
 
 namespace {
@@ -58,8 +57,7 @@ bool reference_valid(const std::string& s) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzInput in(data, size);
-  const std::uint8_t mode = in.take_byte();
-  const std::uint8_t seed = in.take_byte();
+  const auto chunking = in.take_chunking();
   const std::string text = in.rest();
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(text.data());
 
@@ -71,7 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   wsbridge::ws::Utf8Validator validator;
   bool alive = true;
   std::size_t begin = 0;
-  for (const std::size_t end : chunk_ends(text.size(), mode, seed)) {
+  for (const std::size_t end : chunking.ends(text.size())) {
     const bool ok = validator.feed(bytes + begin, end - begin);
     if (!alive) FUZZ_CHECK(!ok);
     alive = alive && ok;

@@ -3,6 +3,7 @@
 // Exits 0 on success, 1 on any failure or after a 20 s overall limit.
 'use strict';
 const { spawn } = require('child_process');
+const fs = require('fs');
 const net = require('net');
 const path = require('path');
 const WebSocket = require('ws');
@@ -16,23 +17,56 @@ let finished = false;
 function finish(code, why) {
   if (finished) return;
   finished = true;
-  if (code !== 0) console.error('FAIL: ' + why);
-  else console.log('ok: ' + why);
-  stopServer(() => process.exit(code));
+  // The server must also stop cleanly on SIGTERM (exit 0), as in the
+  // Python tests' teardown: a crash or a sanitizer's exit status fails.
+  stopServer((exit) => {
+    if (code === 0 && exit !== 'exit 0') {
+      code = 1;
+      why = `server ended with ${exit} on SIGTERM`;
+    }
+    if (code !== 0) console.error('FAIL: ' + why);
+    else console.log('ok: ' + why);
+    process.exit(code);
+  });
+}
+
+function describeExit(code, sig) {
+  return sig ? 'signal ' + sig : 'exit ' + code;
 }
 
 function stopServer(done) {
-  if (!server || server.exitCode !== null || server.signalCode !== null) return done();
-  const killTimer = setTimeout(() => { try { server.kill('SIGKILL'); } catch (e) {} }, 3000);
-  server.once('exit', () => { clearTimeout(killTimer); done(); });
-  try { server.kill('SIGTERM'); } catch (e) { clearTimeout(killTimer); done(); }
+  if (!server) return done('no server');
+  if (server.exitCode !== null || server.signalCode !== null) {
+    return done(describeExit(server.exitCode, server.signalCode));
+  }
+  // A hang bound: the default shutdown timeout is 10 s.
+  const killTimer = setTimeout(() => { try { server.kill('SIGKILL'); } catch (e) {} }, 15000);
+  server.once('exit', (code, sig) => { clearTimeout(killTimer); done(describeExit(code, sig)); });
+  try { server.kill('SIGTERM'); } catch (e) { clearTimeout(killTimer); done('not signalled: ' + e.message); }
 }
 
 const overall = setTimeout(() => finish(1, 'timed out after 20 s'), 20000);
 
-function freePort(cb) {
+// The same rule as wsb.free_port in the Python tests: a free port below the
+// kernel's ephemeral range, which every outgoing connection draws from (a
+// port the kernel picks for us could be taken by a client meanwhile).
+function ephemeralFloor() {
+  try {
+    const text = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8');
+    const floor = parseInt(text.trim().split(/\s+/)[0], 10);
+    if (floor > 0) return floor;
+  } catch (e) {}
+  return 32768;
+}
+
+function freePort(cb, attempts = 200) {
+  if (attempts === 0) return finish(1, 'no free port below the ephemeral range');
+  const floor = ephemeralFloor();
+  const low = Math.max(1024, Math.min(10000, floor - 2000));
+  const port = low + Math.floor(Math.random() * (floor - low));
   const s = net.createServer();
-  s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => cb(p)); });
+  s.once('error', () => freePort(cb, attempts - 1));
+  s.listen(port, '127.0.0.1', () => s.close(() => cb(port)));
 }
 
 function waitListening(port, deadline, cb) {

@@ -49,6 +49,29 @@ def children_of(pid: int) -> dict[int, str]:
             if comm not in NOT_CLIENT_CHILDREN}
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below pid (children, their children, ...)."""
+    found, frontier = [], [pid]
+    while frontier:
+        kids = [kid for parent in frontier for kid, _, _ in _processes_with_parent(parent)]
+        found += kids
+        frontier = kids
+    return found
+
+
+def blocked_writing_a_pipe(pid: int) -> bool:
+    """True when some process below pid sleeps in a write to a full pipe
+    (its wchan): a child whose output the server has stopped reading."""
+    for kid in descendants(pid):
+        try:
+            with open(f"/proc/{kid}/wchan") as f:
+                if "pipe_write" in f.read():
+                    return True
+        except OSError:
+            continue
+    return False
+
+
 def spawner_of(pid: int) -> int | None:
     """The pid of the server's spawner process, if it has one running."""
     for kid, comm, state in _processes_with_parent(pid):

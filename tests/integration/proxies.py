@@ -95,6 +95,25 @@ class ProxyProcess:
             os.killpg(pid, signal.SIGKILL)
 
 
+def stopped_at_teardown(request, start_one, failure_report):
+    """The body of a factory fixture (`yield from` it): hands the test a
+    start(...) that calls start_one(...) and keeps the proxy; at teardown
+    stops every one, and when the test failed prints failure_report(proxies)."""
+    started = []
+
+    def start(*args, **kwargs):
+        proxy = start_one(*args, **kwargs)
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.stop()
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        print(failure_report(started))
+
+
 def nginx_config(workdir: str, listen_port: int, backends: list, read_timeout: str = "",
                  ipv6: bool = False) -> str:
     """examples/nginx/wsbridge.conf with our ports, wrapped in a main config
@@ -122,27 +141,34 @@ def nginx_config(workdir: str, listen_port: int, backends: list, read_timeout: s
             f"http {{\n    access_log {workdir}/nginx-access.log;\n{temp}\n{site}\n}}\n")
 
 
-def start_nginx(workdir: str, backends: list, attempts: int = 3,
-                read_timeout: str = "", ipv6: bool = False) -> ProxyProcess:
-    nginx = find_program("nginx")
-    assert nginx, "nginx not installed"
+def start_on_a_free_port(name: str, workdir: str, argv_for_port, port_taken: str,
+                         attempts: int = 3) -> ProxyProcess:
+    """Starts the proxy `name` with argv_for_port(program, port) (which also
+    writes its config) on a free port, trying another port when its output
+    says `port_taken` (another process took the port in between)."""
+    program = find_program(name)
+    assert program, f"{name} not installed"
     last = None
     for _ in range(attempts):
         port = wsb.free_port()
-        conf = os.path.join(workdir, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(nginx_config(workdir, port, backends, read_timeout, ipv6))
-        # -e: the error log before the config is read (default /var/log/nginx).
-        proxy = ProxyProcess("nginx", [nginx, "-p", workdir, "-e",
-                                       os.path.join(workdir, "nginx-error.log"), "-c", conf],
-                             workdir, port)
+        proxy = ProxyProcess(name, argv_for_port(program, port), workdir, port)
         try:
             return proxy.start()
         except RuntimeError as e:
             last = e
-            if "in use" not in str(e):
+            if port_taken not in str(e).lower():
                 raise
     raise last
+
+
+def start_nginx(workdir: str, backends: list, read_timeout: str = "", ipv6: bool = False) -> ProxyProcess:
+    def argv(nginx, port):
+        conf = os.path.join(workdir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(nginx_config(workdir, port, backends, read_timeout, ipv6))
+        # -e: the error log before the config is read (default /var/log/nginx).
+        return [nginx, "-p", workdir, "-e", os.path.join(workdir, "nginx-error.log"), "-c", conf]
+    return start_on_a_free_port("nginx", workdir, argv, "in use")
 
 
 def ipv6_loopback_ok() -> bool:
@@ -173,22 +199,11 @@ def haproxy_config(listen_port: int, backend_ports: list[int], ipv6: bool) -> st
     return replace_once(cfg, r"(^    server ws\d 127\.0\.0\.1:808\d [^\n]*\n)+", servers, re.M)
 
 
-def start_haproxy(workdir: str, backend_ports: list[int], ipv6: bool,
-                  attempts: int = 3) -> ProxyProcess:
-    haproxy = find_program("haproxy")
-    assert haproxy, "haproxy not installed"
-    last = None
-    for _ in range(attempts):
-        port = wsb.free_port()
+def start_haproxy(workdir: str, backend_ports: list[int], ipv6: bool) -> ProxyProcess:
+    def argv(haproxy, port):
         conf = os.path.join(workdir, "haproxy.cfg")
         with open(conf, "w") as f:
             f.write(haproxy_config(port, backend_ports, ipv6))
         # -db: stay in the foreground, one process (no master/worker).
-        proxy = ProxyProcess("haproxy", [haproxy, "-db", "-f", conf], workdir, port)
-        try:
-            return proxy.start()
-        except RuntimeError as e:
-            last = e
-            if "bind" not in str(e).lower():
-                raise
-    raise last
+        return [haproxy, "-db", "-f", conf]
+    return start_on_a_free_port("haproxy", workdir, argv, "bind")

@@ -8,7 +8,6 @@ listed set exactly: a new difference fails, and so does a listed one that
 disappears (then the list is stale).
 """
 import os
-import socket
 
 import pytest
 
@@ -40,20 +39,6 @@ DIFFERENCES = {
 ENV_PRESENCE_ONLY = {"SERVER_SOFTWARE", "UNIQUE_ID", "REMOTE_PORT", "HTTP_SEC_WEBSOCKET_KEY"}
 
 
-def collect(c, limit=10000, timeout=5):
-    """Payloads until close/EOF, and the close code (None without a close frame)."""
-    out = []
-    for _ in range(limit):
-        try:
-            msg = c.recv_message(timeout=timeout)
-        except wsb.Closed:
-            return out, None
-        if msg[0] == "close":
-            return out, msg[1]
-        out.append(msg[1])
-    raise AssertionError("too many messages")
-
-
 # ---------------------------------------------------------------- scenarios
 # Each takes start(command, flags=()) -> Server and returns {key: observation}.
 
@@ -72,7 +57,7 @@ def sc_echo(start):
 def sc_exit(start):
     srv = start([script("lines_then_exit.sh"), "300"])
     with wsb.RawWS(srv.port) as c:
-        lines, code = collect(c)
+        lines, code = c.messages_until_end()
     return {"lines": lines, "close_code": code}
 
 
@@ -85,7 +70,7 @@ def sc_multiline(start):
 def sc_count(start):
     srv = start([script("count.sh"), "100"])
     with wsb.RawWS(srv.port) as c:
-        lines, _ = collect(c)
+        lines, _ = c.messages_until_end()
     return {"lines": lines}
 
 
@@ -96,7 +81,7 @@ def sc_env(start):
                "X-Dup": "first", "x-dup": "second", "X_Under": "under",
                "X-Spaces": "  padded value  ", "X-Empty": ""}
     with wsb.RawWS(srv.port, "/dir/a%20b?x=1&y=%20z+q", headers) as c:
-        lines, _ = collect(c)
+        lines, _ = c.messages_until_end()
     env = dict(line.decode().partition("=")[::2] for line in lines)
     out = {}
     for k, v in env.items():
@@ -107,7 +92,7 @@ def sc_env(start):
 def sc_partial(start):
     srv = start([script("partial.sh")])
     with wsb.RawWS(srv.port) as c:
-        lines, _ = collect(c)
+        lines, _ = c.messages_until_end()
     return {"lines": lines}
 
 
@@ -287,15 +272,8 @@ SCENARIOS = {
 
 
 @pytest.fixture
-def pair(start_server, bin_path):
-    if not os.access(wsb.WEBSOCKETD, os.X_OK):
-        pytest.skip(f"{wsb.WEBSOCKETD} is not installed: nothing to compare against")
-    if os.path.realpath(bin_path) == os.path.realpath(wsb.WEBSOCKETD):
-        pytest.skip("WSBRIDGE_BIN is websocketd itself: nothing to compare")
-
-    def starter(binary):
-        return lambda command, flags=(): start_server(command, flags, binary=binary)
-    return starter(wsb.WEBSOCKETD), starter(bin_path)
+def pair(websocketd_and_wsbridge):
+    return websocketd_and_wsbridge
 
 
 def test_differences_list_is_well_formed():

@@ -80,18 +80,9 @@ def tree(tmp_path):
     return str(root)
 
 
-@pytest.fixture
-def reference(start_server, bin_path, tree):
-    if not os.access(wsb.WEBSOCKETD, os.X_OK):
-        pytest.skip(f"{wsb.WEBSOCKETD} is not installed")
-    if wsb.is_websocketd(bin_path):
-        pytest.skip("WSBRIDGE_BIN is websocketd itself")
-    return start_server([], [f"--dir={tree}"], binary=wsb.WEBSOCKETD)
-
-
 @pytest.mark.timeout(120)
-def test_routing_matches_websocketd(start_server, reference, tree):
-    subject = start_server([], [f"--dir={tree}"])
+def test_routing_matches_websocketd(websocketd_and_wsbridge, tree):
+    reference, subject = (start([], [f"--dir={tree}"]) for start in websocketd_and_wsbridge)
     wsb.assert_only_listed_differences(observe, reference.port, subject.port, PATHS, DIFFERENCES)
 
 

@@ -7,6 +7,7 @@ Other faults have their tests elsewhere: a child that never reads stdin
 ignores SIGINT/SIGTERM (test_lifecycle), a child closing stdout but living
 on (test_lifecycle).
 """
+import math
 import os
 import signal
 import socket
@@ -56,14 +57,12 @@ def test_dead_child_closes_its_connection_only(start_server, stray, fault):
         else:
             assert echo_ok(victim, "alive")
             os.kill(pid, signal.SIGKILL)
-        t0 = time.monotonic()
         code, _, extra = victim.expect_close(timeout=5)
         assert extra == [], f"unexpected messages after the child died: {extra}"
         assert code == 1000, f"close code {code} after the child died"
+        # This client never answers the close: the server's close-handshake
+        # timer (2 s) ends the connection; 10 s is the hang bound.
         assert victim.wait_eof(10), "TCP stayed open after the close frame"
-        # The server's close-handshake timer is 2 s (this client never
-        # answers the close); the rest is slack for a loaded machine.
-        assert time.monotonic() - t0 < 8
         victim.close()
         assert wsb.wait_pid_gone(pid, 3) is not None
         assert pid not in procstat.children_of(srv.pid), "dead child was not reaped"
@@ -141,8 +140,10 @@ def test_silent_and_slowloris_clients_are_dropped_in_bounded_time(start_server):
     for t in threads:
         t.join(30)
     assert not any(t.is_alive() for t in threads)
-    assert 9 <= results["silent"] < 13, f"silent client held {results['silent']:.1f} s"
-    assert 9 <= results["slowloris"] < 13, f"slowloris client held {results['slowloris']:.1f} s"
+    # Not before the 10 s (a timer never fires early; a little slack for the
+    # clock), and at all: the clients would hold on for 25 s.
+    assert 9 <= results["silent"] < 25, f"silent client held {results['silent']:.1f} s"
+    assert 9 <= results["slowloris"] < 25, f"slowloris client held {results['slowloris']:.1f} s"
     # At a byte per 0.5 s it never got near the 16 KiB head limit: time, not
     # size, is what ends it.
     assert results["slowloris_bytes"] < 40
@@ -150,15 +151,21 @@ def test_silent_and_slowloris_clients_are_dropped_in_bounded_time(start_server):
 
 # ------------------------------------------------------------ descriptors
 
+# How long a knock on a saturated server may wait for any answer: a hang
+# bound (a wedged worker never answers), not a speed.
+KNOCK_HANG_SECONDS = 10
+KNOCKS = 40
+
+
 def knock(address, request):
     """One client on a saturated server: "shed" (accepted and closed
     unanswered, by libuv's reserve-descriptor trick or a worker's own drop:
-    EOF, reset or broken pipe), the HTTP status line it got, or None after 1 s with no
-    answer (left waiting in the backlog)."""
+    EOF, reset or broken pipe), the HTTP status line it got, or None with no
+    answer in KNOCK_HANG_SECONDS (left waiting in the backlog)."""
     family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
     try:
         with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.settimeout(1)
+            s.settimeout(KNOCK_HANG_SECONDS)
             s.connect(address)
             s.sendall(request)
             answer = s.recv(4096)
@@ -192,6 +199,7 @@ def test_descriptor_exhaustion_sheds_load_without_spinning_and_recovers(bin_path
         session = wsb.RawWS(srv.port)
         held.append(session)
         stray.add(read_pid(session))
+        saturating_since = time.monotonic()
         # Idle connections (no request yet) until the server has no
         # descriptors left: more than the limit, so some are refused.
         for _ in range(limit + 20):
@@ -204,42 +212,38 @@ def test_descriptor_exhaustion_sheds_load_without_spinning_and_recovers(bin_path
             f"server holds only {procstat.fd_count(srv.pid)} descriptors: not saturated"
 
         # Saturated: new clients keep knocking, on every listener, for a
-        # WebSocket and for a static file; the server must not busy-loop.
+        # WebSocket and for a static file. Every knock must be answered: a
+        # worker that cannot listen again must still drop what waits (CI once
+        # saw two workers wedged, their reserves holding the last two
+        # numbers, and knocks left unanswered), on each of its listeners.
+        # (Whether the server spins meanwhile is a CPU figure, measured by
+        # scripts/bench-saturated.py, not here.)
         addresses = [("127.0.0.1", srv.port)] + ([unix_path] if unix else [])
         requests = [wsb.upgrade_request(srv.port), b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n"]
-        cpu0 = procstat.cpu_seconds(srv.pid)
-        t0 = time.monotonic()
         outcomes = []
-        while time.monotonic() - t0 < 2.5:
-            i = len(outcomes)
+        for i in range(KNOCKS):
             address, request = addresses[i % len(addresses)], requests[(i // len(addresses)) % 2]
-            outcomes.append((address, request is requests[1], knock(address, request)))
-            time.sleep(0.05)
-        knocks = len(outcomes)
+            outcome = knock(address, request)
+            assert outcome is not None, \
+                f"knock {i} on {address} unanswered for {KNOCK_HANG_SECONDS} s; before it: {outcomes}"
+            outcomes.append((address, request is requests[1], outcome))
+            time.sleep(0.05)  # knocks spread over a couple of seconds, as clients come
+        saturated_for = time.monotonic() - saturating_since
         # Shed, or accepted with the one number free: a WebSocket is then
         # refused with 503 (the child's pipes found none: try again later)
         # and a file served or refused with 503. Never a 404 (the file is
         # there) and never a 500 (nothing is wrong with the command).
         fine = {"shed", "HTTP/1.1 503 Service Unavailable", "HTTP/1.1 200 OK"}
-        shed = sum(1 for _, _, outcome in outcomes if outcome in fine)
-        wrong = [o for o in outcomes if o[2] is not None and o[2] not in fine]
-        unanswered = {str(a) for a, _, outcome in outcomes if outcome is None}
-        used = procstat.cpu_seconds(srv.pid) - cpu0
-        wall = time.monotonic() - t0
-        print(f"saturated: {procstat.fd_count(srv.pid)} descriptors, {knocks} knocks, {shed} answered, "
-              f"{used:.2f} s CPU in {wall:.1f} s")
+        wrong = [o for o in outcomes if o[2] not in fine]
+        print(f"saturated: {procstat.fd_count(srv.pid)} descriptors, {len(outcomes)} knocks "
+              f"in {saturated_for:.1f} s")
         assert not wrong, f"wrong answers while out of descriptors: {wrong[:5]}"
-        # Every knock is answered at once: a worker that cannot listen again
-        # must still drop what waits (CI once saw two workers wedged, their
-        # reserves holding the last two numbers, and knocks left unanswered),
-        # on each of its listeners. (A margin for a scheduler stall on a
-        # loaded CI machine.)
-        assert shed >= 0.8 * knocks, f"only {shed} of {knocks} knocks answered promptly; waiting on {unanswered}"
-        assert used < 0.25 * wall, f"server used {used:.2f} s CPU in {wall:.1f} s while out of descriptors"
         # Said, not shouted: at most one "Accept failed" line a second per
-        # worker (about 3.5 s saturated here; it used to be ten a second).
+        # worker (it used to be ten a second), counted over however long
+        # the server was saturated, so a slow machine only raises the bound.
         said = srv.log().count("Accept failed")
-        assert said <= 8 * workers, f"{said} 'Accept failed' lines while out of descriptors"
+        allowed = workers * (math.ceil(saturated_for) + 2)
+        assert said <= allowed, f"{said} 'Accept failed' lines in {saturated_for:.1f} s while out of descriptors"
         assert srv.proc.poll() is None
         assert echo_ok(session, "still here"), "existing session broken by the exhaustion"
 
@@ -309,8 +313,7 @@ def test_100_mib_to_a_slow_reader_arrives_whole_with_bounded_memory(bin_path, st
     reads = 0
     try:
         c.sock.settimeout(10)
-        while close_code is None:
-            assert time.monotonic() - t0 < 90, f"only {received} of {total} bytes in 90 s"
+        while close_code is None:  # bounded by the socket's 10 s and the test's timeout
             # Slow for the first ~3 s (4 KiB every 10 ms), then full speed.
             slow = time.monotonic() - t0 < 3
             data = c.sock.recv(4096 if slow else 1 << 20)

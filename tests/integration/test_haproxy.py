@@ -12,19 +12,9 @@ import proxies
 import wsb
 
 
-def wsbridge_has_proxy_protocol() -> bool:
-    try:
-        r = wsb.run_cli(wsb.binary_under_test(), ["--help"])
-    except RuntimeError:
-        return False
-    return "--proxy-protocol" in (r.stdout + r.stderr).decode(errors="replace")
-
-
 pytestmark = pytest.mark.skipif(
     proxies.find_program("haproxy") is None,
     reason="haproxy not installed (scripts/install-deps.sh --with-tests installs Debian's haproxy)")
-needs_proxy_protocol = pytest.mark.skipif(not wsbridge_has_proxy_protocol(),
-                                          reason="needs --proxy-protocol")
 
 IPV6 = proxies.ipv6_loopback_ok()
 
@@ -32,20 +22,9 @@ IPV6 = proxies.ipv6_loopback_ok()
 @pytest.fixture
 def haproxy(tmp_path, request):
     """Factory: haproxy(backend_ports) -> running HAProxy on 127.0.0.1 (and ::1)."""
-    started = []
-
-    def start(backend_ports):
-        proxy = proxies.start_haproxy(str(tmp_path), list(backend_ports), IPV6)
-        started.append(proxy)
-        return proxy
-
-    yield start
-    for proxy in started:
-        proxy.stop()
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        for proxy in started:
-            print("--- haproxy output ---\n" + proxy.output())
+    yield from proxies.stopped_at_teardown(
+        request, lambda backend_ports: proxies.start_haproxy(str(tmp_path), list(backend_ports), IPV6),
+        lambda started: "".join("--- haproxy output ---\n" + proxy.output() + "\n" for proxy in started))
 
 
 def env_of(seen) -> dict:
@@ -105,7 +84,6 @@ def test_example_config_sends_proxy_v2_with_the_client_address(haproxy):
     assert b"\r\nupgrade: websocket\r\n" in request.lower()
 
 
-@needs_proxy_protocol
 @pytest.mark.timeout(30)
 def test_program_sees_the_client_address_from_proxy_v2(start_server, haproxy):
     backend = start_server([wsb.script("env.sh")], flags=["--proxy-protocol"])
@@ -124,7 +102,6 @@ def test_program_sees_the_client_address_from_proxy_v2(start_server, haproxy):
     assert backend.wait_log(f"remote:'{host}'")
 
 
-@needs_proxy_protocol
 @pytest.mark.timeout(30)
 def test_echo_through_haproxy(start_server, haproxy):
     backend = start_server([wsb.script("echo.sh")], flags=["--proxy-protocol"])
@@ -140,7 +117,6 @@ def test_echo_through_haproxy(start_server, haproxy):
         assert code == 1000 and seen == []
 
 
-@needs_proxy_protocol
 @pytest.mark.timeout(30)
 def test_two_instances_behind_haproxy_share_connections(start_server, haproxy):
     a = start_server([wsb.script("echo.sh")], flags=["--proxy-protocol"])
@@ -159,7 +135,6 @@ def test_two_instances_behind_haproxy_share_connections(start_server, haproxy):
             ws.close()
 
 
-@needs_proxy_protocol
 @pytest.mark.timeout(20)
 def test_direct_connection_without_proxy_header_is_refused(start_server):
     """With --proxy-protocol, a client that bypasses HAProxy cannot claim any

@@ -13,7 +13,6 @@ import time
 
 import pytest
 
-import procstat
 import wsb
 from wsb import script
 

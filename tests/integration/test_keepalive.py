@@ -35,8 +35,10 @@ def test_silent_client_is_dropped_and_its_child_reaped(start_server, stray):
         # server gives up on us and closes TCP.
         t0 = time.monotonic()
         assert c.wait_eof(timeout=8)
+        # Not before two intervals have passed (timers never fire early);
+        # how late is only bounded by the wait above.
         elapsed = time.monotonic() - t0
-        assert 0.3 < elapsed < 6, elapsed
+        assert elapsed > 0.3, elapsed
     assert wsb.wait_pid_gone(pid, 3) is not None
     assert srv.wait_log("No answer to pings")
 

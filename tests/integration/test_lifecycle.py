@@ -1,5 +1,4 @@
 """Connection and child lifecycle: who ends first, close codes, signals, reaping."""
-import os
 import re
 import signal
 import socket
@@ -28,19 +27,10 @@ def connect_stubborn_child(start_server, stray, flags=()):
     return srv, c, pid
 
 
-def collect_until_end(c, limit=100000, timeout=20):
-    """Text payloads until a close frame or TCP end; returns (list, close code or None)."""
-    out = []
-    deadline = time.monotonic() + timeout
-    for _ in range(limit + 1):
-        try:
-            msg = c.recv_message(timeout=max(0.1, deadline - time.monotonic()))
-        except wsb.Closed:
-            return out, None
-        if msg[0] == "close":
-            return out, msg[1]
-        out.append(msg[1])
-    raise AssertionError("too many messages")
+def signals_sent(srv, pid):
+    """The signals the server logged sending to pid's group (--loglevel=debug), in order."""
+    return [line.split("Sent ", 1)[1].split()[0] for line in srv.log().splitlines()
+            if f"to process group {pid}" in line and "Sent " in line]
 
 
 # ---------------------------------------------------------------- child exits
@@ -48,7 +38,7 @@ def collect_until_end(c, limit=100000, timeout=20):
 def test_child_exit_delivers_all_output(start_server):
     srv = start_server([script("lines_then_exit.sh"), "5000"])
     with wsb.RawWS(srv.port) as c:
-        got, _ = collect_until_end(c)
+        got, _ = c.messages_until_end()
     assert len(got) == 5000
     assert got == [f"line {i}".encode() for i in range(1, 5001)]
 
@@ -57,7 +47,7 @@ def test_child_exit_delivers_all_output(start_server):
 def test_child_exit_sends_close_1000_then_tcp_close(start_server):
     srv = start_server([script("lines_then_exit.sh"), "5000"])
     with wsb.RawWS(srv.port) as c:
-        got, code = collect_until_end(c)
+        got, code = c.messages_until_end()
         assert len(got) == 5000, "all output must come before the close frame"
         assert code == 1000, f"expected close 1000 after the child exited, got {code}"
         c.send_close(1000)
@@ -68,16 +58,17 @@ def test_child_exit_sends_close_1000_then_tcp_close(start_server):
 def test_unterminated_last_line_is_delivered(start_server):
     srv = start_server([script("partial.sh")])
     with wsb.RawWS(srv.port) as c:
-        got, _ = collect_until_end(c, timeout=5)
+        got, _ = c.messages_until_end(timeout=5)
     assert got == [b"line1", b"partial"]
 
 
 @pytest.mark.differs_from_websocketd("websocketd never logs the exit status")
-def test_exit_status_is_logged(start_server):
-    srv = start_server([script("exit_status.sh")], flags=["--loglevel=debug"])
+def test_exit_status_is_logged_at_info_by_default(start_server):
+    # No --loglevel: the default (access) shows INFO, where the status goes.
+    srv = start_server([script("exit_status.sh")])
     with wsb.RawWS(srv.port) as c:
         (pid,) = read_pid_line(c)
-        collect_until_end(c, timeout=5)
+        c.messages_until_end(timeout=5)
     deadline = time.monotonic() + 3
     pattern = re.compile(r"(exit|status|code)\D{0,20}\b7\b", re.I)
     while time.monotonic() < deadline:
@@ -86,6 +77,7 @@ def test_exit_status_is_logged(start_server):
             break
         time.sleep(0.05)
     assert lines, f"no log line with pid {pid} and exit status 7:\n{srv.log()[-3000:]}"
+    assert all(" | INFO " in ln for ln in lines), lines
 
 
 # ---------------------------------------------------------------- client ends
@@ -121,17 +113,17 @@ def test_client_vanishing_terminates_and_reaps_child(start_server, stray, how):
 
 @pytest.mark.timeout(30)
 def test_child_ignoring_int_and_term_is_killed_on_schedule(start_server, stray):
-    srv, c, pid = connect_stubborn_child(start_server, stray)
+    srv, c, pid = connect_stubborn_child(start_server, stray, ["--loglevel=debug"])
     c.send_close(1000)
-    t0 = time.monotonic()
-    gone = wsb.wait_pid_gone(pid, 5)
+    gone = wsb.wait_pid_gone(pid, 10)
     c.close()
     assert gone is not None, f"child {pid} ignoring INT/TERM was never SIGKILLed"
-    # EOF, INT at 100 ms, TERM at 350 ms, KILL at 850 ms. The slack is wide
-    # because a stalled loop (a sanitizer writing a report) delays all three
-    # timers; a KILL that waits for the 5 s stdin-flush timeout still fails.
-    assert gone < 0.85 + 3.0, f"SIGKILL came late: {gone:.2f}s"
+    # EOF, INT at 100 ms, TERM at 350 ms, KILL at 850 ms: timers fire late on
+    # a loaded or sanitized machine but never early, so the grace is a lower
+    # bound, and the steps are checked by their order in the log.
     assert gone > 0.6, f"child killed after {gone:.2f}s: no grace before SIGKILL"
+    assert srv.wait_log("SIGKILL", 5), srv.log()
+    assert signals_sent(srv, pid) == ["SIGINT", "SIGTERM", "SIGKILL"], srv.log()
 
 
 @pytest.mark.timeout(30)
@@ -221,6 +213,25 @@ def test_server_sigterm_ends_stubborn_children(start_server, stray):
         c.close()
 
 
+@pytest.mark.differs_from_websocketd("websocketd is killed by SIGTERM and orphans children "
+                                     "that ignore it")
+@pytest.mark.timeout(60)
+def test_default_shutdown_timeout_leaves_room_for_closems(start_server, stray):
+    # The default --shutdown-timeout is 10 s + 3 x closems, so the whole stop
+    # sequence fits however long --closems makes it. With --closems=3500 a
+    # child ignoring INT/TERM is SIGKILLed 0.85 + 3 x 3.5 = 11.35 s after the
+    # SIGTERM: past a plain 10 s deadline, inside the default 20.5 s.
+    srv, c, pid = connect_stubborn_child(start_server, stray, ["--closems=3500", "--loglevel=debug"])
+    try:
+        rc = srv.terminate(timeout=40)  # a hang bound only
+        assert rc == 0, f"server exit status on SIGTERM: {rc}"
+        assert wsb.wait_pid_gone(pid, 3) is not None, f"child {pid} survived the server"
+        assert "at the shutdown deadline" not in srv.log(), srv.log()
+        assert signals_sent(srv, pid) == ["SIGINT", "SIGTERM", "SIGKILL"], srv.log()
+    finally:
+        c.close()
+
+
 @pytest.mark.differs_from_websocketd("websocketd dies of the first SIGTERM")
 @pytest.mark.timeout(30)
 def test_a_second_sigterm_ends_a_slow_graceful_stop_at_once(start_server, stray):
@@ -233,11 +244,11 @@ def test_a_second_sigterm_ends_a_slow_graceful_stop_at_once(start_server, stray)
         srv.proc.send_signal(signal.SIGTERM)
         assert srv.wait_log("Received SIGTERM", timeout=5), srv.log()
         assert srv.proc.poll() is None, "the graceful stop ended before the second signal"
-        t0 = time.monotonic()
         srv.proc.send_signal(signal.SIGTERM)
+        # The graceful stop alone would take about 10 s: ending within 5 s
+        # is the second signal at work (a hang bound, not a speed).
         rc = srv.returncode = srv.proc.wait(timeout=5)  # asked to exit: not a crash
-        took = time.monotonic() - t0
-        assert rc == 0 and took < 3.0, f"exit status {rc} after {took:.2f}s"
+        assert rc == 0, f"exit status {rc}"
         assert "Second signal: exiting now" in srv.log()
         assert wsb.wait_pid_gone(pid, 3) is not None, f"child {pid} survived the server"
     finally:
@@ -249,7 +260,7 @@ def test_new_connection_after_child_exit(start_server):
     for i in range(3):
         with wsb.RawWS(srv.port) as c:
             c.send_text(f"round {i}")
-            got, _ = collect_until_end(c, timeout=5)
+            got, _ = c.messages_until_end(timeout=5)
             assert got == [f"round {i}".encode()]
 
 
@@ -273,19 +284,17 @@ def test_client_close_during_output_flood(start_server, stray):
         for _ in range(50):
             assert c.recv_message(timeout=5)[0] == wsb.OP_TEXT
         c.send_close(1000)
-        t0 = time.monotonic()
         try:
             code, _, _ = c.expect_close(timeout=10)  # skips queued data
         except wsb.Closed:
             pytest.fail("TCP closed without answering the close frame")
         assert code == 1000
-        assert time.monotonic() - t0 < 5
         # Data frames sent after our close are ignored, and TCP ends.
         with __import__("contextlib").suppress(OSError):
             c.send_text("after close")
         assert c.wait_eof(5)
-    # The server survives the abandoned flood (the fixture also checks this).
-    time.sleep(0.1)
+    # The server survives the abandoned flood: it still answers.
+    assert wsb.http_request(srv.port, "/", connection_close=True).status == 404
     assert srv.proc.poll() is None
 
 
@@ -295,12 +304,10 @@ def test_child_closing_stdout_ends_session_and_child(start_server, stray):
     with wsb.RawWS(srv.port) as c:
         (pid,) = read_pid_line(c)
         stray.add(pid)
-        t0 = time.monotonic()
         try:
-            c.expect_close(timeout=5)
+            c.expect_close(timeout=5)  # the hang bound
         except wsb.Closed:
             pass  # websocketd: TCP close without a close frame
-        assert time.monotonic() - t0 < 3, "session outlived the child's stdout by 3 s"
     assert wsb.wait_pid_gone(pid, 3) is not None, "child that closed stdout was not ended"
 
 
@@ -324,10 +331,9 @@ def test_server_closes_tcp_when_client_never_answers_close(start_server):
         assert c.recv_message(timeout=5) == (wsb.OP_TEXT, b"only line")
         code, _, _ = c.expect_close(timeout=5)
         assert code == 1000
-        t0 = time.monotonic()
-        # We never send our close frame: the server must still end TCP.
+        # We never send our close frame: the server must still end TCP (its
+        # close-handshake timer is 2 s; 8 s is the hang bound).
         assert c.wait_eof(8), "server kept TCP open waiting for our close frame"
-        assert time.monotonic() - t0 < 8
 
 
 @pytest.mark.timeout(30)
@@ -344,5 +350,5 @@ def test_maxforks_slot_released_when_child_exits_by_itself(start_server):
                 time.sleep(0.05)
         with c:
             c.send_text(f"r{i}")
-            got, _ = collect_until_end(c, timeout=5)
+            got, _ = c.messages_until_end(timeout=5)
             assert got == [f"r{i}".encode()]

@@ -100,8 +100,6 @@ def test_unpacked_binary_serves_a_packaged_example(unpacked, start_server):
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.skipif(shutil.which("man") is None or shutil.which("groff") is None,
-                    reason="man/groff not installed")
 def test_packaged_man_page_renders_every_option(unpacked):
     page = unpacked / "usr" / "share" / "man" / "man1" / "wsbridge.1.gz"
     # groff's own check: -ww enables every warning, -z discards the output.

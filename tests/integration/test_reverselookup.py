@@ -161,6 +161,24 @@ class ResolverServer:
         return self.proc.returncode
 
 
+@pytest.fixture
+def resolver_server(bin_path, tmp_path):
+    """Factory: resolver_server(resolver_timeout, command=None) -> a running
+    ResolverServer. At teardown each must exit 0 on SIGTERM, as the
+    start_server fixture's servers must."""
+    started = []
+
+    def start(resolver_timeout, command=None):
+        server = ResolverServer(bin_path, tmp_path, resolver_timeout, command)
+        started.append(server)
+        return server
+
+    yield start
+    bad = [f"exit status {status}:\n{server.log()}"
+           for server, status in ((server, server.stop()) for server in started) if status != 0]
+    assert not bad, "server did not exit cleanly: " + "\n".join(bad)
+
+
 def wait_queried(dns, addresses, timeout):
     deadline = time.monotonic() + timeout
     while not all(dns.queried(a) for a in addresses) and time.monotonic() < deadline:
@@ -169,8 +187,8 @@ def wait_queried(dns, addresses, timeout):
 
 
 @pytest.mark.timeout(90)
-def test_lookups_waiting_on_dns_hold_up_nobody_else(bin_path, tmp_path, silent_dns):
-    server = ResolverServer(bin_path, tmp_path, RESOLVER_TIMEOUT)
+def test_lookups_waiting_on_dns_hold_up_nobody_else(silent_dns, resolver_server):
+    server = resolver_server(RESOLVER_TIMEOUT)
     slow, fast = [], None
     try:
         slow = [upgrade_from(address, server.port) for address in SLOW_CLIENTS]
@@ -194,17 +212,16 @@ def test_lookups_waiting_on_dns_hold_up_nobody_else(bin_path, tmp_path, silent_d
     finally:
         for s in slow + ([fast] if fast else []):
             s.close()
-        server.stop()
 
 
 
 @pytest.mark.timeout(90)
-def test_clients_from_one_address_share_one_lookup(bin_path, tmp_path, silent_dns):
+def test_clients_from_one_address_share_one_lookup(silent_dns, resolver_server):
     """More clients from one address than there are lookup threads: they
     share one resolver call, so they neither fill the threads nor hold up a
     client from elsewhere, and each still gets its answer."""
     crowd, alone = SLOW_CLIENTS[0], SLOW_CLIENTS[1]
-    server = ResolverServer(bin_path, tmp_path, RESOLVER_TIMEOUT, command=["/bin/cat"])
+    server = resolver_server(RESOLVER_TIMEOUT, command=["/bin/cat"])
     clients, fast = [], None
     try:
         # The one client from `alone` shows how many queries one lookup makes.
@@ -225,15 +242,14 @@ def test_clients_from_one_address_share_one_lookup(bin_path, tmp_path, silent_dn
     finally:
         for s in clients + ([fast] if fast else []):
             s.close()
-        server.stop()
 
 @pytest.mark.differs_from_websocketd("websocketd dies of SIGTERM")
 @pytest.mark.timeout(60)
-def test_sigterm_does_not_wait_for_a_lookup(bin_path, tmp_path, silent_dns):
+def test_sigterm_does_not_wait_for_a_lookup(silent_dns, resolver_server):
     """A lookup nobody wants any more is dropped, not waited for: SIGTERM
     while one waits on DNS stops the server at once (it used to wait for the
     resolver to give up)."""
-    server = ResolverServer(bin_path, tmp_path, LONG_RESOLVER_TIMEOUT)
+    server = resolver_server(LONG_RESOLVER_TIMEOUT)
     pending = None
     try:
         pending = upgrade_from(SLOW_CLIENTS[0], server.port)
@@ -247,16 +263,15 @@ def test_sigterm_does_not_wait_for_a_lookup(bin_path, tmp_path, silent_dns):
     finally:
         if pending:
             pending.close()
-        server.stop()
 
 
 @pytest.mark.differs_from_websocketd("websocketd notices a client that left only once its lookup is over")
 @pytest.mark.timeout(60)
-def test_the_socket_is_read_during_a_lookup(bin_path, tmp_path, silent_dns):
+def test_the_socket_is_read_during_a_lookup(silent_dns, resolver_server):
     """A client that leaves while its name is looked up is seen at once: no
     child is started for it. One that sends a message meanwhile has it
     delivered once its session starts."""
-    server = ResolverServer(bin_path, tmp_path, RESOLVER_TIMEOUT, command=["/bin/cat"])
+    server = resolver_server(RESOLVER_TIMEOUT, command=["/bin/cat"])
     leaving = staying = None
     try:
         leaving = upgrade_from(SLOW_CLIENTS[0], server.port)
@@ -273,17 +288,18 @@ def test_the_socket_is_read_during_a_lookup(bin_path, tmp_path, silent_dns):
             assert chunk, f"closed before the echo: {data!r}"
             data += chunk
         # The leaving client's lookup began first, so it has ended by now;
-        # a moment more for its (dropped) answer to reach the loop.
-        time.sleep(0.5)
-        connects = [line for line in server.log().splitlines() if line.endswith("| CONNECT")]
-        assert any(f"remote:'{SLOW_CLIENTS[1]}'" in line for line in connects), connects
-        assert not any(f"remote:'{SLOW_CLIENTS[0]}'" in line for line in connects), \
-            f"a child was started for a client that had left: {connects}"
+        # its (dropped) answer may still be on its way to the loop, so no
+        # child may show up for it over a while.
+        def connects():
+            return [line for line in server.log().splitlines() if line.endswith("| CONNECT")]
+
+        assert any(f"remote:'{SLOW_CLIENTS[1]}'" in line for line in connects()), connects()
+        assert wsb.holds_for(lambda: not any(f"remote:'{SLOW_CLIENTS[0]}'" in line for line in connects()),
+                             2.0), f"a child was started for a client that had left: {connects()}"
     finally:
         for s in (leaving, staying):
             if s:
                 s.close()
-        server.stop()
 
 @pytest.mark.differs_from_websocketd("websocketd has no --trusted-proxy")
 @pytest.mark.timeout(60)

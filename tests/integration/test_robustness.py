@@ -93,6 +93,19 @@ def test_header_ws_sets_subprotocol(start_server):
         assert c.recv_message(timeout=5) == (wsb.OP_TEXT, b"proto")
 
 
+def test_header_goes_on_101_responses_only(start_server):
+    # Documented: --header adds to upgrade (101) responses, repeatable, as
+    # websocketd 0.4.1 does; plain HTTP answers do not carry it.
+    srv = start_server([script("echo.sh")], flags=["--header=X-Extra: one", "--header=X-Other: two"])
+    with wsb.RawWS(srv.port) as c:
+        assert c.response.header("x-extra") == "one", c.response
+        assert c.response.header("x-other") == "two", c.response
+        c.send_text("with headers")
+        assert c.recv_message(timeout=5) == (wsb.OP_TEXT, b"with headers")
+    r = wsb.http_request(srv.port, "/", connection_close=True)
+    assert r.status == 404 and r.header("x-extra") is None, r
+
+
 def test_long_stdout_line_is_one_message(start_server):
     srv = start_server([script("long_line.sh"), "300000"])
     with wsb.RawWS(srv.port) as c:
@@ -149,8 +162,10 @@ def test_child_exiting_while_client_floods(start_server):
                     c.send_text(f"flood {i} " + "x" * 200)
             except (BrokenPipeError, ConnectionResetError, socket.timeout):
                 pass
-            # Whatever happens to the flood, the session ends and the server lives.
-            c.wait_eof(5)
+            # Whatever happens to the flood, the session ends (the close
+            # handshake's 2 s timer at the latest; 10 s is the hang bound)
+            # and the server lives.
+            assert c.wait_eof(10), "the connection outlived its child"
     with wsb.RawWS(srv.port) as c:
         c.send_text("fresh")
         assert c.recv_message(timeout=5) == (wsb.OP_TEXT, b"fresh")

@@ -107,6 +107,7 @@ def test_spawner_ends_with_the_server(start_server, how):
     else:
         # The kernel ends it (PR_SET_PDEATHSIG), even though the server had
         # no chance to.
+        srv.expect_exit(-signal.SIGKILL)
         srv.proc.kill()
         srv.proc.wait(timeout=5)
         srv.returncode = srv.proc.returncode
@@ -151,8 +152,8 @@ def test_a_command_that_cannot_run_gets_500_and_leaves_no_zombie(start_server, t
         resp = wsb.http_exchange(srv.port, wsb.upgrade_request(srv.port))
         assert resp.status == 500, resp
         assert b"Permission denied" in resp.body
-    time.sleep(0.2)
-    assert procstat.children_of(srv.pid) == {}, "a child whose exec failed was not reaped"
+    assert wsb.wait_until(lambda: procstat.children_of(srv.pid) == {}, 5), \
+        f"a child whose exec failed was not reaped: {procstat.children_of(srv.pid)}"
 
 
 def signal_state(pid):
@@ -163,6 +164,16 @@ def signal_state(pid):
             key, _, value = line.partition(":")
             fields[key] = int(value.strip(), 16) if key in ("SigIgn", "SigBlk", "SigCgt") else None
     return fields["SigIgn"], fields["SigBlk"], fields["SigCgt"]
+
+
+def signals_pending(pid):
+    """True while a signal waits to be delivered to pid (false once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return any(line.startswith(("SigPnd:", "ShdPnd:")) and int(line.split()[1], 16)
+                       for line in f)
+    except OSError:
+        return False
 
 
 # Signals 1-31; glibc's own real-time signals 32 and 33 may be ignored on the
@@ -195,7 +206,8 @@ def test_the_spawner_survives_sigint_and_sighup(start_server, stray):
     spawner = running_spawner(srv.pid)
     os.kill(spawner, signal.SIGINT)
     os.kill(spawner, signal.SIGHUP)
-    time.sleep(0.2)
+    # Once neither is pending any more, each has done whatever it does.
+    assert wsb.wait_until(lambda: not signals_pending(spawner), 5), "the signals stayed pending"
     assert procstat.spawner_of(srv.pid) == spawner
     c = wsb.RawWS(srv.port)
     stray.add(read_pid(c))

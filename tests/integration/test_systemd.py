@@ -109,10 +109,11 @@ def test_shutdown_timeout_bounds_the_graceful_stop(start_server, stray):
         pid = int(c.recv_message(timeout=5)[1])
         stray.add(pid)
         t0 = time.monotonic()
+        # Without the deadline the child is killed only after about 15.85 s
+        # (0.85 + 3 x 5 s): stopping within 10 s is the deadline at work.
         assert srv.terminate(timeout=10) == 0
         elapsed = time.monotonic() - t0
-    # Without the deadline the child is killed only after about 15.85 s
-    # (0.85 + 3 x 5 s); the upper bound leaves room for a sanitizer's exit.
-    assert 0.8 < elapsed < 6.0, elapsed
+    assert elapsed > 0.8, f"stopped after {elapsed:.2f}s, before the 1 s deadline"
+    assert "at the shutdown deadline" in srv.log(), srv.log()
     # Nothing outlives the server: the stubborn child was SIGKILLed and reaped.
     assert wsb.wait_pid_gone(pid, 2) is not None

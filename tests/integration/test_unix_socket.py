@@ -72,8 +72,9 @@ def unix_server(bin_path, tmp_path):
         return s
 
     yield start
-    for s in started:
-        s.stop()
+    # As the start_server fixture: each must exit 0 on SIGTERM.
+    statuses = [s.stop() for s in started]
+    assert all(status == 0 for status in statuses), f"exit statuses on SIGTERM: {statuses}"
 
 
 async def unix_echo(path, text):

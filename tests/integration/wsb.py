@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import errno
 import hashlib
 import os
 import random
@@ -118,6 +117,29 @@ def wait_pid_gone(pid: int, timeout: float) -> float | None:
     return None if pid_alive(pid) else time.monotonic() - start
 
 
+def wait_until(predicate, timeout: float, interval: float = 0.02) -> bool:
+    """Polls predicate until it holds (True) or timeout passes (False): for
+    what must happen eventually, instead of a sleep that guesses how long."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return predicate()
+        time.sleep(interval)
+    return True
+
+
+def holds_for(predicate, seconds: float, interval: float = 0.02) -> bool:
+    """True when predicate holds at every poll for `seconds`; False at the
+    first poll where it does not. For what must not happen: a late event is
+    caught anywhere in the window, and an early one at once."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not predicate():
+            return False
+        time.sleep(interval)
+    return predicate()
+
+
 class StrayPids:
     """Pids of children our test scripts reported (e.g. grandchildren).
 
@@ -155,6 +177,38 @@ class ServerStartError(RuntimeError):
     pass
 
 
+# What the sanitizer stages (scripts/test-asan.sh, test-tsan.sh) set for every
+# process they run: where reports go and which exit status a report causes.
+SANITIZER_VARIABLES = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS")
+
+# How long a server may take to exit on SIGTERM at teardown: the default
+# --shutdown-timeout (10 s with --closems=0) and room for a sanitizer's exit
+# report. A hang bound only; a server that needs it has a bug anyway.
+TEARDOWN_SECONDS = 20.0
+
+
+def server_environment(env: dict | None) -> dict:
+    """The environment to start a server under test with: `env` (the test's
+    own, replacing ours) or ours, and in both cases the sanitizer variables we
+    run under, so that a sanitized server's reports reach their log files
+    whatever environment the test gives it. The server passes none of them to
+    its children unless --passenv names them."""
+    result = dict(os.environ) if env is None else dict(env)
+    for name in SANITIZER_VARIABLES:
+        if name in os.environ and name not in result:
+            result[name] = os.environ[name]
+    return result
+
+
+def exit_status_name(status: int | None) -> str:
+    if status is None:
+        return f"still running after SIGTERM and {TEARDOWN_SECONDS:.0f} s (killed)"
+    if status < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-status).name}"
+    return f"exit status {status}"
+
+
 class Server:
     """One server process (wsbridge or websocketd) on 127.0.0.1:<free port>.
 
@@ -179,6 +233,28 @@ class Server:
         self.stdout_path = ""
         self.stderr_path = ""
         self.returncode: int | None = None
+        # Exit statuses the test expects at the end; anything else (a crash on
+        # SIGTERM, a sanitizer's exit status, a hang) fails it at teardown.
+        self.expected_exit: set[int] = {0}
+        self.needed_kill = False  # SIGTERM was not enough
+
+    def expect_exit(self, *statuses: int) -> None:
+        """Declare the exit statuses this test ends the server with, e.g.
+        -signal.SIGKILL for a test that kills it."""
+        self.expected_exit = set(statuses)
+
+    def exit_problem(self) -> str | None:
+        """Why the way the server ended is wrong, or None when it is as
+        expected. websocketd (the reference) dies of SIGTERM by design: only
+        wsbridge is held to a clean exit."""
+        if self.proc is None or is_websocketd(self.binary):
+            return None
+        if self.returncode in self.expected_exit and not self.needed_kill:
+            return None
+        status = None if self.needed_kill else self.returncode
+        return (f"{self.name} ({' '.join(self.argv(self.port))}) ended with "
+                f"{exit_status_name(status)}, expected "
+                f"{sorted(self.expected_exit)}\n{self.stderr()[-3000:]}")
 
     @property
     def pid(self) -> int:
@@ -202,7 +278,9 @@ class Server:
             tag = f"{self.name}-{port}-{attempt}"
             self.stdout_path = os.path.join(self.workdir, f"{tag}.stdout")
             self.stderr_path = os.path.join(self.workdir, f"{tag}.stderr")
-            env = dict(os.environ) if self.env is None else dict(self.env)
+            env = server_environment(self.env)
+            self.returncode = None
+            self.needed_kill = False
             with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
                 self.proc = subprocess.Popen(self.argv(port), stdin=subprocess.DEVNULL,
                                              stdout=out, stderr=err, env=env,
@@ -270,6 +348,7 @@ class Server:
                 self.returncode = self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.returncode = None
+                self.needed_kill = True
                 with contextlib.suppress(ProcessLookupError):
                     self.proc.kill()
                 self.proc.wait(timeout=5)
@@ -277,12 +356,16 @@ class Server:
             self.returncode = self.proc.returncode
         return self.returncode
 
-    def stop(self):
-        if self.proc is not None and self.returncode is None and self.proc.poll() is None:
-            self.terminate(timeout=3.0)
-        elif self.proc is not None:
-            with contextlib.suppress(Exception):
-                self.proc.wait(timeout=1)
+    def stop(self) -> int | None:
+        """SIGTERM unless it has already ended; its exit status (None if it
+        had to be killed)."""
+        if self.proc is None:
+            return self.returncode
+        if self.proc.poll() is None:
+            return self.terminate(timeout=TEARDOWN_SECONDS)
+        if self.returncode is None and not self.needed_kill:
+            self.returncode = self.proc.returncode
+        return self.returncode
 
 
 def run_cli(binary: str, args: list[str], timeout: float = 5.0, env=None,
@@ -661,6 +744,22 @@ class RawWS:
             if not skip_data:
                 raise AssertionError(f"expected close, got {msg!r}")
             seen.append(msg)
+
+    def messages_until_end(self, limit: int = 100000, timeout: float = 20.0):
+        """Data payloads until the server closes, by a close frame or by
+        ending TCP; returns (payloads, close code or None without a frame).
+        More than `limit` messages fail (a runaway); timeout is for the lot."""
+        out = []
+        deadline = time.monotonic() + timeout
+        for _ in range(limit + 1):
+            try:
+                msg = self.recv_message(timeout=max(0.1, deadline - time.monotonic()))
+            except Closed:
+                return out, None
+            if msg[0] == "close":
+                return out, msg[1]
+            out.append(msg[1])
+        raise AssertionError(f"more than {limit} messages before the end")
 
     def wait_eof(self, timeout: float = 5.0) -> bool:
         """True when the server closes TCP within timeout (data is discarded)."""

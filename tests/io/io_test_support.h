@@ -24,9 +24,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
-#include "net/child_pipes.h"
 #include "net/uv_cast.h"
 #include "proc/spawn.h"
 
@@ -166,8 +166,8 @@ struct Outcome {
 };
 
 // The server's ends of a spawned child's three pipes, opened the way the
-// server opens them (net::open_child_pipes); stdout and stderr are read to
-// end of file.
+// server opens them (net::ChildSession::start); stdout and stderr are read
+// to end of file.
 struct ChildIo {
   uv_pipe_t in{}, out{}, err{};
   bool in_closed = true, out_closed = true, err_closed = true;
@@ -177,8 +177,13 @@ struct ChildIo {
 
   // The handles own the descriptors from here on.
   void open(uv_loop_t* loop, wsbridge::proc::SpawnedChild& child) {
-    wsbridge::net::open_child_pipes(loop, child, this, {&in, &in_closed}, {&out, &out_closed},
-                                    {&err, &err_closed});
+    for (auto [pipe, closed, fd] : {std::tuple{&in, &in_closed, child.stdin_fd}, std::tuple{&out, &out_closed, child.stdout_fd},
+                                    std::tuple{&err, &err_closed, child.stderr_fd}}) {
+      REQUIRE(uv_pipe_init(loop, pipe, 0) == 0);
+      pipe->data = this;
+      *closed = false;
+      REQUIRE(uv_pipe_open(pipe, fd) == 0);
+    }
     child.stdin_fd = child.stdout_fd = child.stderr_fd = -1;
     REQUIRE(uv_read_start(as_stream(&out), alloc_read_buffer, &ChildIo::on_read) == 0);
     REQUIRE(uv_read_start(as_stream(&err), alloc_read_buffer, &ChildIo::on_read) == 0);

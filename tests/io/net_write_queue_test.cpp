@@ -236,10 +236,13 @@ TEST_CASE("a write to a peer that closed reports EPIPE to the owner, once, and d
   QueuedPipe p(loop.get());
   const std::string data = pattern(300 * KiB, 5);
 
-  SECTION("closed before the write: uv_try_write fails at once") {
+  SECTION("closed before the write: uv_try_write fails at once, reported on the next turn") {
     p.reader.close();
     REQUIRE(loop.run_until([&] { return p.reader.closed; }));
     CHECK_FALSE(p.queue.write(data.data(), 100));
+    // Not from inside write(): the caller's state is not changed under it.
+    CHECK(p.owner.errors == 0);
+    REQUIRE(loop.run_until([&] { return p.owner.errors > 0; }));
     CHECK(p.owner.errors == 1);
     CHECK(p.owner.last_error == UV_EPIPE);
   }
@@ -261,6 +264,25 @@ TEST_CASE("a write to a peer that closed reports EPIPE to the owner, once, and d
   CHECK(p.owner.finished == 0);
   CHECK(p.owner.errors == 1);
   CHECK(p.owner.drained == 0);
+
+  p.close_all();
+  REQUIRE(loop.run_until([&] { return p.all_closed(); }));
+  loop.close_and_check();
+}
+
+TEST_CASE("a failure found inside write() is not reported once the owner has closed the stream",
+          "[net_write_queue_test]") {
+  TestLoop loop;
+  QueuedPipe p(loop.get());
+  p.reader.close();
+  REQUIRE(loop.run_until([&] { return p.reader.closed; }));
+  const std::string data = pattern(100, 7);
+  CHECK_FALSE(p.queue.write(data.data(), data.size()));
+  // The owner closes its stream before the loop turns (it knows why).
+  p.close_writer();
+  REQUIRE(loop.run_until([&] { return p.writer_closed; }));
+  CHECK(p.queue.failed());
+  CHECK(p.owner.errors == 0);
 
   p.close_all();
   REQUIRE(loop.run_until([&] { return p.all_closed(); }));

@@ -1,5 +1,5 @@
 // spawn_child and its helpers with real programs: the child's pipes are
-// opened on a loop as the server opens them (net::open_child_pipes), and
+// opened on a loop as the server opens them (net::ChildSession::start), and
 // what a child sees of itself (descriptors, process group, signal state)
 // is read from /proc.
 #include <fcntl.h>

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "split_plans.h"
 #include "wsbridge/ws/frame_decoder.h"
 
 using namespace wsbridge::ws;
@@ -86,73 +87,43 @@ std::string run(const Bytes& input, const std::vector<std::size_t>& pieces, bool
     pending_payload.clear();
     in_payload = false;
   };
-  std::size_t pos = 0;
-  for (std::size_t n : pieces) {
-    // A separate heap copy per piece, so ASan catches reads past its end.
-    Bytes piece(input.begin() + static_cast<std::ptrdiff_t>(pos),
-                input.begin() + static_cast<std::ptrdiff_t>(pos + n));
-    pos += n;
-    std::size_t off = 0;
-    for (;;) {
-      std::size_t used = 12345;
-      const auto ev = decoder.next(piece.data() + off, piece.size() - off, used);
-      REQUIRE(used <= piece.size() - off);
-      off += used;
-      if (ev.kind == Kind::NeedMore) {
-        REQUIRE(off == piece.size());
-        break;
-      }
-      if (ev.kind == Kind::Payload) {
-        REQUIRE(ev.size > 0);
-        REQUIRE(ev.data >= piece.data());
-        REQUIRE(ev.data + ev.size <= piece.data() + piece.size());
-        pending_payload.append(reinterpret_cast<const char*>(ev.data), ev.size);
-        in_payload = true;
-        continue;
-      }
-      flush();
-      if (ev.kind == Kind::FrameStart) {
-        log << "start fin=" << ev.header.fin << " op=" << static_cast<int>(ev.header.opcode)
-            << " masked=" << ev.header.masked << " len=" << ev.header.payload_length << "|";
-      } else if (ev.kind == Kind::FrameEnd) {
-        log << "end|";
-      } else {
-        REQUIRE(ev.kind == Kind::Error);
-        log << "error " << describe(ev.error) << "|";
-        // Sticky: the same error again, consuming nothing.
-        std::uint8_t more[4] = {0x81, 0x80, 0, 0};
-        std::size_t used_after = 99;
-        const auto again = decoder.next(more, sizeof more, used_after);
-        CHECK(again.kind == Kind::Error);
-        CHECK(again.error == ev.error);
-        CHECK(used_after == 0);
-        return log.str();
-      }
+  using wsbridge::test::Fed;
+  const bool ended = wsbridge::test::feed_pieces(input, pieces, [&](std::uint8_t* data, std::size_t size,
+                                                              std::size_t& used) {
+    const auto ev = decoder.next(data, size, used);
+    if (ev.kind == Kind::NeedMore) return Fed::NeedMore;
+    if (ev.kind == Kind::Payload) {
+      REQUIRE(ev.size > 0);
+      REQUIRE(ev.data >= data);
+      REQUIRE(ev.data + ev.size <= data + size);
+      pending_payload.append(reinterpret_cast<const char*>(ev.data), ev.size);
+      in_payload = true;
+      return Fed::Again;
     }
-  }
+    flush();
+    if (ev.kind == Kind::FrameStart) {
+      log << "start fin=" << ev.header.fin << " op=" << static_cast<int>(ev.header.opcode)
+          << " masked=" << ev.header.masked << " len=" << ev.header.payload_length << "|";
+      return Fed::Again;
+    }
+    if (ev.kind == Kind::FrameEnd) {
+      log << "end|";
+      return Fed::Again;
+    }
+    REQUIRE(ev.kind == Kind::Error);
+    log << "error " << describe(ev.error) << "|";
+    // Sticky: the same error again, consuming nothing.
+    std::uint8_t more[4] = {0x81, 0x80, 0, 0};
+    std::size_t used_after = 99;
+    const auto again = decoder.next(more, sizeof more, used_after);
+    CHECK(again.kind == Kind::Error);
+    CHECK(again.error == ev.error);
+    CHECK(used_after == 0);
+    return Fed::Stop;
+  });
+  if (!ended) return log.str();
   flush();
   return log.str();
-}
-
-std::vector<std::vector<std::size_t>> split_plans(std::size_t n, std::uint32_t seed, bool every_split = true) {
-  std::vector<std::vector<std::size_t>> plans;
-  plans.push_back({n});
-  plans.push_back(std::vector<std::size_t>(n, 1));
-  if (every_split) {
-    for (std::size_t k = 1; k < n; ++k) plans.push_back({k, n - k});
-  }
-  std::mt19937 rng(seed);
-  for (int r = 0; r < 25; ++r) {
-    std::vector<std::size_t> plan;
-    std::size_t left = n;
-    while (left > 0) {
-      const std::size_t take = std::min<std::size_t>(left, 1 + rng() % 17);
-      plan.push_back(take);
-      left -= take;
-    }
-    plans.push_back(plan);
-  }
-  return plans;
 }
 
 // Runs every split plan and checks each gives the whole-input transcript,
@@ -161,7 +132,7 @@ void check_all_splits(const Bytes& input, const std::string& expected, bool requ
   const std::string whole = run(input, {input.size()}, require_mask);
   CHECK(whole == expected);
   std::uint32_t seed = static_cast<std::uint32_t>(input.size()) * 7919u + 17u;
-  for (const auto& plan : split_plans(input.size(), seed, input.size() <= 2048)) {
+  for (const auto& plan : wsbridge::test::split_plans(input.size(), seed, {input.size() <= 2048, 25, 17})) {
     INFO("pieces: " << plan.size() << " first: " << plan.front());
     REQUIRE(run(input, plan, require_mask) == expected);
   }

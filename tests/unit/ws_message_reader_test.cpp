@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "split_plans.h"
 #include "wsbridge/ws/message_reader.h"
 
 using namespace wsbridge::ws;
@@ -83,33 +84,19 @@ std::string describe_event(const MessageReader::Event& ev) {
 // the reader repeats it.
 std::string run(MessageReader& reader, const Bytes& input, const std::vector<std::size_t>& pieces) {
   std::string log;
-  std::size_t pos = 0;
-  for (std::size_t n : pieces) {
-    Bytes piece(input.begin() + static_cast<std::ptrdiff_t>(pos),
-                input.begin() + static_cast<std::ptrdiff_t>(pos + n));
-    pos += n;
-    std::size_t off = 0;
-    for (;;) {
-      std::size_t used = 777;
-      const auto ev = reader.next(piece.data() + off, piece.size() - off, used);
-      REQUIRE(used <= piece.size() - off);
-      off += used;
-      if (ev.kind == Kind::NeedMore) {
-        REQUIRE(off == piece.size());
-        break;
-      }
-      log += describe_event(ev);
-      if (ev.kind == Kind::Error) {
-        Bytes more = text("more");
-        std::size_t used_after = 5;
-        const auto again = reader.next(more.data(), more.size(), used_after);
-        CHECK(again.kind == Kind::Error);
-        CHECK(again.error == ev.error);
-        CHECK(used_after == 0);
-        return log;
-      }
-    }
-  }
+  wsbridge::test::feed_pieces(input, pieces, [&](std::uint8_t* data, std::size_t size, std::size_t& used) {
+    const auto ev = reader.next(data, size, used);
+    if (ev.kind == Kind::NeedMore) return wsbridge::test::Fed::NeedMore;
+    log += describe_event(ev);
+    if (ev.kind != Kind::Error) return wsbridge::test::Fed::Again;
+    Bytes more = text("more");
+    std::size_t used_after = 5;
+    const auto again = reader.next(more.data(), more.size(), used_after);
+    CHECK(again.kind == Kind::Error);
+    CHECK(again.error == ev.error);
+    CHECK(used_after == 0);
+    return wsbridge::test::Fed::Stop;
+  });
   return log;
 }
 
@@ -118,31 +105,10 @@ std::string run(const Bytes& input, const std::vector<std::size_t>& pieces, std:
   return run(reader, input, pieces);
 }
 
-std::vector<std::vector<std::size_t>> split_plans(std::size_t n, std::uint32_t seed, bool every_split) {
-  std::vector<std::vector<std::size_t>> plans;
-  plans.push_back({n});
-  plans.push_back(std::vector<std::size_t>(n, 1));
-  if (every_split) {
-    for (std::size_t k = 1; k < n; ++k) plans.push_back({k, n - k});
-  }
-  std::mt19937 rng(seed);
-  for (int r = 0; r < 25; ++r) {
-    std::vector<std::size_t> plan;
-    std::size_t left = n;
-    while (left > 0) {
-      const std::size_t take = std::min<std::size_t>(left, 1 + rng() % 23);
-      plan.push_back(take);
-      left -= take;
-    }
-    plans.push_back(plan);
-  }
-  return plans;
-}
-
 void check_all_splits(const Bytes& input, const std::string& expected, std::uint64_t max = 0) {
   CHECK(run(input, {input.size()}, max) == expected);
   const auto seed = static_cast<std::uint32_t>(input.size() * 31 + 5);
-  for (const auto& plan : split_plans(input.size(), seed, input.size() <= 2048)) {
+  for (const auto& plan : wsbridge::test::split_plans(input.size(), seed, {input.size() <= 2048, 25, 23})) {
     INFO("pieces " << plan.size() << " first " << plan.front());
     REQUIRE(run(input, plan, max) == expected);
   }
@@ -432,5 +398,5 @@ TEST_CASE("reader: a long random conversation, in random pieces", "[ws_message_r
     expected += pings_before + (is_binary ? "binary " : "text ") + whole + "|" + pings_after;
   }
   CHECK(run(input, {input.size()}) == expected);
-  for (const auto& plan : split_plans(input.size(), 777, false)) REQUIRE(run(input, plan) == expected);
+  for (const auto& plan : wsbridge::test::split_plans(input.size(), 777, {false, 25, 23})) REQUIRE(run(input, plan) == expected);
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "split_plans.h"
 #include "wsbridge/ws/utf8_validator.h"
 
 using wsbridge::ws::is_valid_utf8;
@@ -82,25 +83,6 @@ std::pair<bool, bool> feed_in_pieces(const std::string& s, const std::vector<std
   return {ok, v.finish()};
 }
 
-std::vector<std::vector<std::size_t>> split_plans(std::size_t n, std::uint32_t seed) {
-  std::vector<std::vector<std::size_t>> plans;
-  plans.push_back({n});
-  plans.push_back(std::vector<std::size_t>(n, 1));
-  for (std::size_t k = 1; k < n; ++k) plans.push_back({k, n - k});
-  std::mt19937 rng(seed);
-  for (int r = 0; r < 20; ++r) {
-    std::vector<std::size_t> plan;
-    std::size_t left = n;
-    while (left > 0) {
-      const std::size_t take = std::min<std::size_t>(left, 1 + rng() % 9);
-      plan.push_back(take);
-      left -= take;
-    }
-    plans.push_back(plan);
-  }
-  return plans;
-}
-
 struct Vector {
   const char* name;
   std::string data;
@@ -168,7 +150,7 @@ TEST_CASE("UTF-8 vectors, fed whole, byte by byte and in every split", "[ws_utf8
     INFO(vec.name);
     REQUIRE(reference_valid(vec.data) == vec.valid);  // the vectors themselves are right
     CHECK(is_valid_utf8(bytes(vec.data), vec.data.size()) == vec.valid);
-    for (const auto& plan : split_plans(vec.data.size(), seed++)) {
+    for (const auto& plan : wsbridge::test::split_plans(vec.data.size(), seed++, {true, 20, 9})) {
       const auto [fed, finished] = feed_in_pieces(vec.data, plan);
       CHECK((fed && finished) == vec.valid);
       if (vec.fail_at < 0) CHECK(fed);  // an incomplete stream is not refused early
