@@ -12,7 +12,8 @@ build_packages=(g++ cmake make pkg-config libuv1-dev libssl-dev libcli11-dev
 # clang-14 + its runtime libraries build the libFuzzer targets (scripts/fuzz.sh).
 test_packages=(python3 python3-websockets python3-pytest nodejs node-ws
                websocketd procps openssl clang-14 libclang-rt-14-dev
-               nginx haproxy dpkg-dev file systemd llvm-14 man-db groff-base)
+               nginx haproxy dpkg-dev file systemd llvm-14 man-db groff-base
+               prometheus)
 # chromium (headless) drives the --devconsole page in test_devconsole.py.
 test_packages+=(chromium)
 # nginx and haproxy sit in front of wsbridge in test_nginx.py/test_haproxy.py
@@ -23,7 +24,11 @@ test_packages+=(chromium)
 # llvm-14 gives /usr/bin/llvm-symbolizer-14, which clang-14's sanitizer
 # runtimes run to name a report's functions: without it every frame is
 # "<null>" and scripts/tsan_reports.py cannot judge a report; man-db and
-# groff-base render and check the man page (test_package.py).
+# groff-base render and check the man page (test_package.py); prometheus
+# gives promtool and a real Prometheus server for test_metrics.py (started
+# by the test on 127.0.0.1 only). Debian enables its service on install;
+# when this script installed it, the service is stopped and disabled again
+# (at the end), so the tests' dependencies leave no port open.
 
 wanted=("${build_packages[@]}")
 if [[ "${1:-}" == "--with-tests" ]]; then
@@ -56,3 +61,6 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [[ -d /run/systemd/system ]]; then
+  "${sudo_cmd[@]}" systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi

@@ -228,6 +228,15 @@ void prepare_process(const Config& config) {
   wsbridge::proc::mark_inherited_descriptors_cloexec();
 }
 
+// --metrics=HOST:PORT (its form was checked while parsing the options).
+bool listen_for_metrics(net::Server& server, const std::string& host_and_port, std::string& error) {
+  const std::size_t colon = host_and_port.rfind(':');
+  const int port = std::stoi(host_and_port.substr(colon + 1));
+  net::ListenAddress address;
+  return net::parse_listen_address(host_and_port.substr(0, colon), port, address, error) &&
+         server.listen_for_metrics(address, port, error);
+}
+
 // Signals, TLS and every listener, in that order.
 EarlyExit open_listeners(net::Server& server, const Config& config, net::ServerContext& context,
                          ListenPlan& plan) {
@@ -249,7 +258,8 @@ EarlyExit open_listeners(net::Server& server, const Config& config, net::ServerC
     listening = server.listen_unix(config.unixsocket, config.unixsocket_mode, error);
   }
   if (!listening ||
-      (config.redirport != 0 && !server.listen_for_redirects(plan.addresses, config.redirport, error))) {
+      (config.redirport != 0 && !server.listen_for_redirects(plan.addresses, config.redirport, error)) ||
+      (!config.metrics.empty() && !listen_for_metrics(server, config.metrics, error))) {
     return fatal(kExitCannotListen, "Can't start server: " + error);
   }
   return std::nullopt;
@@ -311,6 +321,7 @@ void log_what_is_served(const Config& config, const net::ServerContext& context,
   if (!config.staticdir.empty()) log_info("Serving static content from : " + config.staticdir);
   if (!config.cgidir.empty()) log_info("Serving CGI scripts from    : " + config.cgidir);
   if (!config.unixsocket.empty()) log_info("Starting WebSocket server   : unix:" + config.unixsocket);
+  if (!config.metrics.empty()) log_info("Serving metrics             : http://" + config.metrics + "/metrics");
   if (!plan.inherited.empty()) {
     log_info("Starting WebSocket server   : on " + std::to_string(plan.inherited.size()) +
              " socket(s) from systemd (socket activation)");

@@ -233,6 +233,13 @@ void add_server_options(CLI::App& app, Config& config, OptionExtras& extras) {
                  "--address=unix:PATH does the same.")
       ->type_name("PATH")
       ->transform(unix_socket_path());
+  app.add_option("--metrics", config.metrics,
+                 "Answer GET /metrics (Prometheus text format)\n"
+                 "on a plain-HTTP listener of its own at\n"
+                 "HOST:PORT, never on the serving ports. No\n"
+                 "authentication: keep it on loopback.")
+      ->type_name("HOST:PORT")
+      ->transform(metrics_address());
   app.add_option("--unixsocket-mode", extras.unixsocket_mode, "File mode of the Unix socket, octal,\nat most 7777.")
       ->type_name("MODE")
       ->transform(file_mode());

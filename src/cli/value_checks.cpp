@@ -252,6 +252,31 @@ CLI::Validator listen_address() {
   });
 }
 
+CLI::Validator metrics_address() {
+  return validator([](std::string& value) -> std::string {
+    const std::string allowed =
+        "; allowed: HOST:PORT with an IPv4 address, an IPv6 address in brackets ([::1]:9101) or a host "
+        "name, and a port from 1 to 65535";
+    const std::size_t colon = value.rfind(':');
+    if (colon == std::string::npos) return "no :PORT" + allowed;
+    const std::string host = value.substr(0, colon);
+    const std::optional<long long> port = parse_integer(value.substr(colon + 1));
+    if (!port || *port < 1 || *port > 65535) return "the port is not 1 to 65535" + allowed;
+    if (host.empty()) return "no host (the metrics have no authentication: name the interface)" + allowed;
+    if (host.front() == '[') {
+      if (host.size() < 2 || host.back() != ']' || !is_ipv6_literal(host.substr(1, host.size() - 2))) {
+        return "not an IPv6 address in brackets" + allowed;
+      }
+    } else if (is_ipv6_literal(host)) {
+      return "an IPv6 address needs brackets, e.g. [" + host + "]:" + std::to_string(*port);
+    } else if (!is_host_name(host)) {
+      return "not an address or host name" + allowed;
+    }
+    value = host + ":" + std::to_string(*port);  // the port in plain decimal, as checked
+    return {};
+  });
+}
+
 CLI::Validator unix_socket_path() {
   return validator([](std::string& value) -> std::string { return unix_path_problem(value); });
 }

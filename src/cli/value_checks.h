@@ -53,6 +53,11 @@ CLI::Validator header_line();
 // address, a host name, or unix:PATH.
 CLI::Validator listen_address();
 
+// --metrics: HOST:PORT, the host an address or a name (never empty: the
+// endpoint has no authentication, so all interfaces must be asked for by
+// name, 0.0.0.0 or [::]).
+CLI::Validator metrics_address();
+
 // --unixsocket: a path short enough for a socket address (empty: none).
 CLI::Validator unix_socket_path();
 

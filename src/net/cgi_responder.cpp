@@ -36,6 +36,7 @@ int CgiResponder::start(uv_loop_t* loop, const std::string& script, std::vector<
                         std::uint64_t body_length, bool head_request, std::string_view early_body) noexcept {
   head_request_ = head_request;
   body_remaining_ = body_length;
+  requested_at_ns_ = uv_hrtime();
   auto launch = std::unique_ptr<ChildLaunch>(new (std::nothrow) ChildLaunch);
   try {
     if (!launch) throw std::bad_alloc();
@@ -80,7 +81,7 @@ void CgiResponder::on_child_launched() noexcept {
     close_without_child();
     return;
   }
-  child_.start(idle_timer_.loop, launch->child);
+  child_.start(idle_timer_.loop, launch->child, requested_at_ns_);
   log::append_field(log_fields_, "pid", std::to_string(launch->child.pid));
   // No body: the script sees EOF at once.
   if (body_remaining_ == 0) child_.close_stdin();

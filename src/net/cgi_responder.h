@@ -108,6 +108,7 @@ class CgiResponder final : private ChildSession::Owner, private ChildLaunch::Own
   std::unique_ptr<ChildLaunch> launch_;  // while the script is being started
   bridge::CgiResponseParser parser_;
   std::uint64_t body_remaining_ = 0;
+  std::uint64_t requested_at_ns_ = 0;  // uv_hrtime at start(), for the metrics
   bool head_request_ = false;
   bool head_sent_ = false;
   bool response_done_ = false;

@@ -1,6 +1,7 @@
 #include "net/child_session.h"
 
 #include <signal.h>
+#include <sys/wait.h>
 
 #include "log/logger.h"
 #include "net/uv_cast.h"
@@ -9,8 +10,14 @@ namespace wsbridge::net {
 
 using log::LogLevel;
 
-void ChildSession::start(uv_loop_t* loop, const proc::SpawnedChild& spawned) noexcept {
+void ChildSession::start(uv_loop_t* loop, const proc::SpawnedChild& spawned,
+                         std::uint64_t requested_at_ns) noexcept {
   started_ = true;
+  metrics::LoopMetrics& metrics = context_.metrics;
+  ++metrics.programs_started;
+  ++metrics.programs_running;
+  const std::uint64_t now_ns = uv_hrtime();
+  metrics.program_start_duration.observe(now_ns > requested_at_ns ? (now_ns - requested_at_ns) / 1000 : 0);
   open_pipe(loop, stdin_pipe_, stdin_closed_, spawned.stdin_fd);
   open_pipe(loop, stdout_pipe_, stdout_closed_, spawned.stdout_fd);
   open_pipe(loop, stderr_pipe_, stderr_closed_, spawned.stderr_fd);
@@ -99,6 +106,7 @@ void ChildSession::on_stderr_read(uv_stream_t* stream, ssize_t nread, const uv_b
 void ChildSession::pause_stdout() noexcept {
   if (stdout_paused_ || stdout_closed_) return;
   stdout_paused_ = true;
+  ++context_.metrics.backpressure_pauses[static_cast<std::size_t>(metrics::Direction::ToClient)];
   uv_read_stop(as_stream(&stdout_pipe_));
 }
 
@@ -156,8 +164,24 @@ void ChildSession::kill_now() noexcept {
 }
 
 void ChildSession::on_child_exited(int wait_status) noexcept {
+  count_exit(wait_status);
   owner_.on_child_exited(wait_status);
   close_if_exited();
+}
+
+void ChildSession::count_exit(int wait_status) noexcept {
+  metrics::LoopMetrics& metrics = context_.metrics;
+  --metrics.programs_running;
+  if (WIFSIGNALED(wait_status)) {
+    const int signal_number = WTERMSIG(wait_status);
+    if (signal_number > 0 && static_cast<std::size_t>(signal_number) < metrics::kSignalSlots) {
+      ++metrics.program_exits_by_signal[static_cast<std::size_t>(signal_number)];
+    }
+  } else if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) {
+    ++metrics.program_exits_success;
+  } else {
+    ++metrics.program_exits_failure;
+  }
 }
 
 void ChildSession::close_pipe(uv_pipe_t& pipe, bool& closed_flag) noexcept {

@@ -62,7 +62,9 @@ class ChildSession final : private WriteQueue::Owner, private proc::ChildProcess
 
   // Takes `spawned`'s pipes and pidfd and starts watching for its exit.
   // Reading its output waits for start_reading(). Once only.
-  void start(uv_loop_t* loop, const proc::SpawnedChild& spawned) noexcept;
+  // `requested_at_ns` (uv_hrtime) is when the request that asked for the
+  // program was complete: the metrics time the launch from there.
+  void start(uv_loop_t* loop, const proc::SpawnedChild& spawned, std::uint64_t requested_at_ns) noexcept;
   void start_reading() noexcept;
 
   // ------------------------------------------------------------- stdin
@@ -113,6 +115,7 @@ class ChildSession final : private WriteQueue::Owner, private proc::ChildProcess
   static void on_pipe_closed(uv_handle_t* handle) noexcept;
   void open_pipe(uv_loop_t* loop, uv_pipe_t& pipe, bool& closed_flag, int fd) noexcept;
   void close_pipe(uv_pipe_t& pipe, bool& closed_flag) noexcept;
+  void count_exit(int wait_status) noexcept;  // for the metrics
   void close_if_exited() noexcept;
   void report_closed_when_done() noexcept;
 

@@ -123,6 +123,7 @@ void Connection::accept_from(uv_stream_t* listener, ServerContext& context, bool
     connection->close_socket();
     return;
   }
+  ++context.metrics.connections_accepted;
   if (listener->type == UV_TCP) {
     uv_tcp_nodelay(&connection->socket_.tcp, 1);
     // A peer that vanishes without a FIN (power loss, a dropped NAT entry)
@@ -291,6 +292,7 @@ void Connection::on_tls_records(const char* data, std::size_t size) noexcept {
   if (!ok) {
     // websocketd (Go) reports these as "http: TLS handshake error from ...".
     log::write(LogLevel::Access, "http", log_fields_, "TLS error: " + tls_->error());
+    if (!tls_->handshake_done()) ++context_.metrics.tls_handshakes_failed;
     socket_queue_.set_tls(nullptr);  // no close_notify on a broken session
     phase_ = Phase::Responding;
     socket_queue_.finish_then();
@@ -335,6 +337,7 @@ std::string Connection::describe_request(const http::Request& request) const {
 
 void Connection::handle_request(char* rest, std::size_t rest_size) noexcept {
   uv_timer_stop(&timer_);
+  request_completed_ns_ = uv_hrtime();
   const http::Request& request = parser_->request();
   try {
     std::string remote_addr, remote_port;

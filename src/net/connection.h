@@ -187,6 +187,7 @@ class Connection final : private WriteQueue::Owner,
   std::string log_fields_;
   ChildSession child_{context_, *this, log_fields_};  // the WebSocket child, once launched
   std::uint64_t unique_id_ = 0;  // UNIQUE_ID and the log's id:'...'
+  std::uint64_t request_completed_ns_ = 0;  // uv_hrtime, for the metrics' launch time
   std::uint64_t messages_in_ = 0;
   std::uint64_t messages_out_ = 0;
 

@@ -142,6 +142,7 @@ void Connection::abort_response() noexcept { close_socket(); }
 
 void Connection::refuse(http::Refusal refusal, std::string_view detail,
                         const std::vector<http::Header>& headers) noexcept {
+  ++context_.metrics.refusals[static_cast<std::size_t>(refusal)];
   const int status = http::refusal_info(refusal).status;
   try {
     std::vector<http::Header> all = headers;

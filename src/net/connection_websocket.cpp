@@ -22,6 +22,9 @@
 namespace wsbridge::net {
 
 using log::LogLevel;
+// Slots of the per-direction metrics.
+constexpr auto kToProgram = static_cast<std::size_t>(metrics::Direction::ToProgram);
+constexpr auto kToClient = static_cast<std::size_t>(metrics::Direction::ToClient);
 
 // ------------------------------------------------------------- the upgrade
 
@@ -196,7 +199,7 @@ void Connection::start_relay(const proc::SpawnedChild& spawned, char* rest, std:
   const cli::Config& config = *context_.config;
   const http::Request& request = parser_->request();
   uv_loop_t* loop = socket_.handle.loop;
-  child_.start(loop, spawned);
+  child_.start(loop, spawned, request_completed_ns_);
   log::append_field(log_fields_, "pid", std::to_string(spawned.pid));
 
   std::string accept_key = ws::compute_accept_key(*request.find_header("Sec-WebSocket-Key"));
@@ -264,6 +267,7 @@ void Connection::on_websocket_bytes(char* data, std::size_t size) noexcept {
         break;
       case ws::MessageReader::EventKind::Close:
         close_received_ = true;
+        ++context_.metrics.close_codes_received[metrics::close_code_slot(event.close_code)];
         log::write(LogLevel::Debug, "websocket", log_fields_,
                    "Client closed with code " + std::to_string(event.close_code));
         // Echo the client's code (RFC 6455 §5.5.1); a close without a code
@@ -292,6 +296,8 @@ void Connection::deliver_to_child(bool binary, std::string_view payload) noexcep
   static char newline = '\n';
   uv_buf_t bufs[2] = {make_buf(payload.data(), payload.size()), make_buf(&newline, 1)};
   child_.write_stdin(bufs, binary ? 1 : 2);
+  ++context_.metrics.messages[kToProgram];
+  context_.metrics.bytes[kToProgram] += payload.size();
   // The child reads slower than the client sends: stop reading the socket
   // so TCP flow control pushes back on the client.
   if (child_.stdin_full()) pause_socket_reading(kStdinFull);
@@ -300,6 +306,9 @@ void Connection::deliver_to_child(bool binary, std::string_view payload) noexcep
 void Connection::pause_socket_reading(std::uint8_t reason) noexcept {
   if (socket_closed_) return;
   if (socket_pause_reasons_ == 0) uv_read_stop(&socket_.stream);
+  if (reason == kStdinFull && (socket_pause_reasons_ & kStdinFull) == 0) {
+    ++context_.metrics.backpressure_pauses[kToProgram];
+  }
   socket_pause_reasons_ |= reason;
 }
 
@@ -324,6 +333,7 @@ void Connection::send_frame(ws::Opcode opcode, std::string_view payload) noexcep
 void Connection::send_close(std::uint16_t code, std::string_view reason) noexcept {
   if (close_sent_ || socket_closed_) return;
   close_sent_ = true;
+  ++context_.metrics.close_codes_sent[metrics::close_code_slot(code)];
   try {
     // 1005 means "the peer's close had no code": answered with none.
     std::string payload = code == ws::close_code::kNoStatus ? std::string() : ws::encode_close_payload(code, reason);
@@ -348,6 +358,8 @@ void Connection::append_text_frame(std::string& out, std::string_view line, bool
   out.append(reinterpret_cast<char*>(header), header_size);
   out.append(line);
   ++messages_out_;
+  ++context_.metrics.messages[kToClient];
+  context_.metrics.bytes[kToClient] += line.size();
 }
 
 void Connection::on_child_stdout(char* data, std::size_t size) noexcept {
@@ -356,6 +368,8 @@ void Connection::on_child_stdout(char* data, std::size_t size) noexcept {
     // Binary mode: each read is one binary message (websocketd's boundaries).
     send_frame(ws::Opcode::Binary, {data, size});
     ++messages_out_;
+    ++context_.metrics.messages[kToClient];
+    context_.metrics.bytes[kToClient] += size;
   } else {
     // All the lines of one read go out in one write.
     std::string& out = context_.frame_scratch;

@@ -80,7 +80,7 @@ struct Session {
     REQUIRE(wsbridge::proc::spawn_child("/bin/sh", {"sh", "-c", script}, io_test::kEnv, spawned) == 0);
     guard.watch(spawned.pid);
     pid = spawned.pid;
-    session.start(loop.get(), spawned);
+    session.start(loop.get(), spawned, uv_hrtime());
     session.start_reading();
   }
 

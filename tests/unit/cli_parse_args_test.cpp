@@ -117,7 +117,7 @@ const std::vector<std::string> kAllOptions = {
     "staticdir",  "cgidir",    "devconsole", "ssl",      "sslcert",       "sslkey",
     "sslca",      "redirport", "reverselookup", "unixsocket", "pingms",   "passstderr",
     "user",       "group",     "logformat", "unixsocket-mode", "ping-interval",
-    "trusted-proxy", "proxy-protocol", "shutdown-timeout", "workers"};
+    "trusted-proxy", "proxy-protocol", "shutdown-timeout", "workers", "metrics"};
 
 }  // namespace
 

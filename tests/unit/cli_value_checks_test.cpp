@@ -123,6 +123,17 @@ const std::vector<Refusal> kRefusals = {
     {"--address=bad host", "not an address or host name"},
     {"--address=-lead.example", "not an address or host name"},
     {"--address=unix:", "no path after unix:"},
+    {"--metrics=9101", "no :PORT; allowed: HOST:PORT"},
+    {"--metrics=", "no :PORT"},
+    {"--metrics=127.0.0.1:0", "the port is not 1 to 65535"},
+    {"--metrics=127.0.0.1:65536", "the port is not 1 to 65535"},
+    {"--metrics=127.0.0.1:-1", "the port is not 1 to 65535"},
+    {"--metrics=127.0.0.1:", "the port is not 1 to 65535"},
+    {"--metrics=127.0.0.1:99999999999999999999", "the port is not 1 to 65535"},
+    {"--metrics=:9101", "no host (the metrics have no authentication: name the interface)"},
+    {"--metrics=::1:9101", "an IPv6 address needs brackets, e.g. [::1]:9101"},
+    {"--metrics=[::1:9101", "not an IPv6 address in brackets"},
+    {"--metrics=bad host:9101", "not an address or host name"},
     {"--address=unix:" + kTooLongPath, "too long for a socket address; allowed: a path of at most 107 bytes"},
     {"--unixsocket=" + kTooLongPath, "too long for a socket address"},
     {"--trusted-proxy=10.0.0.0/33", "bad prefix length in '10.0.0.0/33'; allowed: addresses and CIDR ranges"},
@@ -223,6 +234,9 @@ TEST_CASE("boundary values are accepted and stored as given", "[cli_value_checks
   const std::string longest = "/tmp/" + std::string(102, 's');  // 107 bytes
   CHECK(config_of("--unixsocket=" + longest).unixsocket == longest);
   CHECK(config_of("--address=unix:" + longest).unixsocket == longest);
+  CHECK(config_of("--metrics=127.0.0.1:9101").metrics == "127.0.0.1:9101");
+  CHECK(config_of("--metrics=[::1]:65535").metrics == "[::1]:65535");
+  CHECK(config_of("--metrics=localhost:0x10").metrics == "localhost:16");  // the port as checked, in decimal
   CHECK(config_of("--trusted-proxy=10.0.0.0/8,::1").trusted_proxies == std::vector<std::string>{"10.0.0.0/8,::1"});
 }
 

@@ -49,6 +49,8 @@ struct Config {
   std::vector<std::string> trusted_proxies;
   bool devconsole = false, ssl = false, reverselookup = false, passstderr = false;
   int redirport = 0;
+  // --metrics=HOST:PORT: the Prometheus endpoint's own listener (empty: none).
+  std::string metrics;
   unsigned pingms = 0;
   // The program to run for each connection and its arguments, verbatim.
   std::string command;
