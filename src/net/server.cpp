@@ -96,7 +96,9 @@ bool Server::enable_tls(const tls::TlsFiles& files, std::string& error) {
 }
 
 void Server::reload_tls() noexcept {
-  if (!running_) return;  // during start-up: the files were just read
+  // Also during start-up (the loop first runs inside start_workers): a
+  // SIGHUP then was dropped unlogged, though the files may have changed
+  // since they were read, e.g. a renewal hook racing a restart.
   if (!tls_enabled_) {
     log::write(LogLevel::Info, "server", "", "SIGHUP: nothing to reload (no --ssl)");
     return;
