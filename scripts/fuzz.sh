@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${WSBRIDGE_FUZZ_BUILD_DIR:-$root/build-fuzz}
 seconds=${WSBRIDGE_FUZZ_SECONDS:-30}
 all_targets=(frame_fuzz http_fuzz utf8_fuzz line_splitter_fuzz cgi_env_fuzz cgi_response_fuzz
-             static_path_fuzz proxy_protocol_fuzz args_fuzz)
+             static_path_fuzz proxy_protocol_fuzz args_fuzz extension_offer_fuzz inflater_fuzz)
 targets=("$@")
 (( ${#targets[@]} > 0 )) || targets=("${all_targets[@]}")
 

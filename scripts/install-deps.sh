@@ -6,7 +6,7 @@ set -euo pipefail
 
 # Build: compiler, CMake, the libraries we link, and the llhttp C sources.
 build_packages=(g++ cmake make pkg-config libuv1-dev libssl-dev libcli11-dev
-                catch2 node-llhttp)
+                catch2 node-llhttp zlib1g-dev)
 # Tests: real peers (python websockets + pytest, node ws) and the reference
 # implementation we compare against.
 # clang-14 + its runtime libraries build the libFuzzer targets (scripts/fuzz.sh).

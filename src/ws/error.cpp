@@ -10,6 +10,10 @@ std::uint16_t close_code_for(ProtocolError error) noexcept {
       return close_code::kMessageTooBig;
     case ProtocolError::InvalidTextUtf8:
     case ProtocolError::InvalidCloseReasonUtf8:
+    // RFC 7692 §8 only says to fail the connection. 1007 says what is
+    // wrong (the data does not match the message's encoding), as node's ws
+    // answers; 1002 would blame the framing, which was fine.
+    case ProtocolError::InvalidCompressedData:
       return close_code::kInvalidPayload;
     case ProtocolError::None:
       // Not a violation at all; a normal close is the only sensible answer.
@@ -44,6 +48,7 @@ const char* describe(ProtocolError error) noexcept {
     case ProtocolError::InvalidCloseCode: return "invalid close code";
     case ProtocolError::InvalidCloseReasonUtf8: return "invalid UTF-8 in close reason";
     case ProtocolError::InvalidTextUtf8: return "invalid UTF-8 in text message";
+    case ProtocolError::InvalidCompressedData: return "invalid compressed data";
     case ProtocolError::MessageTooBig: return "message too big";
   }
   // An out-of-range value can only come from a cast; say so rather than crash.

@@ -142,6 +142,30 @@ def args_seeds():
     return [b"\0".join(w.encode() for w in words) for words in lines]
 
 
+def extension_offer_seeds():
+    headers = [b"permessage-deflate", b"permessage-deflate; client_max_window_bits",
+               b"permessage-deflate; server_max_window_bits=10; client_max_window_bits=8",
+               b"permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+               b'permessage-deflate; client_max_window_bits="12", x-webkit-deflate-frame',
+               b"foo; bar=\"a,b\", permessage-deflate; server_max_window_bits=16, permessage-deflate",
+               b"permessage-deflate; unknown, PerMessage-Deflate ; Server_Max_Window_Bits = 9"]
+    return [bytes([flags, windows]) + h for h in headers for flags in (0, 6) for windows in (0xff, 0x9a)]
+
+
+def inflater_seeds():
+    import zlib
+    hello = [b"\xf2\x48\xcd\xc9\xc9\x07\x00", b"\xf2\x00\x11\x00\x00",
+             b"\x00\x05\x00\xfa\xff\x48\x65\x6c\x6c\x6f\x00", b"\xf3\x48\xcd\xc9\xc9\x07\x00\x00"]
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15, 8)
+    text = b'{"id":1,"name":"sensor-1","value":3}\n' * 20
+    made = (compressor.compress(text) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+    payloads = [b"\xff".join(hello[:2]), hello[2], hello[3], made, b"\x06", b"\x00" * 30]
+    seeds = [bytes([shape, mode, 7, limit]) + p for p in payloads
+             for shape in (7, 15) for mode in (0, 2) for limit in (0, 2)]
+    texts = [b"Hello\xffHello", text, bytes(range(255)) * 3]
+    return seeds + [bytes([16 | shape, mode, 9, 0]) + t for t in texts for shape in (0, 7, 15) for mode in (1, 2)]
+
+
 if __name__ == "__main__":
     write("frame_fuzz", frame_seeds())
     write("http_fuzz", http_seeds())
@@ -149,3 +173,5 @@ if __name__ == "__main__":
     write("line_splitter_fuzz", line_seeds())
     write("cgi_env_fuzz", cgi_seeds())
     write("args_fuzz", args_seeds())
+    write("extension_offer_fuzz", extension_offer_seeds())
+    write("inflater_fuzz", inflater_seeds())

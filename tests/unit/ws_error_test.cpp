@@ -18,7 +18,7 @@ const ProtocolError kAllErrors[] = {
     ProtocolError::UnexpectedContinuation, ProtocolError::ExpectedContinuation,
     ProtocolError::ClosePayloadTooShort,   ProtocolError::InvalidCloseCode,
     ProtocolError::InvalidCloseReasonUtf8, ProtocolError::InvalidTextUtf8,
-    ProtocolError::MessageTooBig,
+    ProtocolError::MessageTooBig,          ProtocolError::InvalidCompressedData,
 };
 
 }  // namespace
@@ -28,7 +28,8 @@ TEST_CASE("close_code_for: 1009 too big, 1007 bad UTF-8, 1002 otherwise", "[ws_e
     INFO(describe(e));
     std::uint16_t expected = close_code::kProtocolError;
     if (e == ProtocolError::MessageTooBig) expected = close_code::kMessageTooBig;
-    if (e == ProtocolError::InvalidTextUtf8 || e == ProtocolError::InvalidCloseReasonUtf8) {
+    if (e == ProtocolError::InvalidTextUtf8 || e == ProtocolError::InvalidCloseReasonUtf8 ||
+        e == ProtocolError::InvalidCompressedData) {
       expected = close_code::kInvalidPayload;
     }
     CHECK(close_code_for(e) == expected);
@@ -36,6 +37,7 @@ TEST_CASE("close_code_for: 1009 too big, 1007 bad UTF-8, 1002 otherwise", "[ws_e
   CHECK(close_code_for(ProtocolError::MessageTooBig) == 1009);
   CHECK(close_code_for(ProtocolError::InvalidTextUtf8) == 1007);
   CHECK(close_code_for(ProtocolError::InvalidCloseReasonUtf8) == 1007);
+  CHECK(close_code_for(ProtocolError::InvalidCompressedData) == 1007);
   CHECK(close_code_for(ProtocolError::UnmaskedClientFrame) == 1002);
   CHECK(close_code_for(ProtocolError::InvalidCloseCode) == 1002);
 }

@@ -23,6 +23,7 @@ enum class ProtocolError : std::uint8_t {
   InvalidCloseReasonUtf8,    // → 1007
   // Payload data → 1007.
   InvalidTextUtf8,           // text message that is not valid UTF-8
+  InvalidCompressedData,     // permessage-deflate payload that does not inflate (RFC 7692 §8)
   // Resource limits → 1009.
   MessageTooBig,             // message longer than --maxmessage
 };
