@@ -116,7 +116,8 @@ def test_refusals_are_counted_by_reason(metrics_server):
         for headers in (origin, {"Origin": "http://elsewhere.example"}):
             over = wsb.http_exchange(srv.port, wsb.upgrade_request(srv.port, headers=headers))
             assert over.status == 429
-        text = scrape(mport)
+        # The refused connections close once their answer is written: wait.
+        text = wait_value(mport, "wsbridge_connections_open", 1)
         assert value(text, 'wsbridge_requests_refused_total{reason="fork_limit"}') == 2
         assert value(text, 'wsbridge_requests_refused_total{reason="origin_not_allowed"}') == 1
         assert value(text, "wsbridge_programs_running") == 1

@@ -109,7 +109,9 @@ def peer_cert_der(port, cafile):
 def test_wss_echo_through_a_certificate_chain(start_server, pki):
     srv, _, _ = tls_server(start_server, pki)
     assert asyncio.run(echo_once(wss(srv), client_context(pki), "over tls")) == "over tls"
-    assert "wss://" in srv.log()
+    # The banner is written once the workers run, so a client can be served
+    # before it is on the log: wait for it.
+    assert srv.wait_log("Starting WebSocket server   : wss://"), srv.log()
 
 
 @pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
