@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: websocketd (Debian's 0.4.1) against wsbridge.
 #
-#   scripts/bench.sh [--quick] [--rounds=N] [--only=connect,echo,...,hold,floors] [--no-build]
+#   scripts/bench.sh [--quick] [--rounds=N] [--only=connect,echo,...,hold,floors,saturated] [--no-build]
 #                    [--servers=A,B] [--wsbridge-args="ARGS"]
 #
 # --servers names the two servers compared (default websocketd,wsbridge);
@@ -316,3 +316,12 @@ echo
 cat "$SUMMARY"
 echo
 echo "raw results: $RESULTS"
+
+# Out of descriptors: the share of new clients answered within a second and
+# the server's CPU share while it sheds them (wsbridge alone: websocketd has
+# no comparable mode). The tests check only that every client is answered.
+if wanted saturated; then
+  echo
+  echo "== saturated: wsbridge out of descriptors (scripts/bench-saturated.py)"
+  WSBRIDGE_BIN=$BUILD/wsbridge /usr/bin/python3 "$ROOT/scripts/bench-saturated.py" --rounds=3
+fi

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds, and serves
+# The main job: installs what is missing, builds the server (into build/,
+# or $WSBRIDGE_BUILD_DIR, as scripts/build.sh), and serves
 # examples/count.sh on ws://127.0.0.1:8080/ with the developer console on
 # http://127.0.0.1:8080/, until Ctrl-C. PORT=N picks another port.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
-"$root/scripts/build.sh"
+# Only the server: the tests' binaries would double a first run's build time.
+"$root/scripts/build.sh" --target=wsbridge
+build_dir=${WSBRIDGE_BUILD_DIR:-$root/build}
 port=${PORT:-8080}
 cat <<MSG
 
@@ -17,4 +20,4 @@ Any other WebSocket client works too, for example:
 Each connection runs its own count.sh; press Ctrl-C to stop the server.
 
 MSG
-exec "$root/build/wsbridge" --address=127.0.0.1 --port="$port" --devconsole "$root/examples/count.sh"
+exec "$build_dir/wsbridge" --address=127.0.0.1 --port="$port" --devconsole "$root/examples/count.sh"
