@@ -12,9 +12,12 @@
 
 #include "wsbridge/bridge/client_address.h"
 #include "wsbridge/cli/option_limits.h"
+#include "wsbridge/http/token.h"
 
 namespace wsbridge::cli {
 namespace {
+
+using http::is_token_char;
 
 bool is_digit_in_base(char c, int base) {
   if (base == 16) return std::isxdigit(static_cast<unsigned char>(c)) != 0;
@@ -61,11 +64,6 @@ bool is_size_overflow(const std::string& text) {
   std::size_t digits_end = 0;
   while (digits_end < text.size() && std::isdigit(static_cast<unsigned char>(text[digits_end])) != 0) ++digits_end;
   return digits_end != 0 && parse_byte_size("0" + text.substr(digits_end)).has_value();
-}
-
-bool is_token_char(char c) {
-  static const std::string kSymbols = "!#$%&'*+-.^_`|~";
-  return std::isalnum(static_cast<unsigned char>(c)) != 0 || kSymbols.find(c) != std::string::npos;
 }
 
 bool is_ipv6_literal(const std::string& text) {

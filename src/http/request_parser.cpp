@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "wsbridge/http/token.h"
+
 namespace wsbridge::http {
 namespace {
 
@@ -40,13 +42,6 @@ void split_target(Request& request) {
     request.query.assign(query.data(), query.size());
     request.has_query = true;
   }
-}
-
-// RFC 9110 tchar, to tell an unknown-but-well-formed method (501) from bytes
-// that are not HTTP at all, such as a TLS ClientHello on a plain port (400).
-bool is_token_char(char c) noexcept {
-  if (is_alpha(c) || (c >= '0' && c <= '9')) return true;
-  return c != '\0' && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
 }
 
 // llhttp knows no method longer than 11 bytes ("UNSUBSCRIBE"), so a bad

@@ -1,21 +1,10 @@
 #include "wsbridge/http/response.h"
 
 #include "wsbridge/http/request.h"
+#include "wsbridge/http/token.h"
 
 namespace wsbridge::http {
 namespace {
-
-// RFC 9110 §5.6.2 tchar: the only bytes allowed in a header name.
-bool is_token_char(char c) noexcept {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
 
 // A header from configuration (--header-http ...) is emitted only when it
 // cannot break the response framing: a CR or LF in it would let a value

@@ -6,19 +6,12 @@
 // a later offer in the same header can still be accepted.
 #include "wsbridge/ws/extension_offer.h"
 
+#include "wsbridge/http/token.h"
+
 namespace wsbridge::ws {
 namespace {
 
-bool is_token_char(char c) noexcept {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
+using http::is_token_char;
 
 bool is_token(std::string_view text) noexcept {
   if (text.empty()) return false;
