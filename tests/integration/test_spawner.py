@@ -6,6 +6,7 @@ happens when it is gone."""
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -79,22 +80,123 @@ def test_spawner_holds_a_few_descriptors_however_many_the_server_holds(start_ser
             c.close()
 
 
+def spawner_news(srv):
+    """The log lines where the server speaks of its spawner (fallbacks,
+    replacements); none while all is well. Matched as a word before a space,
+    so a path that contains "spawner" is not one."""
+    return [line for line in srv.log().splitlines() if "spawner " in line.lower()]
+
+
+def bytes_read_by(pid):
+    """What the process has read so far (/proc/<pid>/io rchar): a spawner
+    reads each request it serves."""
+    with open(f"/proc/{pid}/io") as f:
+        for line in f:
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no rchar for {pid}")
+
+
+def connect_and_check_child(srv, stray, text, timeout=5):
+    """One connection whose child (pid_cat.sh) is the server's and echoes."""
+    c = wsb.RawWS(srv.port, timeout=timeout)
+    pid = read_pid(c, timeout=timeout)
+    stray.add(pid)
+    assert parent_and_group(pid) == (srv.pid, pid)
+    c.send_text(text)
+    assert c.recv_message(timeout=timeout) == (wsb.OP_TEXT, text.encode())
+    c.close()
+    return pid
+
+
+def replacement_spawner(srv, stray, old, timeout=10):
+    """The spawner that replaced `old`. A replacement starts with the first
+    spawn after the backoff (100 ms after a first failure), so connect until
+    one runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = procstat.spawner_of(srv.pid)
+        if pid is not None and pid != old:
+            return pid
+        connect_and_check_child(srv, stray, "waiting for a new spawner")
+        time.sleep(0.05)
+    raise AssertionError(f"no spawner replaced {old}: {procstat.children_of(srv.pid)}\n{srv.log()}")
+
+
+def check_used(srv, stray, spawner):
+    """The next child is started by `spawner`: it reads the request."""
+    before = bytes_read_by(spawner)
+    connect_and_check_child(srv, stray, "through the new spawner")
+    assert bytes_read_by(spawner) > before, "the new spawner did not serve the request"
+    assert procstat.spawner_of(srv.pid) == spawner
+
+
 @pytest.mark.timeout(30)
 def test_children_still_start_after_the_spawner_is_killed(start_server, stray):
     srv = start_server([script("pid_cat.sh")])
     spawner = running_spawner(srv.pid)
     os.kill(spawner, signal.SIGKILL)
     for attempt in range(3):
-        c = wsb.RawWS(srv.port)
-        pid = read_pid(c)
-        stray.add(pid)
-        assert parent_and_group(pid) == (srv.pid, pid)
-        c.send_text(f"still here {attempt}")
-        assert c.recv_message(timeout=5) == (wsb.OP_TEXT, f"still here {attempt}".encode())
-        c.close()
+        connect_and_check_child(srv, stray, f"still here {attempt}")
     assert srv.wait_log("spawner process is gone", 3), "the fallback was not logged"
     assert srv.log().count("spawner process is gone") == 1, "the fallback should be logged once"
-    assert spawner not in procstat.zombie_children(srv.pid), "the dead spawner was not reaped"
+    assert spawner not in procstat.children_of(srv.pid), "the dead spawner was not reaped"
+
+
+@pytest.mark.timeout(40)
+def test_a_killed_spawner_is_replaced_and_the_replacement_used(start_server, stray):
+    srv = start_server([script("pid_cat.sh")])
+    first = running_spawner(srv.pid)
+    os.kill(first, signal.SIGKILL)
+    second = replacement_spawner(srv, stray, first)
+    assert parent_and_group(second)[0] == srv.pid
+    check_used(srv, stray, second)
+    assert srv.wait_log(f"Started a new spawner process (pid {second})", 3), srv.log()
+    # A second death is handled the same way: the backoff is bounded.
+    os.kill(second, signal.SIGKILL)
+    third = replacement_spawner(srv, stray, second)
+    check_used(srv, stray, third)
+    assert srv.log().count("spawner process is gone") == 2, srv.log()
+    assert not set(procstat.children_of(srv.pid)) & {first, second}, "a dead spawner was not reaped"
+
+
+@pytest.mark.timeout(60)
+def test_a_stopped_spawner_is_killed_and_replaced_and_no_connection_hangs(start_server, stray):
+    # SIGSTOP leaves the spawner's socket open but nobody reading it: every
+    # spawn used to wait for it forever. Now each waits at most the answer
+    # wait (2 s), then the server kills the spawner and starts the child
+    # itself. More connections than libuv's four pool threads, all at once.
+    srv = start_server([script("pid_cat.sh")])
+    stopped = running_spawner(srv.pid)
+    os.kill(stopped, signal.SIGSTOP)
+    try:
+        results = [None] * 8
+
+        def connect(i):
+            try:
+                results[i] = connect_and_check_child(srv, stray, f"client {i}", timeout=20)
+            except Exception as e:  # reported below, with the others
+                results[i] = e
+
+        threads = [threading.Thread(target=connect, args=(i,)) for i in range(len(results))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert all(isinstance(r, int) for r in results), results
+        assert len(set(results)) == len(results), "a child was shared or started twice"
+        assert srv.wait_log("did not answer within 2000 ms and was killed", 3), srv.log()
+        assert srv.log().count("did not answer within") == 1, "the hang should be logged once"
+        assert "did not take a request" not in srv.log(), srv.log()
+        assert wsb.wait_until(lambda: stopped not in procstat.children_of(srv.pid), 5), \
+            "the stopped spawner was not killed and reaped"
+        replacement = replacement_spawner(srv, stray, stopped)
+        assert parent_and_group(replacement)[0] == srv.pid
+        check_used(srv, stray, replacement)
+    finally:
+        # Only if it is still the server's stopped spawner (not a reused pid).
+        if procstat.spawner_of(srv.pid) == stopped or stopped in procstat.children_of(srv.pid):
+            os.kill(stopped, signal.SIGCONT)
 
 
 @pytest.mark.timeout(30)
@@ -136,7 +238,7 @@ def test_an_environment_larger_than_a_datagram_reaches_the_child(start_server, s
     for name, value in values.items():
         assert f"{name}={value}".encode() in lines, f"{name} did not arrive whole"
     # ...and the spawner started it: nothing fell back to the server.
-    assert "spawner" not in srv.log(), srv.log()
+    assert not spawner_news(srv), srv.log()
     assert b"SERVER_SOFTWARE=" in b"\n".join(lines)
 
 
@@ -212,7 +314,7 @@ def test_the_spawner_survives_sigint_and_sighup(start_server, stray):
     c = wsb.RawWS(srv.port)
     stray.add(read_pid(c))
     c.close()
-    assert "spawner" not in srv.log(), srv.log()
+    assert not spawner_news(srv), srv.log()
 
 
 @pytest.mark.timeout(40)

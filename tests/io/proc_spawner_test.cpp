@@ -40,6 +40,18 @@ std::string read_file(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
+// What `pid` has read so far (rchar in /proc/<pid>/io): a spawner reads each
+// request it serves.
+long long bytes_read_by(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/io");
+  std::string key;
+  long long value = -1;
+  while (in >> key >> value) {
+    if (key == "rchar:") return value;
+  }
+  return -1;
+}
+
 // Started for one test and stopped at its end, whatever happens.
 struct StartedSpawner {
   Spawner spawner;
@@ -152,7 +164,7 @@ TEST_CASE("after stop(), spawn() starts nothing (ECANCELED) and the spawner is r
   CHECK(spawner.spawn("/bin/true", {"true"}, kEnv, child) == ECANCELED);
 }
 
-TEST_CASE("when the spawner is killed, spawn() starts children in this process and reaps the spawner",
+TEST_CASE("when the spawner is killed, spawn() starts children in this process, reaps it, then replaces it",
           "[proc_spawner_test]") {
   StartedSpawner s;
   const pid_t spawner_pid = s.spawner.pid();
@@ -170,9 +182,23 @@ TEST_CASE("when the spawner is killed, spawn() starts children in this process a
   CHECK(io_test::is_reaped(spawner_pid));
   CHECK_FALSE(io_test::has_unreaped_child());
 
-  // And it goes on doing so.
+  // Children go on starting, here or through a replacement.
   o = run_to_end(s.spawner, "/bin/sh", {"sh", "-c", "ls /proc/$$/fd"});
   CHECK(o.out == "0\n1\n2\n");
+
+  // The first spawn after the backoff starts a replacement, as this
+  // process's child, and the next spawn goes through it: it reads the request.
+  usleep(static_cast<useconds_t>(std::chrono::microseconds(wsbridge::proc::kFirstRespawnDelay).count()) + 50 * 1000);
+  o = run_to_end(s.spawner, "/bin/true", {"true"});
+  const pid_t replacement = s.spawner.pid();
+  REQUIRE(replacement > 0);
+  CHECK(replacement != spawner_pid);
+  CHECK(io_test::proc_status_field(replacement, "PPid") == std::to_string(getpid()));
+  const long long read_before = bytes_read_by(replacement);
+  o = run_to_end(s.spawner, "/bin/sh", {"sh", "-c", "echo $PPID"});
+  CHECK(o.out == std::to_string(getpid()) + "\n");
+  CHECK(bytes_read_by(replacement) > read_before);
+  CHECK(s.spawner.pid() == replacement);
 }
 
 TEST_CASE("a Spawner that was never started starts children in this process", "[proc_spawner_test]") {
@@ -180,4 +206,17 @@ TEST_CASE("a Spawner that was never started starts children in this process", "[
   CHECK(spawner.pid() == -1);
   Outcome o = run_to_end(spawner, "/bin/cat", {"cat"}, "no spawner\n");
   CHECK(o.out == "no spawner\n");
+}
+
+TEST_CASE("a stopped spawner costs one spawn the answer wait, then is killed and reaped; the child starts here",
+          "[proc_spawner_test]") {
+  StartedSpawner s;
+  const pid_t stopped = s.spawner.pid();
+  REQUIRE(kill(stopped, SIGSTOP) == 0);
+  // Before, this waited for the spawner forever (ctest's timeout ends it).
+  Outcome o = run_to_end(s.spawner, "/bin/cat", {"cat"}, "not through the stopped one\n");
+  CHECK(o.out == "not through the stopped one\n");
+  CHECK(s.spawner.pid() == -1);
+  CHECK(io_test::is_reaped(stopped));
+  CHECK_FALSE(io_test::has_unreaped_child());
 }
