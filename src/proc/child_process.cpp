@@ -65,14 +65,43 @@ int ChildProcess::watch(uv_loop_t* loop, pid_t pid, int pidfd, Owner* owner) noe
   owner_ = owner;
   pid_ = pid;
   pidfd_ = pidfd;
-  int err = uv_poll_init(loop, &pidfd_poll_, pidfd);
-  if (err != 0) return err;
-  pidfd_poll_.data = this;
-  ++open_handles_;
-  uv_timer_init(loop, &timer_);
+  // uv_timer_init only fills in the handle (libuv's src/timer.c): it cannot
+  // fail, so the timer is always there to close.
+  (void)uv_timer_init(loop, &timer_);
   timer_.data = this;
   ++open_handles_;
-  return uv_poll_start(&pidfd_poll_, UV_READABLE, &ChildProcess::on_pidfd_readable);
+  int err = uv_poll_init(loop, &pidfd_poll_, pidfd);
+  if (err == 0) {
+    pidfd_poll_.data = this;
+    pidfd_poll_open_ = true;
+    ++open_handles_;
+    err = uv_poll_start(&pidfd_poll_, UV_READABLE, &ChildProcess::on_pidfd_readable);
+  }
+  if (err != 0) end_unwatched_child(err);
+  return err;
+}
+
+void ChildProcess::end_unwatched_child(int err) noexcept {
+  // Without the pidfd watch nothing would tell us of the exit, and the
+  // connection would wait for it forever. Rather than poll a running child's
+  // exit for its whole life (a second timer per child, for a path taken only
+  // when the loop cannot watch one more descriptor, so its pipes are in
+  // doubt too), it is ended now, with its group, and its reaping is polled
+  // with the timer: the owner sees an exit by SIGKILL and tears down as for
+  // any other. No escalation follows.
+  log::write(log::LogLevel::Error, "process", "",
+             "Cannot watch the exit of process " + std::to_string(pid_) + " (" + uv_strerror(err) +
+                 "); it is killed");
+  ::kill(-pid_, SIGKILL);
+  terminating_ = true;
+  escalation_done_ = true;
+  start_timer(&ChildProcess::on_unwatched_reap_timer, kUnwatchedReapIntervalMs, kUnwatchedReapIntervalMs);
+}
+
+void ChildProcess::on_unwatched_reap_timer(uv_timer_t* handle) noexcept {
+  auto* self = static_cast<ChildProcess*>(handle->data);
+  self->reap();
+  if (self->exited_) (void)uv_timer_stop(handle);  // cannot fail: it only unlinks the timer
 }
 
 void ChildProcess::on_pidfd_readable(uv_poll_t* handle, int /*status*/, int /*events*/) noexcept {
@@ -88,12 +117,12 @@ void ChildProcess::reap() noexcept {
   } while (r < 0 && errno == EINTR);
   if (r == 0) return;  // spurious wake-up: not exited yet
   exited_ = true;
-  uv_poll_stop(&pidfd_poll_);
+  if (pidfd_poll_open_) (void)uv_poll_stop(&pidfd_poll_);  // cannot fail: it only unregisters
   if (r < 0) status = 0;  // ECHILD: someone else reaped it; nothing to report
   owner_->on_child_exited(status);
   if (terminating_ && group_is_empty()) {
     escalation_done_ = true;
-    uv_timer_stop(&timer_);
+    (void)uv_timer_stop(&timer_);
   }
   maybe_close();
 }
@@ -115,7 +144,7 @@ void ChildProcess::begin_termination(unsigned closems, bool stdin_closed) noexce
     schedule_next_step();
   } else {
     waiting_for_stdin_ = true;
-    uv_timer_start(&timer_, &ChildProcess::on_escalation_timer, kStdinFlushTimeoutMs, 0);
+    start_timer(&ChildProcess::on_escalation_timer, kStdinFlushTimeoutMs, 0);
   }
 }
 
@@ -127,7 +156,13 @@ void ChildProcess::note_stdin_closed() noexcept {
 
 void ChildProcess::schedule_next_step() noexcept {
   uint64_t delay = step_ < 3 ? kSteps[step_].base_delay_ms + uint64_t{closems_} : kKillReportDelayMs;
-  uv_timer_start(&timer_, &ChildProcess::on_escalation_timer, delay, 0);
+  start_timer(&ChildProcess::on_escalation_timer, delay, 0);
+}
+
+void ChildProcess::start_timer(uv_timer_cb callback, std::uint64_t delay_ms, std::uint64_t repeat_ms) noexcept {
+  // Fails only for a timer being closed (UV_EINVAL): the watch is over then,
+  // and there is nothing left to time.
+  (void)uv_timer_start(&timer_, callback, delay_ms, repeat_ms);
 }
 
 void ChildProcess::on_escalation_timer(uv_timer_t* handle) noexcept {
@@ -183,7 +218,7 @@ void ChildProcess::maybe_close() noexcept {
   if (closing_ || !close_requested_ || !exited_) return;
   if (terminating_ && !escalation_done_) return;
   closing_ = true;
-  uv_close(reinterpret_cast<uv_handle_t*>(&pidfd_poll_), &ChildProcess::on_handle_closed);
+  if (pidfd_poll_open_) uv_close(reinterpret_cast<uv_handle_t*>(&pidfd_poll_), &ChildProcess::on_handle_closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &ChildProcess::on_handle_closed);
 }
 

@@ -37,12 +37,18 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
-  // Takes ownership of pidfd and starts watching it. Returns a libuv error.
+  // Takes ownership of pidfd and starts watching it. Returns 0, or the libuv
+  // error that kept the pidfd from being watched: the child is then killed
+  // (with its group) and its reaping polled, so the owner still gets
+  // on_child_exited and on_child_closed as for any child.
   [[nodiscard]] int watch(uv_loop_t* loop, pid_t pid, int pidfd, Owner* owner) noexcept;
 
   // A child gets this long to read what the client sent before it is told
   // to stop; a child that stopped reading cannot hold the connection forever.
   static constexpr unsigned kStdinFlushTimeoutMs = 5000;
+  // How often a child whose pidfd could not be watched is checked for its
+  // exit after it was killed (a SIGKILLed process is gone within a few).
+  static constexpr unsigned kUnwatchedReapIntervalMs = 10;
 
   // Starts ending the child. When stdin is still open (its queued data being
   // flushed) the escalation waits for note_stdin_closed(), at most
@@ -62,6 +68,9 @@ class ChildProcess {
  private:
   static void on_pidfd_readable(uv_poll_t* handle, int status, int events) noexcept;
   static void on_escalation_timer(uv_timer_t* handle) noexcept;
+  static void on_unwatched_reap_timer(uv_timer_t* handle) noexcept;
+  void end_unwatched_child(int err) noexcept;
+  void start_timer(uv_timer_cb callback, std::uint64_t delay_ms, std::uint64_t repeat_ms) noexcept;
   static void on_handle_closed(uv_handle_t* handle) noexcept;
   void reap() noexcept;
   void schedule_next_step() noexcept;
@@ -76,6 +85,7 @@ class ChildProcess {
   unsigned closems_ = 0;
   std::uint8_t step_ = 0;   // next escalation step: 0 SIGINT, 1 SIGTERM, 2 SIGKILL, 3 report
   std::uint8_t open_handles_ = 0;
+  bool pidfd_poll_open_ = false;  // uv_poll_init succeeded: the handle is closed too
   bool exited_ = false;
   bool terminating_ = false;
   bool waiting_for_stdin_ = false;

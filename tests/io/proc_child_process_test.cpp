@@ -1,6 +1,7 @@
 // ChildProcess on a real loop: real children, their pidfd, the escalation
 // timer. Every test reaps its child and ends with uv_loop_close() == 0.
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -255,4 +256,35 @@ TEST_CASE("begin_termination after the child and its group are gone closes witho
   CHECK(w.owner.closes == 1);
   CHECK(w.owner.flush_timeouts == 0);
   w.finish(loop);
+}
+
+TEST_CASE("a pidfd the loop cannot watch: the child is killed, reaped by polling, and every handle closes",
+          "[proc_child_process_test]") {
+  TestLoop loop;
+  SpawnedChild spawned;
+  REQUIRE(wsbridge::proc::spawn_child("/bin/sh", {"sh", "-c", "exec sleep 60"}, {"PATH=/usr/bin:/bin"}, spawned) ==
+          0);
+  ChildGuard guard(spawned.pid);
+  // epoll refuses a regular file (EPERM), so uv_poll_init fails on it as on
+  // a pidfd the loop could not add. The ChildProcess owns it as its pidfd.
+  io_test::close_fd(spawned.pidfd);
+  const int not_pollable = memfd_create("not-pollable", MFD_CLOEXEC);
+  REQUIRE(not_pollable >= 0);
+  ChildProcess child;
+  RecordingOwner owner;
+  CHECK(child.watch(loop.get(), spawned.pid, not_pollable, &owner) != 0);
+  CHECK(owner.exits == 0);  // reported from the loop, not from inside watch()
+  child.close_when_done();
+  // Before, nothing would ever report the exit: this waited until the deadline.
+  REQUIRE(loop.run_until([&] { return owner.closes > 0; }));
+  CHECK(owner.exits == 1);
+  CHECK_FALSE(owner.closed_before_exit);
+  REQUIRE(WIFSIGNALED(owner.wait_status));
+  CHECK(WTERMSIG(owner.wait_status) == SIGKILL);
+  child.begin_termination(0, true);  // too late to matter: no timer restarts
+  for (int* fd : {&spawned.stdin_fd, &spawned.stdout_fd, &spawned.stderr_fd}) io_test::close_fd(*fd);
+  loop.close_and_check();
+  CHECK(io_test::is_reaped(spawned.pid));
+  guard.release();
+  CHECK(io_test::count_open_fds() == loop.fds_before());  // the stand-in pidfd was closed too
 }
