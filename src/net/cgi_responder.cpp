@@ -47,7 +47,7 @@ int CgiResponder::start(uv_loop_t* loop, const std::string& script, std::vector<
     launch->env = std::move(env);
     launch->cwd = folder_of(script);
     launch->early_bytes.assign(early_body);
-  } catch (...) {
+  } catch (const std::bad_alloc&) {
     return ENOMEM;
   }
   launch->start(loop, *context_.spawner, *this);
@@ -154,7 +154,7 @@ void CgiResponder::on_child_stdout(char* data, std::size_t size) noexcept {
     bridge::CgiResponseParser::Status status;
     try {
       status = parser_.feed(std::string_view(data, size), consumed);
-    } catch (...) {
+    } catch (const std::bad_alloc&) {
       fail_response(500, "out of memory");
       return;
     }
@@ -180,7 +180,7 @@ void CgiResponder::send_head() noexcept {
     headers.insert(headers.end(), parser_.headers().begin(), parser_.headers().end());
     const std::string head = http::format_response_head(parser_.status(), headers, std::nullopt, parser_.reason());
     sink_.send_response_bytes(head.data(), head.size());
-  } catch (...) {
+  } catch (const std::bad_alloc&) {
     response_done_ = true;
     sink_.abort_response();
     stop_script();
@@ -223,7 +223,10 @@ void CgiResponder::send_error_response(int status, const std::string& why) noexc
         status, context_.http_headers,
         std::to_string(status) + " " + std::string(http::reason_phrase(status)) + ": " + why + "\n");
     sink_.send_response_bytes(response.data(), response.size());
-  } catch (...) {
+  } catch (const std::bad_alloc&) {
+    // The connection ends without an answer (docs/architecture.md,
+    // "Running out of memory").
+    log::write(LogLevel::Error, "http", log_fields_, "Out of memory for the error response: closing");
   }
   head_sent_ = true;
   finish_response();

@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <new>
+
 #include "log/logger.h"
 #include "net/uv_cast.h"
 
@@ -98,7 +100,11 @@ void ChildSession::on_stderr_read(uv_stream_t* stream, ssize_t nread, const uv_b
   try {
     self->owner_.on_child_stderr(lines);
     lines.log_rest();
-  } catch (...) {
+  } catch (const std::bad_alloc&) {
+    // A line too long to hold ends this child and so its connection, as
+    // docs/architecture.md ("Running out of memory") says; others go on.
+    log::write(LogLevel::Error, "process", self->log_fields_, "Out of memory for the program's stderr: stopping it");
+    self->stop();
   }
   if (eof) self->close_pipe(self->stderr_pipe_, self->stderr_closed_);
 }

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <climits>
+#include <new>
 #include <utility>
 
 namespace wsbridge::proc {
@@ -153,7 +154,7 @@ int spawn_child(const std::string& path, const std::vector<std::string>& argv,
     c_env.reserve(env.size() + 1);
     for (const auto& e : env) c_env.push_back(const_cast<char*>(e.c_str()));
     c_env.push_back(nullptr);
-  } catch (...) {
+  } catch (const std::bad_alloc&) {
     pipes.close_child_ends();
     pipes.close_parent_ends();
     return ENOMEM;

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <new>
 #include <thread>
@@ -152,7 +153,7 @@ void serve_request(char* stack_top, const int fds[kRequestFds]) noexcept {
   try {
     body.resize(header.body_bytes);
     strings.reserve(count + 2);
-  } catch (...) {
+  } catch (const std::bad_alloc&) {
     reply.error = ENOMEM;
     (void)spawner_protocol::write_all(fds[kReplyChannel], &reply, sizeof reply);
     return;
@@ -268,7 +269,7 @@ void run_spawner(int control_fd, pid_t server_pid) noexcept {
   ::sigprocmask(SIG_SETMASK, &empty, nullptr);
   try {
     for (int i = 1; i < kSpawnerThreads; ++i) std::thread(serve_requests, control_fd).detach();
-  } catch (...) {
+  } catch (const std::exception&) {  // std::system_error, or std::bad_alloc
     // Fewer threads only means fewer children starting at once.
   }
   serve_requests(control_fd);
