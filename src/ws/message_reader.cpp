@@ -106,12 +106,14 @@ ProtocolError MessageReader::on_payload(const std::uint8_t* data, std::size_t si
 ProtocolError MessageReader::inflate_payload(const std::uint8_t* data, std::size_t size, bool last) {
   const std::size_t before = message_buf_.size();
   const InflateStatus status = last ? inflater_->finish(message_buf_) : inflater_->feed(data, size, message_buf_);
-  if (status != InflateStatus::Ok) return protocol_error_for(status);
+  // What was inflated before a failure is checked first, so the error does
+  // not depend on how the payload was split into reads: fed at once, zlib
+  // may get further before it finds bad data than it did byte by byte.
   const auto* inflated = reinterpret_cast<const std::uint8_t*>(message_buf_.data()) + before;
   if (!message_binary_ && !utf8_.feed(inflated, message_buf_.size() - before)) {
     return ProtocolError::InvalidTextUtf8;
   }
-  return ProtocolError::None;
+  return protocol_error_for(status);
 }
 
 // Returns true when the finished frame produces an event for the caller.
