@@ -53,11 +53,14 @@ struct AnswersSeen;
 
 // How long a spawn waits for the spawner's answer. Starting a child takes
 // it well under a millisecond (one clone, until the exec); its four threads
-// serve as many requests at once as libuv's pool makes.
+// serve as many requests at once as libuv's pool makes. The first request
+// after a (re)start also waits for the spawner's own exec of this program.
+// A machine so loaded that this takes longer costs a needless replacement
+// and a log line, never a lost or doubled child.
 inline constexpr std::chrono::milliseconds kSpawnerAnswerWait{2000};
 // Delay before a replacement spawner after the first failure, and the most
 // it grows to over consecutive failures: a spawner that dies or hangs each
-// time costs a fork and a log line every 30 s at most.
+// time costs a fork and two log lines every 30 s at most.
 inline constexpr std::chrono::milliseconds kFirstRespawnDelay{100};
 inline constexpr std::chrono::milliseconds kMaxRespawnDelay{30000};
 
