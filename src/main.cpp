@@ -57,8 +57,8 @@ void ensure_standard_descriptors_open() {
   }
 }
 
-// Each connection holds a socket, three pipes and a pidfd: the default soft
-// limit of 1024 descriptors would cap us near 200 connections.
+// Each connection holds a socket and three pipes: the default soft
+// limit of 1024 descriptors would cap us near 250 connections.
 void raise_descriptor_limit() {
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {

@@ -61,36 +61,25 @@ bool group_has_live_member(pid_t pgid) noexcept {
 
 }  // namespace
 
-int ChildProcess::watch(uv_loop_t* loop, pid_t pid, int pidfd, Owner* owner) noexcept {
+ChildProcess::~ChildProcess() {
+  if (watched_) ChildReaper::unwatch(pid_);
+}
+
+int ChildProcess::watch(uv_loop_t* loop, pid_t pid, Owner* owner) noexcept {
   owner_ = owner;
   pid_ = pid;
-  pidfd_ = pidfd;
-  int err = uv_poll_init(loop, &pidfd_poll_, pidfd);
-  if (err != 0) return err;
-  pidfd_poll_.data = this;
-  ++open_handles_;
   uv_timer_init(loop, &timer_);
   timer_.data = this;
-  ++open_handles_;
-  return uv_poll_start(&pidfd_poll_, UV_READABLE, &ChildProcess::on_pidfd_readable);
+  const int err = ChildReaper::watch(loop, pid, this);
+  watched_ = err == 0;
+  return err;
 }
 
-void ChildProcess::on_pidfd_readable(uv_poll_t* handle, int /*status*/, int /*events*/) noexcept {
-  static_cast<ChildProcess*>(handle->data)->reap();
-}
-
-void ChildProcess::reap() noexcept {
+void ChildProcess::on_child_reaped(int wait_status) noexcept {
+  watched_ = false;
   if (exited_) return;
-  int status = 0;
-  pid_t r;
-  do {
-    r = ::waitpid(pid_, &status, WNOHANG);
-  } while (r < 0 && errno == EINTR);
-  if (r == 0) return;  // spurious wake-up: not exited yet
   exited_ = true;
-  uv_poll_stop(&pidfd_poll_);
-  if (r < 0) status = 0;  // ECHILD: someone else reaped it; nothing to report
-  owner_->on_child_exited(status);
+  owner_->on_child_exited(wait_status);
   if (terminating_ && group_is_empty()) {
     escalation_done_ = true;
     uv_timer_stop(&timer_);
@@ -157,7 +146,7 @@ void ChildProcess::on_escalation_timer(uv_timer_t* handle) noexcept {
     }
     log::write(log::LogLevel::Error, "process", "",
                "SIGKILL did not terminate " + std::to_string(self->pid_) + "!");
-    // Keep watching the pidfd: the exit will still be reaped when it comes.
+    // Still watched: the exit will be reported when it comes.
     self->escalation_done_ = true;
     self->maybe_close();
     return;
@@ -183,18 +172,11 @@ void ChildProcess::maybe_close() noexcept {
   if (closing_ || !close_requested_ || !exited_) return;
   if (terminating_ && !escalation_done_) return;
   closing_ = true;
-  uv_close(reinterpret_cast<uv_handle_t*>(&pidfd_poll_), &ChildProcess::on_handle_closed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &ChildProcess::on_handle_closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &ChildProcess::on_timer_closed);
 }
 
-void ChildProcess::on_handle_closed(uv_handle_t* handle) noexcept {
-  auto* self = static_cast<ChildProcess*>(handle->data);
-  if (--self->open_handles_ > 0) return;
-  if (self->pidfd_ >= 0) {
-    ::close(self->pidfd_);  // uv_poll does not own the descriptor
-    self->pidfd_ = -1;
-  }
-  self->owner_->on_child_closed();
+void ChildProcess::on_timer_closed(uv_handle_t* handle) noexcept {
+  static_cast<ChildProcess*>(handle->data)->owner_->on_child_closed();
 }
 
 }  // namespace wsbridge::proc

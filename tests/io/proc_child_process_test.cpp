@@ -1,4 +1,4 @@
-// ChildProcess on a real loop: real children, their pidfd, the escalation
+// ChildProcess on a real loop: real children reaped by the ChildReaper, the escalation
 // timer. Every test reaps its child and ends with uv_loop_close() == 0.
 #include <signal.h>
 #include <sys/wait.h>
@@ -53,7 +53,7 @@ struct RecordingOwner final : ChildProcess::Owner {
   }
 };
 
-// A child of `sh -c script` whose pidfd the ChildProcess takes; the test
+// A child of `sh -c script` the ChildProcess watches; the test
 // keeps its pipes (stdout read through `out` when asked).
 struct WatchedChild {
   SpawnedChild spawned;
@@ -65,8 +65,7 @@ struct WatchedChild {
   WatchedChild(TestLoop& loop, const std::string& script, bool read_stdout = false) {
     REQUIRE(wsbridge::proc::spawn_child("/bin/sh", {"sh", "-c", script}, {"PATH=/usr/bin:/bin"}, spawned) == 0);
     guard.watch(spawned.pid);
-    REQUIRE(child.watch(loop.get(), spawned.pid, spawned.pidfd, &owner) == 0);
-    spawned.pidfd = -1;  // the ChildProcess owns it now
+    REQUIRE(child.watch(loop.get(), spawned.pid, &owner) == 0);
     // stderr stays open, unread: a shell reports a job killed by a signal
     // there ("Terminated"), and a closed pipe would kill it with SIGPIPE.
     if (read_stdout) {
@@ -80,7 +79,7 @@ struct WatchedChild {
   void close_stdin() { io_test::close_fd(spawned.stdin_fd); }
 
   // Closes what the test holds, then: no handle left on the loop, the child
-  // reaped (the ChildProcess did it), and the pidfd closed with the rest.
+  // reaped (the ChildReaper did it), and no descriptor left open.
   void finish(TestLoop& loop) {
     close_stdin();
     io_test::close_fd(spawned.stderr_fd);
