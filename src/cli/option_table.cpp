@@ -24,6 +24,7 @@ namespace {
 const std::string kPortRange = "1 to 65535, or 0 for 80 (443 with --ssl)";
 const std::string kRedirectPortRange = "1 to 65535, or 0 for none";
 const std::string kMaxforksRange = "an integer; 0 or less means unlimited";
+const std::string kPerClientRange = "0 (off) to " + std::to_string(kMaxPerClient);
 const std::string kDelayRange = "0 to " + std::to_string(kMaxDelayMs) + " (milliseconds, up to one day)";
 const std::string kMessageRange = "0 (unlimited) to 1T, in bytes with an optional suffix K, M, G or T";
 const std::string kWorkersRange = "0 to " + std::to_string(kMaxWorkers) + " (0: one per CPU core)";
@@ -168,6 +169,18 @@ void add_access_options(CLI::App& app, Config& config) {
            "comma-separated, repeatable.",
            "RANGES")
       ->transform(proxy_ranges());
+  app.add_option("--maxconn-per-client", config.maxconn_per_client,
+                 "Most connections open at once from one client\n"
+                 "address (IPv6: per /64); more get 429.\n"
+                 "0: no limit.")
+      ->type_name("N")
+      ->transform(integer_in(0, kMaxPerClient, kPerClientRange));
+  app.add_option("--connect-rate", config.connect_rate,
+                 "New connections per second from one client\n"
+                 "address, in bursts of up to N; more get 429\n"
+                 "with Retry-After. 0: no limit.")
+      ->type_name("N/s")
+      ->transform(connection_rate(kMaxPerClient));
   add_flag(app, "--proxy-protocol", config.proxy_protocol,
            "Every connection starts with a PROXY v1/v2\n"
            "header (HAProxy send-proxy); its source\n"

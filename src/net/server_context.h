@@ -11,6 +11,7 @@
 
 #include "wsbridge/bridge/cgi_env.h"
 #include "wsbridge/bridge/client_address.h"
+#include "wsbridge/bridge/client_limits.h"
 #include "wsbridge/bridge/origin_policy.h"
 #include "wsbridge/cli/config.h"
 #include "wsbridge/http/request.h"
@@ -66,6 +67,8 @@ struct ServerContext {
   bool fork_limit_reached() const noexcept { return fork_slots->exhausted(); }
   [[nodiscard]] bool take_fork_slot() noexcept { return fork_slots->take(); }
   void release_fork_slot() noexcept { fork_slots->release(); }
+  // --maxconn-per-client and --connect-rate, across every worker.
+  bridge::ClientLimits* client_limits = nullptr;
   UniqueIds* unique_ids = nullptr;  // shared by every worker
   // --reverselookup: this worker's way to the lookup threads (else null).
   HostNameLookups* host_name_lookups = nullptr;

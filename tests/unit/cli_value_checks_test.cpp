@@ -123,6 +123,17 @@ const std::vector<Refusal> kRefusals = {
     {"--address=bad host", "not an address or host name"},
     {"--address=-lead.example", "not an address or host name"},
     {"--address=unix:", "no path after unix:"},
+    {"--maxconn-per-client=-1", "out of range"},
+    {"--maxconn-per-client=1000001", "out of range"},
+    {"--maxconn-per-client=", "not an integer"},
+    {"--maxconn-per-client=ten", "not an integer"},
+    {"--maxconn-per-client=99999999999999999999", "out of range"},
+    {"--connect-rate=-1/s", "out of range; allowed: N/s"},
+    {"--connect-rate=1000001", "out of range"},
+    {"--connect-rate=", "not a rate"},
+    {"--connect-rate=5/m", "not a rate"},
+    {"--connect-rate=/s", "not a rate"},
+    {"--connect-rate=99999999999999999999/s", "out of range"},
     {"--metrics=9101", "no :PORT; allowed: HOST:PORT"},
     {"--metrics=", "no :PORT"},
     {"--metrics=127.0.0.1:0", "the port is not 1 to 65535"},
@@ -234,6 +245,10 @@ TEST_CASE("boundary values are accepted and stored as given", "[cli_value_checks
   const std::string longest = "/tmp/" + std::string(102, 's');  // 107 bytes
   CHECK(config_of("--unixsocket=" + longest).unixsocket == longest);
   CHECK(config_of("--address=unix:" + longest).unixsocket == longest);
+  CHECK(config_of("--maxconn-per-client=4").maxconn_per_client == 4);
+  CHECK(config_of("--connect-rate=10/s").connect_rate == 10);
+  CHECK(config_of("--connect-rate=0x10").connect_rate == 16);
+  CHECK(config_of("--connect-rate=0").connect_rate == 0);
   CHECK(config_of("--metrics=127.0.0.1:9101").metrics == "127.0.0.1:9101");
   CHECK(config_of("--metrics=[::1]:65535").metrics == "[::1]:65535");
   CHECK(config_of("--metrics=localhost:0x10").metrics == "localhost:16");  // the port as checked, in decimal

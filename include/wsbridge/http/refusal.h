@@ -39,6 +39,8 @@ enum class Refusal : std::uint8_t {
   BadContentLength,        // 400
   // Limits and resources.
   ForkLimit,               // 429: --maxforks reached
+  ClientConnectionLimit,   // 429: --maxconn-per-client reached for this client
+  ClientRateLimit,         // 429 with Retry-After: --connect-rate exceeded for this client
   ShortOfResources,        // 503: descriptors, memory or processes, for the moment
   LaunchFailed,            // 500: the program could not be started
 };
