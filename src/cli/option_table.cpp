@@ -29,6 +29,7 @@ const std::string kDelayRange = "0 to " + std::to_string(kMaxDelayMs) + " (milli
 const std::string kMessageRange = "0 (unlimited) to 1T, in bytes with an optional suffix K, M, G or T";
 const std::string kWorkersRange = "0 to " + std::to_string(kMaxWorkers) + " (0: one per CPU core)";
 const std::string kShutdownRange = "0.001 to 86400 (seconds)";
+const std::string kAuthTimeoutRange = "0.001 to 86400 (seconds)";
 const std::string kPingIntervalRange = "0 (off), or 0.001 to 86400 (seconds)";
 
 // Renders a byte count the way a user would type it, so that the default
@@ -137,7 +138,7 @@ void add_bridge_options(CLI::App& app, Config& config) {
 }
 
 // Who may connect and what the responses carry.
-void add_access_options(CLI::App& app, Config& config) {
+void add_access_options(CLI::App& app, Config& config, OptionExtras& extras) {
   app.add_option("--origin", config.origin,
                  "Allowed Origin values, comma-separated, each\n"
                  "[scheme://]host[:port]; others get 403.\n"
@@ -169,6 +170,17 @@ void add_access_options(CLI::App& app, Config& config) {
            "comma-separated, repeatable.",
            "RANGES")
       ->transform(proxy_ranges());
+  app.add_option("--auth", config.auth,
+                 "Run PROGRAM before answering each request,\n"
+                 "with its CGI variables. Exit 0 allows (its\n"
+                 "REMOTE_USER=/AUTH_*= lines are passed on);\n"
+                 "else 403, or the header block it printed.")
+      ->type_name("PROGRAM");
+  app.add_option("--auth-timeout", extras.auth_timeout,
+                 "Longest wait for --auth's answer, in seconds\n"
+                 "(0.001-86400); then 503. Default: 5.")
+      ->type_name("SECONDS")
+      ->transform(seconds_up_to(kMaxDelayMs, false, kAuthTimeoutRange));
   app.add_option("--maxconn-per-client", config.maxconn_per_client,
                  "Most connections open at once from one client\n"
                  "address (IPv6: per /64); more get 429.\n"
@@ -287,7 +299,7 @@ void add_server_options(CLI::App& app, Config& config, OptionExtras& extras) {
 std::unique_ptr<CLI::App> build_app(Config& config, OptionExtras& extras) {
   std::unique_ptr<CLI::App> app = make_app();
   add_bridge_options(*app, config);
-  add_access_options(*app, config);
+  add_access_options(*app, config, extras);
   add_logging_options(*app, config, extras);
   add_files_and_tls_options(*app, config);
   add_server_options(*app, config, extras);

@@ -50,6 +50,7 @@ struct ServerContext {
   std::string command_path;               // absolute, resolved once at start-up
   std::vector<std::string> command_argv;  // argv[0] = command_path
   std::string command_text;               // for the log's command:'...' field
+  std::string auth_program;               // --auth, resolved once at start-up (empty: none)
   bridge::EnvList passenv;                // captured once at start-up
   bridge::OriginPolicy origin_policy;
   std::vector<http::Header> upgrade_headers;  // --header and --header-ws

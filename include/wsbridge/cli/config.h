@@ -25,6 +25,10 @@ struct Config {
   // new connections per second (a token bucket, burst = rate); 0 = off.
   unsigned maxconn_per_client = 0;
   unsigned connect_rate = 0;
+  // --auth=PROGRAM: asked before each request is answered (empty: none),
+  // and how long its answer may take.
+  std::string auth;
+  unsigned auth_timeout_ms = 5000;
   unsigned closems = 0;                // added to each kill-escalation delay
   unsigned shutdown_timeout_ms = 0;    // SIGTERM/SIGINT: longest graceful stop; 0 = 10 s + 3 x closems
   unsigned workers = 0;                // --workers: event loops on their own threads; 0 = one per core
