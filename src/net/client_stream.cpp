@@ -67,7 +67,7 @@ bool ClientStream::start_tls() noexcept {
 }
 
 void ClientStream::start_reading() noexcept {
-  if (closed_ || pause_reasons_ != 0 || reading_) return;
+  if (closed_ || input_ended_ || pause_reasons_ != 0 || reading_) return;
   reading_ = true;
   uv_read_start(&socket_.stream, &ClientStream::on_alloc, &ClientStream::on_read);
 }
@@ -94,7 +94,11 @@ void ClientStream::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* b
     return;
   }
   if (nread == 0) return;  // EAGAIN
-  // EOF or error: nothing more will come.
+  // EOF or error: nothing more will come. (libuv stops reading at EOF; a
+  // paused and resumed stream must not ask again.)
+  uv_read_stop(stream);
+  self->reading_ = false;
+  self->input_ended_ = true;
   self->handler_->on_stream_input_ended(static_cast<int>(nread));
 }
 

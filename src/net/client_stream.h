@@ -45,7 +45,8 @@ class ClientStream final : private WriteQueue::Owner {
     // The write queue fell to its low-water mark after having been above it.
     virtual void on_stream_drained() noexcept = 0;
     // The client will send nothing more: EOF (or TLS close_notify) as
-    // UV_EOF, or the read error. The handler decides what that means.
+    // UV_EOF, or the read error. The handler decides what that means: a
+    // half-close may still be answered. Reading does not start again.
     virtual void on_stream_input_ended(int uv_status) noexcept = 0;
     // The timer set with start_timer() fired.
     virtual void on_stream_timer() noexcept = 0;
@@ -143,6 +144,7 @@ class ClientStream final : private WriteQueue::Owner {
   bool reading_ = false;
   bool closed_ = false;
   bool input_ignored_ = false;  // after a TLS failure: only the close is left
+  bool input_ended_ = false;    // EOF or a read error: nothing more to read
 };
 
 }  // namespace wsbridge::net

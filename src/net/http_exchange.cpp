@@ -56,8 +56,15 @@ void HttpExchange::on_stream_drained() noexcept {
   }
 }
 
-void HttpExchange::on_stream_input_ended(int /*uv_status*/) noexcept {
-  // The client is gone (or half-closed: nothing more will come).
+void HttpExchange::on_stream_input_ended(int uv_status) noexcept {
+  // A client that shuts down its sending side after a complete request
+  // (nc -N, socat, some HTTP/1.0 tools) means "no more requests", not
+  // "gone": the response goes on, and the stream closes after it (or when
+  // the client stops reading it, by the response's own timeouts). Before the
+  // request is complete, during an upgrade, or with a CGI request body
+  // still due, nothing sensible can follow.
+  const bool body_due = cgi_ != nullptr && !cgi_closed_ && cgi_->expects_body();
+  if (uv_status == UV_EOF && phase_ == Phase::Responding && !body_due) return;
   stream_.close();
 }
 
