@@ -15,6 +15,8 @@ std::uint16_t close_code_for(ProtocolError error) noexcept {
     // answers; 1002 would blame the framing, which was fine.
     case ProtocolError::InvalidCompressedData:
       return close_code::kInvalidPayload;
+    case ProtocolError::OutOfMemory:
+      return close_code::kInternalError;
     case ProtocolError::None:
       // Not a violation at all; a normal close is the only sensible answer.
       return close_code::kNormal;
@@ -50,6 +52,7 @@ const char* describe(ProtocolError error) noexcept {
     case ProtocolError::InvalidTextUtf8: return "invalid UTF-8 in text message";
     case ProtocolError::InvalidCompressedData: return "invalid compressed data";
     case ProtocolError::MessageTooBig: return "message too big";
+    case ProtocolError::OutOfMemory: return "out of memory";
   }
   // An out-of-range value can only come from a cast; say so rather than crash.
   return "unknown protocol error";

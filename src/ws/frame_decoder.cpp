@@ -70,9 +70,14 @@ std::size_t FrameDecoder::header_size_needed() const noexcept {
 ProtocolError FrameDecoder::check_header_prefix() const noexcept {
   if (header_have_ >= 1) {
     const std::uint8_t b0 = header_buf_[0];
-    // No extension is ever negotiated, so RSV1-3 must be zero (§5.2).
-    if ((b0 & 0x70) != 0) return ProtocolError::ReservedBitsSet;
     const std::uint8_t op = b0 & 0x0F;
+    // RSV1-3 must be zero (§5.2) unless an extension gives one a meaning:
+    // permessage-deflate's RSV1 marks the first frame of a compressed
+    // message, so only a Text or Binary frame may carry it (RFC 7692 §6.1).
+    const bool starts_data_message =
+        op == static_cast<std::uint8_t>(Opcode::Text) || op == static_cast<std::uint8_t>(Opcode::Binary);
+    const std::uint8_t allowed_reserved = compressed_allowed_ && starts_data_message ? 0x40 : 0x00;
+    if ((b0 & 0x70 & ~allowed_reserved) != 0) return ProtocolError::ReservedBitsSet;
     if (!is_known_opcode(op)) return ProtocolError::UnknownOpcode;
     const bool control = (op & 0x8) != 0;
     if (control && (b0 & 0x80) == 0) return ProtocolError::FragmentedControlFrame;
@@ -115,6 +120,7 @@ FrameDecoder::Event FrameDecoder::decode_header(std::uint8_t* data, std::size_t 
   const std::uint8_t b1 = header_buf_[1];
   header_.fin = (b0 & 0x80) != 0;
   header_.opcode = static_cast<Opcode>(b0 & 0x0F);
+  header_.compressed = (b0 & 0x40) != 0;
   header_.masked = (b1 & 0x80) != 0;
   std::size_t pos = 2;
   const std::uint8_t len7 = b1 & 0x7F;

@@ -4,8 +4,9 @@
 namespace wsbridge::ws {
 
 std::size_t encode_frame_header(std::uint8_t* out, Opcode opcode, bool fin,
-                                std::uint64_t payload_length) noexcept {
-  out[0] = static_cast<std::uint8_t>((fin ? 0x80 : 0x00) | static_cast<std::uint8_t>(opcode));
+                                std::uint64_t payload_length, bool compressed) noexcept {
+  out[0] = static_cast<std::uint8_t>((fin ? 0x80 : 0x00) | (compressed ? 0x40 : 0x00) |
+                                     static_cast<std::uint8_t>(opcode));
   if (payload_length < 126) {
     out[1] = static_cast<std::uint8_t>(payload_length);
     return 2;
@@ -23,9 +24,9 @@ std::size_t encode_frame_header(std::uint8_t* out, Opcode opcode, bool fin,
   return 10;
 }
 
-std::string encode_frame(Opcode opcode, bool fin, std::string_view payload) {
+std::string encode_frame(Opcode opcode, bool fin, std::string_view payload, bool compressed) {
   std::uint8_t header[kMaxServerFrameHeaderSize];
-  const std::size_t header_size = encode_frame_header(header, opcode, fin, payload.size());
+  const std::size_t header_size = encode_frame_header(header, opcode, fin, payload.size(), compressed);
   std::string frame;
   frame.reserve(header_size + payload.size());
   frame.append(reinterpret_cast<const char*>(header), header_size);

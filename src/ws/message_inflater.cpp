@@ -22,14 +22,18 @@ constexpr int kAtBlockBoundary = 128;
 
 }  // namespace
 
-std::uint16_t close_code_for(InflateStatus status) noexcept {
+ProtocolError protocol_error_for(InflateStatus status) noexcept {
   switch (status) {
-    case InflateStatus::Ok: return close_code::kNormal;
-    case InflateStatus::MessageTooBig: return close_code_for(ProtocolError::MessageTooBig);
-    case InflateStatus::CorruptData: return close_code_for(ProtocolError::InvalidCompressedData);
+    case InflateStatus::Ok: return ProtocolError::None;
+    case InflateStatus::MessageTooBig: return ProtocolError::MessageTooBig;
+    case InflateStatus::CorruptData: return ProtocolError::InvalidCompressedData;
     case InflateStatus::OutOfMemory: break;
   }
-  return close_code::kInternalError;
+  return ProtocolError::OutOfMemory;
+}
+
+std::uint16_t close_code_for(InflateStatus status) noexcept {
+  return close_code_for(protocol_error_for(status));
 }
 
 // zlib's stream and the counter its allocations go through. inflateEnd on a

@@ -17,6 +17,24 @@ constexpr std::size_t kRetainedBufferCapacity = 64 * 1024;
 
 }  // namespace
 
+void MessageReader::inflate_compressed_messages(const DeflateParameters& agreed) {
+  inflater_ = std::make_unique<MessageInflater>(
+      MessageInflater::for_server(agreed, max_message_size_, IdleMemory::Release));
+  decoder_.allow_compressed_messages();
+}
+
+std::uint64_t MessageReader::wire_size_limit() const noexcept {
+  if (max_message_size_ == 0 || !message_compressed_) return max_message_size_;
+  // A compressed message is bounded by its inflated size, checked while
+  // inflating. On the wire it may still be a little longer than the limit:
+  // DEFLATE stores data it cannot shrink with a 5-byte header per block of
+  // at most 64 KiB, so 1/1024 + 64 bytes of slack lets any honest message
+  // of the limit's size through, while a message no inflated size could
+  // justify is refused from its header, as an uncompressed one is.
+  const std::uint64_t slack = max_message_size_ / 1024 + 64;
+  return max_message_size_ > UINT64_MAX - slack ? UINT64_MAX : max_message_size_ + slack;
+}
+
 MessageReader::Event MessageReader::fail(ProtocolError error) noexcept {
   failed_ = true;
   error_ = error;
@@ -44,6 +62,8 @@ ProtocolError MessageReader::on_frame_start(const FrameHeader& header, std::uint
     if (in_message_) return ProtocolError::ExpectedContinuation;
     in_message_ = true;
     message_binary_ = header.opcode == Opcode::Binary;
+    // The decoder lets RSV1 through only when an inflater was set up.
+    message_compressed_ = header.compressed;
     message_size_ = 0;
     message_buf_.clear();
     utf8_.reset();
@@ -52,8 +72,8 @@ ProtocolError MessageReader::on_frame_start(const FrameHeader& header, std::uint
   // Refuse on the declared length, before buffering any of the payload, so
   // a client cannot make us hold max_message_size bytes just to be rejected.
   // Written as a subtraction because the declared length can be up to 2^63.
-  if (max_message_size_ != 0 &&
-      (message_size_ > max_message_size_ || header.payload_length > max_message_size_ - message_size_)) {
+  const std::uint64_t limit = wire_size_limit();
+  if (limit != 0 && (message_size_ > limit || header.payload_length > limit - message_size_)) {
     return ProtocolError::MessageTooBig;
   }
   message_size_ += header.payload_length;
@@ -61,7 +81,8 @@ ProtocolError MessageReader::on_frame_start(const FrameHeader& header, std::uint
   // The common case — a whole message in one frame, already in the read
   // buffer — is handed out in place. The payload is unmasked in place by the
   // decoder and arrives as one contiguous Payload event starting at `rest`.
-  if (header.fin && header.opcode != Opcode::Continuation && header.payload_length <= rest_size) {
+  if (header.fin && header.opcode != Opcode::Continuation && !message_compressed_ &&
+      header.payload_length <= rest_size) {
     frame_zero_copy_ = true;
     zero_copy_data_ = rest;
   }
@@ -74,6 +95,7 @@ ProtocolError MessageReader::on_payload(const std::uint8_t* data, std::size_t si
     control_size_ += size;
     return ProtocolError::None;
   }
+  if (message_compressed_) return inflate_payload(data, size, false);
   // Validate as the bytes come so a bad byte fails the connection now, not
   // after the (possibly large, possibly never-ending) rest of the message.
   if (!message_binary_ && !utf8_.feed(data, size)) return ProtocolError::InvalidTextUtf8;
@@ -81,8 +103,21 @@ ProtocolError MessageReader::on_payload(const std::uint8_t* data, std::size_t si
   return ProtocolError::None;
 }
 
+ProtocolError MessageReader::inflate_payload(const std::uint8_t* data, std::size_t size, bool last) {
+  const std::size_t before = message_buf_.size();
+  const InflateStatus status = last ? inflater_->finish(message_buf_) : inflater_->feed(data, size, message_buf_);
+  // What was inflated before a failure is checked first, so the error does
+  // not depend on how the payload was split into reads: fed at once, zlib
+  // may get further before it finds bad data than it did byte by byte.
+  const auto* inflated = reinterpret_cast<const std::uint8_t*>(message_buf_.data()) + before;
+  if (!message_binary_ && !utf8_.feed(inflated, message_buf_.size() - before)) {
+    return ProtocolError::InvalidTextUtf8;
+  }
+  return protocol_error_for(status);
+}
+
 // Returns true when the finished frame produces an event for the caller.
-bool MessageReader::on_frame_end(Event& out) noexcept {
+bool MessageReader::on_frame_end(Event& out) {
   const std::string_view control(reinterpret_cast<const char*>(control_buf_), control_size_);
   switch (frame_.opcode) {
     case Opcode::Ping:
@@ -125,6 +160,13 @@ bool MessageReader::on_frame_end(Event& out) noexcept {
   }
 
   if (!frame_.fin) return false;  // more fragments to come
+  if (message_compressed_) {
+    const ProtocolError error = inflate_payload(nullptr, 0, true);
+    if (error != ProtocolError::None) {
+      out = fail(error);
+      return true;
+    }
+  }
   // A text message may end in the middle of a code point; only now is that known.
   if (!message_binary_ && !utf8_.finish()) {
     out = fail(ProtocolError::InvalidTextUtf8);

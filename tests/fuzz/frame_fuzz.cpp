@@ -4,7 +4,8 @@
 // (the same input fed whole and in chunks gives the same frames, payload
 // bytes, messages and error); text messages and close reasons are valid
 // UTF-8; no message exceeds the size limit; after an error, only the same
-// error comes back.
+// error comes back. One input bit agrees permessage-deflate, so RSV1
+// messages are inflated (and bombs must stop at the limit).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -31,8 +32,10 @@ struct Record {
   bool operator!=(const Record& o) const { return !(*this == o); }
 };
 
-std::vector<Record> run_decoder(std::string input, const std::vector<std::size_t>& ends, bool require_mask) {
+std::vector<Record> run_decoder(std::string input, const std::vector<std::size_t>& ends, bool require_mask,
+                               bool deflate) {
   ws::FrameDecoder decoder(require_mask);
+  if (deflate) decoder.allow_compressed_messages();
   std::vector<Record> out;
   std::size_t begin = 0;
   for (const std::size_t end : ends) {
@@ -59,7 +62,11 @@ std::vector<Record> run_decoder(std::string input, const std::vector<std::size_t
       }
       if (ev.kind == ws::FrameDecoder::EventKind::FrameStart) {
         const std::uint64_t header = (static_cast<std::uint64_t>(ev.header.opcode) << 2) |
-                                     (ev.header.fin ? 2u : 0u) | (ev.header.masked ? 1u : 0u);
+                                     (ev.header.fin ? 2u : 0u) | (ev.header.masked ? 1u : 0u) |
+                                     (ev.header.compressed ? 0x100u : 0u);
+        if (ev.header.compressed) {
+          FUZZ_CHECK(deflate && (ev.header.opcode == ws::Opcode::Text || ev.header.opcode == ws::Opcode::Binary));
+        }
         out.push_back({1, header, std::to_string(ev.header.payload_length)});
         if (ws::is_control(ev.header.opcode)) FUZZ_CHECK(ev.header.payload_length <= ws::kMaxControlPayload);
         if (require_mask) FUZZ_CHECK(ev.header.masked);
@@ -79,8 +86,10 @@ std::vector<Record> run_decoder(std::string input, const std::vector<std::size_t
   return out;
 }
 
-std::vector<Record> run_reader(std::string input, const std::vector<std::size_t>& ends, std::uint64_t max_message) {
+std::vector<Record> run_reader(std::string input, const std::vector<std::size_t>& ends, std::uint64_t max_message,
+                              bool deflate) {
   ws::MessageReader reader(max_message);
+  if (deflate) reader.inflate_compressed_messages(ws::DeflateParameters{});
   std::vector<Record> out;
   std::size_t begin = 0;
   for (const std::size_t end : ends) {
@@ -116,7 +125,7 @@ std::vector<Record> run_reader(std::string input, const std::vector<std::size_t>
           break;
         case ws::MessageReader::EventKind::Error: {
           const std::uint16_t code = ws::close_code_for(ev.error);
-          FUZZ_CHECK(code == 1002 || code == 1007 || code == 1009);
+          FUZZ_CHECK(code == 1002 || code == 1007 || code == 1009 || (deflate && code == 1011));
           FUZZ_CHECK(ws::describe(ev.error) != nullptr);
           out.push_back({20, static_cast<std::uint64_t>(ev.error), {}});
           std::size_t again = 0;
@@ -143,16 +152,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static constexpr std::uint64_t kLimits[] = {0, 1, 125, 126, 1000, 65536};
   const std::uint64_t max_message = kLimits[limit_choice % 6];
   const bool require_mask = (limit_choice & 0x80) == 0;
+  const bool deflate = (limit_choice & 0x40) != 0;
 
   const std::vector<std::size_t> whole = {stream.size()};
   const std::vector<std::size_t> split = chunking.split_ends(stream.size());
 
-  const std::vector<Record> frames_whole = run_decoder(stream, whole, require_mask);
-  const std::vector<Record> frames_split = run_decoder(stream, split, require_mask);
+  const std::vector<Record> frames_whole = run_decoder(stream, whole, require_mask, deflate);
+  const std::vector<Record> frames_split = run_decoder(stream, split, require_mask, deflate);
   FUZZ_CHECK(frames_whole == frames_split);
 
-  const std::vector<Record> messages_whole = run_reader(stream, whole, max_message);
-  const std::vector<Record> messages_split = run_reader(stream, split, max_message);
+  const std::vector<Record> messages_whole = run_reader(stream, whole, max_message, deflate);
+  const std::vector<Record> messages_split = run_reader(stream, split, max_message, deflate);
   FUZZ_CHECK(messages_whole == messages_split);
   return 0;
 }

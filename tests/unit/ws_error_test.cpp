@@ -19,15 +19,17 @@ const ProtocolError kAllErrors[] = {
     ProtocolError::ClosePayloadTooShort,   ProtocolError::InvalidCloseCode,
     ProtocolError::InvalidCloseReasonUtf8, ProtocolError::InvalidTextUtf8,
     ProtocolError::MessageTooBig,          ProtocolError::InvalidCompressedData,
+    ProtocolError::OutOfMemory,
 };
 
 }  // namespace
 
-TEST_CASE("close_code_for: 1009 too big, 1007 bad UTF-8, 1002 otherwise", "[ws_error_test]") {
+TEST_CASE("close_code_for: 1009 too big, 1007 bad UTF-8, 1011 out of memory, 1002 otherwise", "[ws_error_test]") {
   for (ProtocolError e : kAllErrors) {
     INFO(describe(e));
     std::uint16_t expected = close_code::kProtocolError;
     if (e == ProtocolError::MessageTooBig) expected = close_code::kMessageTooBig;
+    if (e == ProtocolError::OutOfMemory) expected = close_code::kInternalError;
     if (e == ProtocolError::InvalidTextUtf8 || e == ProtocolError::InvalidCloseReasonUtf8 ||
         e == ProtocolError::InvalidCompressedData) {
       expected = close_code::kInvalidPayload;
@@ -38,6 +40,7 @@ TEST_CASE("close_code_for: 1009 too big, 1007 bad UTF-8, 1002 otherwise", "[ws_e
   CHECK(close_code_for(ProtocolError::InvalidTextUtf8) == 1007);
   CHECK(close_code_for(ProtocolError::InvalidCloseReasonUtf8) == 1007);
   CHECK(close_code_for(ProtocolError::InvalidCompressedData) == 1007);
+  CHECK(close_code_for(ProtocolError::OutOfMemory) == 1011);
   CHECK(close_code_for(ProtocolError::UnmaskedClientFrame) == 1002);
   CHECK(close_code_for(ProtocolError::InvalidCloseCode) == 1002);
 }

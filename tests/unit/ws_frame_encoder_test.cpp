@@ -193,3 +193,21 @@ TEST_CASE("encoder: a close frame with a long reason stays a legal control frame
   REQUIRE_FALSE(d.error);
   CHECK(d.payload == payload);
 }
+
+TEST_CASE("encoder: a compressed message's first frame carries RSV1, which a decoder allows only when agreed", "[ws_frame_encoder_test]") {
+  const std::string frame = encode_frame(Opcode::Text, true, "abc", true);
+  CHECK(static_cast<std::uint8_t>(frame[0]) == 0xC1);  // FIN | RSV1 | Text
+  CHECK(static_cast<std::uint8_t>(encode_frame(Opcode::Text, true, "abc")[0]) == 0x81);
+
+  Bytes bytes(frame.begin(), frame.end());
+  FrameDecoder plain(false);
+  std::size_t used = 0;
+  CHECK(plain.next(bytes.data(), bytes.size(), used).error == ProtocolError::ReservedBitsSet);
+
+  FrameDecoder agreed(false);
+  agreed.allow_compressed_messages();
+  const auto start = agreed.next(bytes.data(), bytes.size(), used);
+  REQUIRE(start.kind == Kind::FrameStart);
+  CHECK(start.header.compressed);
+  CHECK(start.header.payload_length == 3);
+}

@@ -400,3 +400,128 @@ TEST_CASE("reader: a long random conversation, in random pieces", "[ws_message_r
   CHECK(run(input, {input.size()}) == expected);
   for (const auto& plan : wsbridge::test::split_plans(input.size(), 777, {false, 25, 23})) REQUIRE(run(input, plan) == expected);
 }
+
+// ---- permessage-deflate (RFC 7692): RSV1 messages are inflated ----
+
+namespace {
+
+Bytes with_rsv1(Bytes f) {
+  f[0] |= 0x40;
+  return f;
+}
+
+DeflateParameters takeover() { return DeflateParameters{}; }
+
+std::string run_deflate(const Bytes& input, const std::vector<std::size_t>& pieces, std::uint64_t max = 0) {
+  MessageReader reader(max);
+  reader.inflate_compressed_messages(takeover());
+  return run(reader, input, pieces);
+}
+
+void check_all_splits_deflate(const Bytes& input, const std::string& expected, std::uint64_t max = 0) {
+  CHECK(run_deflate(input, {input.size()}, max) == expected);
+  const auto seed = static_cast<std::uint32_t>(input.size() * 17 + 3);
+  for (const auto& plan : wsbridge::test::split_plans(input.size(), seed, {input.size() <= 2048, 25, 23})) {
+    INFO("pieces " << plan.size() << " first " << plan.front());
+    REQUIRE(run_deflate(input, plan, max) == expected);
+  }
+}
+
+// What a client with context takeover sends for `message`.
+std::string client_compress(MessageDeflater& deflater, const std::string& message) {
+  std::string out;
+  REQUIRE(deflater.compress(message, out));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("reader+deflate: RFC 7692's \"Hello\" inflates, whole and in every split", "[ws_message_reader_test]") {
+  const std::string hello_deflated("\xf2\x48\xcd\xc9\xc9\x07\x00", 7);  // §7.2.3.1
+  check_all_splits_deflate(with_rsv1(text(hello_deflated)), "text Hello|");
+  check_all_splits_deflate(with_rsv1(binary(hello_deflated)), "binary Hello|");
+  // An empty message compresses to one 0x00 byte (§7.2.3.6).
+  check_all_splits_deflate(with_rsv1(text(std::string(1, '\0'))), "text |");
+}
+
+TEST_CASE("reader+deflate: a fragmented compressed message with a ping between its fragments", "[ws_message_reader_test]") {
+  MessageDeflater client(15, false, IdleMemory::Keep);
+  const std::string line = "sensor 17 reads 21.5 degrees, sensor 18 reads 21.5 degrees";
+  const std::string payload = client_compress(client, line);
+  REQUIRE(payload.size() > 4);
+  const std::size_t half = payload.size() / 2;
+  const Bytes input = concat({with_rsv1(text(payload.substr(0, half), false)), ping("p"),
+                              cont(payload.substr(half), true)});
+  check_all_splits_deflate(input, "ping p|text " + line + "|");
+}
+
+TEST_CASE("reader+deflate: compressed and plain messages alternate, the window carries over", "[ws_message_reader_test]") {
+  MessageDeflater client(15, false, IdleMemory::Keep);
+  const std::string first = "the quick brown fox jumps over the lazy dog";
+  const std::string second = "the quick brown fox jumps over the lazy dog again";
+  const std::string a = client_compress(client, first);
+  const std::string b = client_compress(client, second);
+  // The second refers back into the first message's window: shorter than alone.
+  MessageDeflater fresh(15, false, IdleMemory::Keep);
+  REQUIRE(b.size() < client_compress(fresh, second).size());
+  const Bytes input = concat({with_rsv1(text(a)), text("plain"), with_rsv1(text(b)), binary("raw")});
+  check_all_splits_deflate(input, "text " + first + "|text plain|text " + second + "|binary raw|");
+}
+
+TEST_CASE("reader+deflate: where RSV1 is not allowed", "[ws_message_reader_test]") {
+  const std::string hello_deflated("\xf2\x48\xcd\xc9\xc9\x07\x00", 7);
+  // Not agreed: RSV1 is a reserved bit like any other.
+  check_all_splits(with_rsv1(text(hello_deflated)), err(ProtocolError::ReservedBitsSet));
+  // Agreed, but only the first frame of a data message may carry it (§6.1).
+  check_all_splits_deflate(concat({with_rsv1(text(hello_deflated.substr(0, 3), false)),
+                                   with_rsv1(cont(hello_deflated.substr(3), true))}),
+                           err(ProtocolError::ReservedBitsSet));
+  check_all_splits_deflate(with_rsv1(ping("x")), err(ProtocolError::ReservedBitsSet));
+  Bytes rsv2 = text("x");
+  rsv2[0] |= 0x20;
+  check_all_splits_deflate(rsv2, err(ProtocolError::ReservedBitsSet));
+}
+
+TEST_CASE("reader+deflate: data that does not inflate, and bad UTF-8 inside a compressed text", "[ws_message_reader_test]") {
+  check_all_splits_deflate(with_rsv1(text("\xff\xff\xff\xff")), err(ProtocolError::InvalidCompressedData));
+  MessageDeflater client(15, true, IdleMemory::Keep);
+  const std::string bad_utf8 = client_compress(client, "caf\xc3");  // cut inside é
+  check_all_splits_deflate(with_rsv1(text(bad_utf8)), err(ProtocolError::InvalidTextUtf8));
+  // The same bytes as binary are fine.
+  check_all_splits_deflate(with_rsv1(binary(bad_utf8)), "binary caf\xc3|");
+}
+
+TEST_CASE("reader+deflate: a 10 MiB bomb is refused with 1009, holding about the limit", "[ws_message_reader_test]") {
+  constexpr std::uint64_t kLimit = 1024 * 1024;
+  MessageDeflater client(15, true, IdleMemory::Keep);
+  const std::string bomb = client_compress(client, std::string(10 * 1024 * 1024, '\0'));
+  REQUIRE(bomb.size() < 16 * 1024);
+  MessageReader reader(kLimit);
+  reader.inflate_compressed_messages(takeover());
+  Bytes input = with_rsv1(binary(bomb));
+  std::size_t used = 0;
+  const auto ev = reader.next(input.data(), input.size(), used);
+  REQUIRE(ev.kind == Kind::Error);
+  CHECK(ev.error == ProtocolError::MessageTooBig);
+  CHECK(close_code_for(ev.error) == 1009);
+  CHECK(reader.buffer_capacity() <= kLimit + 1);
+}
+
+TEST_CASE("reader+deflate: the limit is on the inflated size; the wire size may exceed it a little", "[ws_message_reader_test]") {
+  constexpr std::uint64_t kLimit = 4096;
+  std::mt19937 random(7);
+  std::string noise(kLimit, '\0');
+  for (char& c : noise) c = static_cast<char>(random() & 0xFF);
+  MessageDeflater client(15, true, IdleMemory::Keep);
+  const std::string stored = client_compress(client, noise);
+  REQUIRE(stored.size() > kLimit);  // incompressible: longer on the wire than the limit
+  const Bytes at_limit = with_rsv1(binary(stored));
+  CHECK(run_deflate(at_limit, {at_limit.size()}, kLimit) == "binary " + noise + "|");
+  // One inflated byte over the limit is too big.
+  const std::string over = client_compress(client, noise + "x");
+  const Bytes past_limit = with_rsv1(binary(over));
+  CHECK(run_deflate(past_limit, {past_limit.size()}, kLimit) == err(ProtocolError::MessageTooBig));
+  // A declared wire length no inflated size within the limit could need is refused from the header.
+  const Bytes huge = with_rsv1(frame(Opcode::Binary, true, "", true, 2 * kLimit));
+  CHECK(run_deflate(huge, {huge.size()}, kLimit) == err(ProtocolError::MessageTooBig));
+}

@@ -26,6 +26,8 @@ enum class ProtocolError : std::uint8_t {
   InvalidCompressedData,     // permessage-deflate payload that does not inflate (RFC 7692 §8)
   // Resource limits → 1009.
   MessageTooBig,             // message longer than --maxmessage
+  // Not the client's fault, but it ends the connection all the same → 1011.
+  OutOfMemory,               // zlib's memory for inflating could not be had
 };
 
 // Close codes the server sends (RFC 6455 §7.4.1).

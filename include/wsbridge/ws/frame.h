@@ -27,6 +27,9 @@ struct FrameHeader {
   bool fin = false;
   Opcode opcode = Opcode::Continuation;
   bool masked = false;
+  // RSV1: the message this frame starts is compressed (permessage-deflate,
+  // RFC 7692 §6). Only ever set when the extension was agreed.
+  bool compressed = false;
   std::uint64_t payload_length = 0;
 };
 

@@ -30,6 +30,11 @@ class FrameDecoder {
   // require_mask: true for a server decoding client frames (RFC 6455 §5.1).
   explicit FrameDecoder(bool require_mask = true) noexcept : require_mask_(require_mask) {}
 
+  // permessage-deflate was agreed: RSV1 is allowed on the first frame of a
+  // data message (Text or Binary), never on a continuation or control frame
+  // (RFC 7692 §6.1). RSV2 and RSV3 stay forbidden.
+  void allow_compressed_messages() noexcept { compressed_allowed_ = true; }
+
   // Decodes the next event from data[0, size). `consumed` is set to the bytes
   // used; call again with the rest. Payload bytes are unmasked in place, so
   // the returned pointer is into `data` and stays valid as long as it does.
@@ -39,6 +44,7 @@ class FrameDecoder {
  private:
   enum class State : std::uint8_t { Header, Payload, End, Failed };
   bool require_mask_;
+  bool compressed_allowed_ = false;
   State state_ = State::Header;
   std::uint8_t header_buf_[kMaxFrameHeaderSize] = {};
   std::uint8_t header_have_ = 0;

@@ -11,11 +11,12 @@ namespace wsbridge::ws {
 
 // Writes a frame header for a payload of payload_length bytes into out and
 // returns the header's length (2, 4 or 10 bytes). Uses the shortest length form.
+// compressed sets RSV1: the first frame of a permessage-deflate message.
 std::size_t encode_frame_header(std::uint8_t* out, Opcode opcode, bool fin,
-                                std::uint64_t payload_length) noexcept;
+                                std::uint64_t payload_length, bool compressed = false) noexcept;
 
 // A whole frame (header + payload) as one string; for control frames and tests.
-std::string encode_frame(Opcode opcode, bool fin, std::string_view payload);
+std::string encode_frame(Opcode opcode, bool fin, std::string_view payload, bool compressed = false);
 
 // The payload of a close frame: 2-byte big-endian code + reason. The reason is
 // cut (at a UTF-8 boundary) so the payload stays within 125 bytes.

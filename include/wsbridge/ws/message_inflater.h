@@ -23,7 +23,10 @@ enum class InflateStatus : std::uint8_t {
   OutOfMemory,    // zlib's memory could not be had → close with 1011
 };
 
-// The close code a failed status answers with (1009, 1007, 1011; 1000 for Ok).
+// The protocol error a failed status is (MessageTooBig, InvalidCompressedData,
+// OutOfMemory; None for Ok), and the close code it answers with (1009, 1007,
+// 1011; 1000 for Ok).
+ProtocolError protocol_error_for(InflateStatus status) noexcept;
 std::uint16_t close_code_for(InflateStatus status) noexcept;
 
 class MessageInflater {

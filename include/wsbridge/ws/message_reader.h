@@ -5,11 +5,14 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "wsbridge/ws/error.h"
+#include "wsbridge/ws/deflate_parameters.h"
 #include "wsbridge/ws/frame_decoder.h"
+#include "wsbridge/ws/message_inflater.h"
 #include "wsbridge/ws/utf8_validator.h"
 
 namespace wsbridge::ws {
@@ -36,6 +39,13 @@ class MessageReader {
   explicit MessageReader(std::uint64_t max_message_size) noexcept
       : max_message_size_(max_message_size) {}
 
+  // permessage-deflate was agreed (`agreed`): a message whose first frame
+  // has RSV1 is inflated as it arrives, its inflated size is what the
+  // message limit bounds, and its UTF-8 is checked after inflating. The
+  // inflater's memory is made for each compressed message and freed after
+  // it (with client_no_context_takeover), so an idle connection pays none.
+  void inflate_compressed_messages(const DeflateParameters& agreed);
+
   // Consumes bytes from data[0, size) (unmasking them in place) until one
   // event is ready; `consumed` tells how many bytes were used. A message that
   // arrives as one unfragmented frame inside `data` is returned as a view into
@@ -52,7 +62,12 @@ class MessageReader {
   Event fail(ProtocolError error) noexcept;
   ProtocolError on_frame_start(const FrameHeader& header, std::uint8_t* rest, std::size_t rest_size) noexcept;
   ProtocolError on_payload(const std::uint8_t* data, std::size_t size);
-  bool on_frame_end(Event& out) noexcept;
+  // Inflates a compressed message's next payload bytes into message_buf_
+  // (at its end: the flush tail, last = true) and checks their UTF-8.
+  ProtocolError inflate_payload(const std::uint8_t* data, std::size_t size, bool last);
+  // The most wire bytes the current message may declare.
+  std::uint64_t wire_size_limit() const noexcept;
+  bool on_frame_end(Event& out);
 
   FrameDecoder decoder_{true};
   std::uint64_t max_message_size_;
@@ -60,6 +75,7 @@ class MessageReader {
   // Data message in progress (possibly fragmented).
   bool in_message_ = false;
   bool message_binary_ = false;
+  bool message_compressed_ = false;  // its first frame had RSV1
   std::uint64_t message_size_ = 0;
   std::string message_buf_;
   // Current frame.
@@ -71,6 +87,7 @@ class MessageReader {
   std::size_t control_size_ = 0;
   bool failed_ = false;
   ProtocolError error_ = ProtocolError::None;
+  std::unique_ptr<MessageInflater> inflater_;  // only with permessage-deflate
 };
 
 }  // namespace wsbridge::ws
