@@ -13,7 +13,7 @@
 
 #include "log/logger.h"
 #include "metrics/process_stats_reader.h"
-#include "net/connection.h"
+#include "net/accepted_client.h"
 
 namespace wsbridge::net {
 namespace {

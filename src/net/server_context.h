@@ -26,7 +26,7 @@ class Spawner;
 
 namespace wsbridge::net {
 
-class Connection;
+class AcceptedClient;
 class HostNameLookups;
 
 // How long a client may take to send its request head (slowloris bound).
@@ -74,8 +74,8 @@ struct ServerContext {
   // --reverselookup: this worker's way to the lookup threads (else null).
   HostNameLookups* host_name_lookups = nullptr;
 
-  // Every open connection, for graceful shutdown (intrusive list).
-  Connection* first_connection = nullptr;
+  // Every open client, for graceful shutdown (intrusive list).
+  AcceptedClient* first_client = nullptr;
   LoopCounter connection_count;  // read by the main thread for status lines
   // What this loop counted for --metrics; only this loop writes, a scrape
   // on the main thread reads (and adds up every loop's).
