@@ -38,6 +38,8 @@ constexpr std::array<RefusalInfo, kRefusalCount> kRefusals{{
      {}},
     // Retry-After varies, so the caller adds it.
     {R::ClientRateLimit, 429, "client_rate_limit", "connecting too fast", {}, {}, {}},
+    {R::AuthRefused, 403, "auth_refused", "refused by the auth program", {}, {}, {}},
+    {R::AuthTimeout, 503, "auth_timeout", "the auth program did not answer in time", {}, {}, {}},
     {R::ShortOfResources, 503, "short_of_resources", "out of memory", {}, {}, {}},
     {R::LaunchFailed, 500, "launch_failed", "could not launch the program", {}, {}, {}},
 }};

@@ -41,6 +41,14 @@ void HttpExchange::on_stream_data(char* data, std::size_t size) noexcept {
     hold_during_lookup(data, size);
   } else if (phase_ == Phase::ReadingRequest) {
     on_request_bytes(data, size);
+  } else if (pending_) {
+    // Reading is paused while --auth decides; what was already on its way
+    // waits with the request.
+    try {
+      pending_->early_bytes.append(data, size);
+    } catch (const std::bad_alloc&) {
+      stream_.close();
+    }
   } else if (cgi_) {
     cgi_->on_request_body(data, size);  // a CGI request's body
   }
@@ -86,6 +94,7 @@ void HttpExchange::on_stream_closed() noexcept {
     lookup_.reset();
   }
   if (cgi_) cgi_->cancel();
+  if (auth_) auth_->cancel();
   report_idle_when_done();
 }
 
@@ -105,6 +114,7 @@ void HttpExchange::shut_down_for_server() noexcept {
 
 void HttpExchange::kill_child_now() noexcept {
   if (cgi_) cgi_->kill_now();
+  if (auth_) auth_->kill_now();
 }
 
 // ------------------------------------------------------------ the request
@@ -139,6 +149,7 @@ void HttpExchange::handle_request(char* rest, std::size_t rest_size) noexcept {
   const http::Request& request = parser_->request();
   try {
     describe_in_log(request);
+    if (!admit_client()) return;
     if (redirect_only_) {
       redirect_to_https(request);
       return;
@@ -151,6 +162,10 @@ void HttpExchange::handle_request(char* rest, std::size_t rest_size) noexcept {
       log::append_field(log_fields_, "command", route.file_path);
     } else if (!context_.command_text.empty()) {
       log::append_field(log_fields_, "command", context_.command_text);
+    }
+    if (!context_.auth_program.empty()) {
+      ask_auth_program(request, std::move(route), rest, rest_size);
+      return;
     }
     answer(request, route, rest, rest_size);
   } catch (const std::bad_alloc&) {
@@ -342,6 +357,7 @@ void HttpExchange::run_cgi_script(const http::Request& request, const route::Rou
   try {
     env = bridge::build_cgi_script_env(request, connection_facts(request, route), context_.passenv,
                                        route.file_path);
+    add_auth_variables(env);
     ResponseSink& sink = *this;
     CgiResponder::Owner& owner = *this;
     cgi_ = std::make_unique<CgiResponder>(context_, sink, owner, log_fields_);

@@ -17,8 +17,10 @@
 #include <string_view>
 #include <vector>
 
+#include "net/auth_check.h"
 #include "net/cgi_responder.h"
 #include "net/child_launch.h"
+#include "net/client_slot.h"
 #include "net/client_stream.h"
 #include "net/host_name_lookups.h"
 #include "net/response_sink.h"
@@ -36,7 +38,8 @@ class HttpExchange final : public ClientStream::Handler,
                            private ResponseSink,
                            private CgiResponder::Owner,
                            private ChildLaunch::Owner,
-                           private HostNameLookups::Owner {
+                           private HostNameLookups::Owner,
+                           private AuthCheck::Owner {
  public:
   class Owner {
    public:
@@ -62,8 +65,11 @@ class HttpExchange final : public ClientStream::Handler,
   // Starts waiting for the request head. False when out of memory (the
   // stream is closed then).
   [[nodiscard]] bool start() noexcept;
-  // A CGI responder's handles or a launch in flight: the owner must wait.
-  bool busy() const noexcept { return (cgi_ != nullptr && !cgi_closed_) || launch_ != nullptr; }
+  // A CGI responder's or an auth check's handles, or a launch in flight:
+  // the owner must wait.
+  bool busy() const noexcept {
+    return (cgi_ != nullptr && !cgi_closed_) || (auth_ != nullptr && !auth_closed_) || launch_ != nullptr;
+  }
   // Server shutdown: a request being read is dropped, a CGI script ended.
   void shut_down_for_server() noexcept;
   // Server shutdown deadline: SIGKILL a CGI script's group and reap it.
@@ -77,7 +83,7 @@ class HttpExchange final : public ClientStream::Handler,
   void on_stream_closed() noexcept override;
 
  private:
-  enum class Phase : std::uint8_t { ReadingRequest, Responding, Upgrading };
+  enum class Phase : std::uint8_t { ReadingRequest, Authorizing, Responding, Upgrading };
 
   // The request (http_exchange.cpp).
   void on_request_bytes(char* data, std::size_t size) noexcept;
@@ -103,6 +109,18 @@ class HttpExchange final : public ClientStream::Handler,
   // What a child's environment says about this connection (WebSocket and CGI).
   bridge::ConnectionFacts connection_facts(const http::Request& request, const route::Route& route) const;
   void report_idle_when_done() noexcept;
+
+  // Who may be answered (http_exchange_admission.cpp): the per-client
+  // limits, then --auth. admit_client is false when it refused.
+  [[nodiscard]] bool admit_client();
+  void ask_auth_program(const http::Request& request, route::Route route, char* rest, std::size_t rest_size);
+  std::vector<std::string> auth_environment(const http::Request& request, const route::Route& route) const;
+  // The --auth program's variables, over the same names in `env`.
+  void add_auth_variables(std::vector<std::string>& env) const;
+  void send_auth_refusal(bridge::AuthVerdict& verdict) noexcept;
+  // AuthCheck::Owner
+  void on_auth_decided(bridge::AuthVerdict& verdict) noexcept override;
+  void on_auth_closed() noexcept override;
 
   // The upgrade (http_exchange_upgrade.cpp).
   void start_websocket(const http::Request& request, const route::Route& route, char* rest,
@@ -146,11 +164,21 @@ class HttpExchange final : public ClientStream::Handler,
   std::unique_ptr<ChildLaunch> launch_;           // the endpoint's program, while it is being started
   std::unique_ptr<StaticResponder> static_file_;  // while a file's body is being sent
   std::unique_ptr<CgiResponder> cgi_;             // a CGI script, until its handles are closed
+  ClientSlot client_slot_;                        // --maxconn-per-client, while the connection lives
+  std::unique_ptr<AuthCheck> auth_;               // --auth's program, until its handles are closed
+  // While --auth decides: what the answer needs afterwards.
+  struct PendingAnswer {
+    route::Route route;
+    std::string early_bytes;  // bytes that followed the request head
+  };
+  std::unique_ptr<PendingAnswer> pending_;
+  std::vector<std::pair<std::string, std::string>> auth_variables_;  // REMOTE_USER=, AUTH_*=
   std::uint64_t unique_id_ = 0;                   // UNIQUE_ID and the log's id:'...'
   std::uint64_t request_completed_ns_ = 0;        // uv_hrtime, for the metrics' launch time
   Phase phase_ = Phase::ReadingRequest;
   bool redirect_only_ = false;
   bool cgi_closed_ = false;  // the responder reported its handles closed
+  bool auth_closed_ = false;  // the auth check reported its handles closed
   bool idle_reported_ = false;
 };
 

@@ -131,6 +131,7 @@ void HttpExchange::launch_child(const route::Route& route, const std::string& re
     bridge::ConnectionFacts facts = connection_facts(request, route);
     if (!remote_host.empty()) facts.remote_host = remote_host;
     launch->env = bridge::build_child_env(request, facts, context_.passenv);
+    add_auth_variables(launch->env);
     if (log::enabled(LogLevel::Debug)) {
       for (const auto& entry : launch->env) {
         log::write(LogLevel::Debug, "process", log_fields_, "Std. variable: " + entry);

@@ -93,15 +93,15 @@ def test_signed_cookie_and_bearer_header(start_server):
 def test_static_files_and_cgi_are_asked_too(start_server, tmp_path):
     public = tmp_path / "public"
     public.mkdir()
-    (public / "index.html").write_text("hello\n")
+    (public / "hello.txt").write_text("hello\n")
     cgi = tmp_path / "cgi"
     cgi.mkdir()
     (cgi / "who.sh").write_text("#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n%s\\n' \"$REMOTE_USER\"\n")
     (cgi / "who.sh").chmod(0o755)
     srv = start_server([script("env.sh")], flags=[f"--auth={TOKEN_FILE}", f"--staticdir={public}",
                                                   f"--cgidir={cgi}"])
-    assert wsb.http_request(srv.port, "/index.html").status == 401
-    assert wsb.http_request(srv.port, "/index.html?token=s3cret").body == b"hello\n"
+    assert wsb.http_request(srv.port, "/hello.txt").status == 401
+    assert wsb.http_request(srv.port, "/hello.txt?token=s3cret").body == b"hello\n"
     assert wsb.http_request(srv.port, "/who.sh?token=nope").status == 403
     assert wsb.http_request(srv.port, "/who.sh?token=0pen-sesame").body == b"bob\n"
 
