@@ -15,6 +15,7 @@
 #include <ctime>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace wsload {
 namespace {
@@ -325,51 +326,103 @@ void Loop::on_frame_end(Conn& conn) {
   if (conn.frame_fin) conn.handler->on_message(conn, conn.message_opcode, conn.message_size);
 }
 
+namespace {
+
+// wsbridge starts every child through this helper process of its own (a
+// child of the server, alive as long as it is). It does part of each
+// connection's work that websocketd does inside its single process.
+constexpr char kSpawnerName[] = "wsbridge-spawn";
+
+std::string proc_path(const std::string& pid, const char* leaf) { return "/proc/" + pid + "/" + leaf; }
+
+// utime + stime of one process, all its threads, in seconds; 0 once it is gone.
+double cpu_seconds_of(const std::string& pid) {
+  std::ifstream stat(proc_path(pid, "stat"));
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::size_t paren = text.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream fields(text.substr(paren + 2));
+  std::string field;
+  unsigned long utime = 0, stime = 0;
+  // After "pid (comm) " the fields start at number 3 (state); utime is 14.
+  for (int index = 3; index <= 15 && fields >> field; ++index) {
+    if (index == 14) utime = std::stoul(field);
+    if (index == 15) stime = std::stoul(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+std::string name_of(const std::string& pid) {
+  std::ifstream comm(proc_path(pid, "comm"));
+  std::string name;
+  std::getline(comm, name);
+  return name;
+}
+
+// Entries of a /proc folder other than . and .. (a process's descriptors).
+long count_entries(const std::string& dir) {
+  DIR* folder = opendir(dir.c_str());
+  if (folder == nullptr) return 0;
+  long count = 0;
+  while (dirent* entry = readdir(folder)) {
+    if (std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0) ++count;
+  }
+  closedir(folder);
+  return count;
+}
+
+// Living children of `pid`: each thread lists those it started.
+std::vector<std::string> children_of(int pid) {
+  std::vector<std::string> children;
+  std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* tasks = opendir(dir.c_str());
+  if (tasks == nullptr) return children;
+  while (dirent* entry = readdir(tasks)) {
+    if (entry->d_name[0] == '.') continue;
+    std::ifstream list(dir + "/" + entry->d_name + "/children");
+    std::string child;
+    while (list >> child) children.push_back(child);
+  }
+  closedir(tasks);
+  return children;
+}
+
+}  // namespace
+
 ProcessSample sample_process(int pid) {
   ProcessSample sample;
   if (pid <= 0) return sample;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  std::size_t paren = text.rfind(')');
-  if (paren != std::string::npos) {
-    std::istringstream fields(text.substr(paren + 2));
-    std::string field;
-    unsigned long utime = 0, stime = 0;
-    // After "pid (comm) " the fields start at number 3 (state); utime is 14.
-    for (int index = 3; index <= 15 && fields >> field; ++index) {
-      if (index == 14) utime = std::stoul(field);
-      if (index == 15) stime = std::stoul(field);
-    }
-    sample.cpu_seconds = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::string self = std::to_string(pid);
+  sample.cpu_seconds = cpu_seconds_of(self);
+  for (const std::string& child : children_of(pid)) {
+    if (name_of(child) == kSpawnerName) sample.cpu_seconds += cpu_seconds_of(child);
   }
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::ifstream status(proc_path(self, "status"));
   std::string line;
   while (std::getline(status, line)) {
     if (line.compare(0, 6, "VmRSS:") == 0) sample.rss_kib = std::stol(line.substr(6));
+  }
+  sample.descriptors = count_entries(proc_path(self, "fd"));
+  // "Max open files  <soft>  <hard>  files": the limit the server set for
+  // itself, which may be above the one it was started with.
+  std::ifstream limits(proc_path(self, "limits"));
+  while (std::getline(limits, line)) {
+    if (line.compare(0, 14, "Max open files") == 0) {
+      std::istringstream values(line.substr(14));
+      values >> sample.open_files_limit;
+    }
   }
   return sample;
 }
 
 int count_children(int pid) {
   if (pid <= 0) return 0;
-  std::string dir = "/proc/" + std::to_string(pid) + "/task";
-  DIR* tasks = opendir(dir.c_str());
-  if (tasks == nullptr) return 0;
   int count = 0;
-  while (dirent* entry = readdir(tasks)) {
-    if (entry->d_name[0] == '.') continue;
-    std::ifstream children(dir + "/" + entry->d_name + "/children");
-    std::string child;
-    while (children >> child) {
-      // wsbridge's spawner lives as long as the server; it is not a child
-      // started for a connection.
-      std::ifstream comm("/proc/" + child + "/comm");
-      std::string name;
-      if (std::getline(comm, name) && name == "wsbridge-spawn") continue;
-      ++count;
-    }
+  for (const std::string& child : children_of(pid)) {
+    // The spawner lives as long as the server; it is not a child started
+    // for a connection.
+    if (name_of(child) != kSpawnerName) ++count;
   }
-  closedir(tasks);
   return count;
 }
 

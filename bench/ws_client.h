@@ -119,10 +119,15 @@ class Loop {
   double last_expiry_check_ = 0;
 };
 
-// Server-side figures read from /proc for the server process only.
+// Server-side figures read from /proc. CPU is the server's and its spawner
+// helper's (wsbridge-spawn, for wsbridge); memory and descriptors are the
+// server process's own: the helper's stay the same however many connections
+// there are, and its descriptors count against its own limit.
 struct ProcessSample {
-  double cpu_seconds = 0;  // utime + stime, all threads
-  long rss_kib = 0;        // VmRSS
+  double cpu_seconds = 0;  // utime + stime, all threads, server + helper
+  long rss_kib = 0;        // VmRSS of the server
+  long descriptors = 0;    // entries of /proc/PID/fd of the server
+  long open_files_limit = 0;  // the server's soft RLIMIT_NOFILE, as it runs (both raise it)
 };
 ProcessSample sample_process(int pid);
 // Children of `pid` (all its threads) that have not been reaped yet.

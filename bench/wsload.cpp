@@ -2,8 +2,9 @@
 // against a server already listening on 127.0.0.1:PORT; it prints one line
 //   RESULT workload=NAME key=value ...
 // that the script collects. With --server-pid it also reads the server's CPU
-// time (utime+stime) and RSS from /proc around the measured phase, and waits
-// for the server's children to be reaped where the workload says so.
+// time (utime+stime, with its spawner helper's), RSS and descriptors from
+// /proc around the measured phase, and waits for the server's children to
+// be reaped where the workload says so.
 //
 // Every loop is bounded by a count and by --seconds.
 #include <algorithm>
@@ -166,35 +167,52 @@ class IdleHolder final : public Handler {
   bool closing_ = false;
 };
 
-// RSS of every server process, added up.
-long total_rss_kib(const std::vector<int>& pids) {
-  long sum = 0;
-  for (int pid : pids) sum += sample_process(pid).rss_kib;
+// RSS and descriptors of every server process, each added up.
+ProcessSample total_of(const std::vector<int>& pids) {
+  ProcessSample sum;
+  for (int pid : pids) {
+    ProcessSample one = sample_process(pid);
+    sum.rss_kib += one.rss_kib;
+    sum.descriptors += one.descriptors;
+    sum.open_files_limit = one.open_files_limit;  // the same for every instance
+  }
   return sum;
 }
 
 int run_idle(const Options& o) {
   Loop loop;
   IdleHolder idle(loop, o);
-  long before = total_rss_kib(o.server_pids);
+  ProcessSample before = total_of(o.server_pids);
   double t0 = now_seconds();
   // 10,000 connections open at about a thousand a second on a loaded machine.
   bool ok = idle.open_all(o.conns, t0 + std::max(120.0, o.conns / 50.0));
   double open_seconds = now_seconds() - t0;
   // Let the servers settle (freed buffers, finished spawns) before sampling.
   loop.run([] { return false; }, now_seconds() + 1.0);
-  long after = total_rss_kib(o.server_pids);
+  ProcessSample after = total_of(o.server_pids);
   int children = 0;
   for (int pid : o.server_pids) children += count_children(pid);
-  double per_conn = idle.ready() > 0 ? static_cast<double>(after - before) / idle.ready() : 0;
+  double held = idle.ready() > 0 ? idle.ready() : 1;
+  double kib_per_conn = static_cast<double>(after.rss_kib - before.rss_kib) / held;
+  double fds_per_conn = static_cast<double>(after.descriptors - before.descriptors) / held;
+  // One process runs out of descriptors before memory: what it holds with no
+  // connection is taken off its limit, and the rest shared among connections.
+  const long fds_before_one = before.descriptors / static_cast<long>(std::max<std::size_t>(1, o.server_pids.size()));
+  const long conns_per_process =
+      fds_per_conn > 0 ? static_cast<long>((after.open_files_limit - fds_before_one) / fds_per_conn) : 0;
   idle.close_all();
   loop.run([&] { return loop.live() == 0; }, now_seconds() + 30);
   bool reaped = true;
   for (int pid : o.server_pids) reaped = wait_reaped(pid, 30) && reaped;
+  // fds_before is what a server holds with no connection, for the
+  // connections-per-process figure of scripts/bench.sh.
   std::printf("RESULT workload=idle conns=%d servers=%zu ok=%d errors=%d dropped=%d children=%d rss_before_kib=%ld "
-              "rss_after_kib=%ld kib_per_conn=%.2f open_s=%.2f reaped=%d\n",
-              idle.ready(), o.ports.size(), ok ? 1 : 0, idle.failed(), idle.dropped(), children, before, after,
-              per_conn, open_seconds, reaped ? 1 : 0);
+              "rss_after_kib=%ld kib_per_conn=%.2f fds_before=%ld fds_after=%ld fds_per_conn=%.2f fds_limit=%ld "
+              "conns_per_process=%ld open_s=%.2f reaped=%d\n",
+              idle.ready(), o.ports.size(), ok ? 1 : 0, idle.failed(), idle.dropped(), children, before.rss_kib,
+              after.rss_kib, kib_per_conn, before.descriptors, after.descriptors, fds_per_conn, after.open_files_limit,
+              conns_per_process, open_seconds,
+              reaped ? 1 : 0);
   return ok ? 0 : 1;
 }
 

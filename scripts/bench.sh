@@ -12,9 +12,12 @@
 # build-bench-tools), then runs every workload against both servers,
 # alternating A B A B, one fresh server per run, only on 127.0.0.1. Prints
 # per workload the medians, the spread (min..max) and the median of the
-# per-round ratios wsbridge/websocketd, plus the server's own CPU time
-# (utime+stime from /proc) per unit of work. Also measures the machine's
-# floors: posix_spawn+waitpid of /bin/cat, and a raw epoll TCP echo.
+# per-round ratios wsbridge/websocketd, plus the server's CPU time
+# (utime+stime from /proc; for wsbridge with its spawner helper,
+# wsbridge-spawn, which starts the children) per unit of work, and from the
+# idle workload the descriptors each connection costs and so how many
+# connections one process holds under the current limit. Also measures the
+# machine's floors: posix_spawn+waitpid of /bin/cat, and a raw epoll TCP echo.
 # Raw results: build-bench/bench-results.txt; table: build-bench/bench-summary.md.
 # Never part of ctest: speed is measured, not asserted.
 set -euo pipefail
@@ -55,8 +58,8 @@ fi
 WSBRIDGE=$BUILD/wsbridge
 WSLOAD=$TOOLS/wsload
 
-# Descriptors: the idle workload needs ~5 per connection in wsbridge (socket,
-# three pipes, pidfd) and 4 in websocketd. Take the hard limit and size the
+# Descriptors: the idle workload needs 4 per connection in both servers
+# (socket, three pipes). Take the hard limit and size the
 # idle workload to fit, up to the 5,000. 500 descriptors stay free
 # for the connect churn that runs beside the idle ones in the spawn workload:
 # 16 in flight, those whose children are still being reaped, and a spawn's
@@ -70,17 +73,16 @@ if [[ $QUICK == 1 ]]; then
 else
   SECONDS_PER_RUN=5; PUSH_LINES=1000000; IDLE_WANTED=5000; HOLD=10000
 fi
-IDLE_FIT=$(( (NOFILE - 500) / 5 ))
+IDLE_FIT=$(( (NOFILE - 500) / 4 ))
 IDLE=$(( IDLE_WANTED < IDLE_FIT ? IDLE_WANTED : IDLE_FIT ))
 if (( IDLE < IDLE_WANTED )); then
   echo "note: open-files hard limit is $NOFILE; idle and spawn workloads hold $IDLE connections, not $IDLE_WANTED"
 fi
 # The hold workload keeps $HOLD connections open at once. One process cannot
 # hold more than its descriptor limit allows, so the connections are spread
-# over as many instances of each server as wsbridge needs (5 descriptors a
-# connection, 100 left over per instance); websocketd (4 a connection) gets
-# the same number of instances.
-HOLD_FIT=$(( (NOFILE - 100) / 5 ))
+# over as many instances as one needs (4 descriptors a connection, 100 left
+# over per instance), the same number for both servers.
+HOLD_FIT=$(( (NOFILE - 100) / 4 ))
 HOLD_INSTANCES=$(( (HOLD + HOLD_FIT - 1) / HOLD_FIT ))
 
 RESULTS=$BUILD/bench-results.txt
@@ -206,7 +208,7 @@ if wanted floors; then
     echo "  round $round: ${line#RESULT }"
     echo "spawn_floor floor $round ${line#RESULT }" >>"$RESULTS"
     # The same with the descriptors a server holding $IDLE connections has.
-    line=$("$TOOLS/spawn_floor" --seconds="$SECONDS_PER_RUN" --inflight=16 --fds=$(( IDLE * 5 )) | grep '^RESULT')
+    line=$("$TOOLS/spawn_floor" --seconds="$SECONDS_PER_RUN" --inflight=16 --fds=$(( IDLE * 4 )) | grep '^RESULT')
     echo "  round $round: ${line#RESULT }"
     echo "spawn_fds_floor floor $round ${line#RESULT }" >>"$RESULTS"
     port=$(free_port)
@@ -252,7 +254,7 @@ def cell(v):
 
 METRICS = [
     ("connect", "conns_per_s", "connections/s", True),
-    ("connect", "cpu_us_per_conn", "server CPU µs/connection", False),
+    ("connect", "cpu_us_per_conn", "server CPU µs/connection (with its helper)", False),
     ("echo", "msgs_per_s", "messages/s (100 conns × 16 in flight)", True),
     ("echo", "cpu_us_per_msg", "server CPU µs/message", False),
     ("push", "msgs_per_s", "messages/s delivered (10 × seq)", True),
@@ -260,10 +262,12 @@ METRICS = [
     ("pingpong", "p50_us", "round trip p50 µs", False),
     ("pingpong", "p99_us", "round trip p99 µs", False),
     ("idle", "kib_per_conn", f"server RSS KiB/connection ({idle} idle)", False),
+    ("idle", "fds_per_conn", "server descriptors/connection", False),
+    ("idle", "conns_per_process", "connections one process holds: (limit − fixed) / per connection", True),
     ("large", "mib_per_s", "MiB/s echoed (1 MiB messages)", True),
     ("large", "cpu_ms_per_mib", "server CPU ms/MiB", False),
     ("spawn", "conns_per_s", f"connections/s with {idle} idle held", True),
-    ("spawn", "cpu_us_per_conn", "server CPU µs/connection", False),
+    ("spawn", "cpu_us_per_conn", "server CPU µs/connection (with its helper)", False),
     ("hold", "conns", f"connections held at once (of {hold}, {hold_instances} instances)", True),
     ("hold", "errors", "connections that failed to open", False),
     ("hold", "kib_per_conn", "server RSS KiB/connection, all instances", False),
@@ -306,6 +310,14 @@ for server in (first, second):
     if s and sff: notes.append(f"{server}: connect with {idle} idle held = {100*s/sff:.0f}% of the spawn floor with as many descriptors")
     e, ef = med("echo", server, "msgs_per_s"), med("echo_floor", "floor", "msgs_per_s")
     if e and ef: notes.append(f"{server}: echo = {100*e/ef:.0f}% of the raw TCP echo floor")
+    # A process runs out of descriptors, not memory, first: what it holds at
+    # start-up is taken off the limit, the rest divided among connections.
+    per, base = med("idle", server, "fds_per_conn"), med("idle", server, "fds_before")
+    limit = med("idle", server, "fds_limit")
+    if per and base is not None and limit:
+        notes.append(f"{server}: {per:.2f} descriptors/connection, {base:.0f} fixed; one process holds "
+                     f"({limit:,.0f} − {base:.0f}) / {per:.2f} = {int((limit - base) / per):,} connections "
+                     f"under its open-files limit of {limit:,.0f}")
 if notes:
     print()
     for n in notes: print(f"- {n}")

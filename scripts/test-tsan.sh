@@ -5,7 +5,9 @@
 # shutdown, TLS (SIGHUP swaps the context), limits (--maxforks), CGI, Unix
 # sockets, systemd, --reverselookup (its own lookup threads), and the
 # spawner (its threads clone children; also
-# io.proc_spawner_test, which calls Spawner::spawn from four threads). Every
+# io.proc_spawner_test, which calls Spawner::spawn from four threads), and
+# the child reaper (its thread hands exits to the loops: test_descriptors,
+# io.proc_child_reaper_test with two loops on two threads). Every
 # server runs two worker loops (WSBRIDGE_TEST_WORKERS, which wsb.py passes
 # on), however many cores the machine has. Fails on any test failure and on any TSan report that is not
 # about a descriptor number (see below). Extra arguments go to ctest.
@@ -35,7 +37,7 @@ mkdir -p "$logs"
 export TSAN_OPTIONS=halt_on_error=0:exitcode=0:second_deadlock_stack=1:log_path=$logs/tsan:suppressions=$root/scripts/tsan.supp
 export WSBRIDGE_TEST_WORKERS=${WSBRIDGE_TEST_WORKERS:-2}
 
-subset='integration\.(test_workers|test_echo|test_lifecycle|test_tls|test_limits|test_cgi|test_unix_socket|test_systemd|test_teardown|test_spawner|test_reverselookup)$|^io\.(proc_spawner_test|net_host_name_lookups_test)$'
+subset='integration\.(test_workers|test_echo|test_lifecycle|test_tls|test_limits|test_cgi|test_unix_socket|test_systemd|test_teardown|test_spawner|test_reverselookup|test_descriptors)$|^io\.(proc_spawner_test|proc_child_reaper_test|net_host_name_lookups_test)$'
 status=0
 (cd "$build_dir" && ctest --output-on-failure --no-tests=error -j2 -R "$subset" "$@") || status=$?
 python3 "$root/scripts/tsan_reports.py" "$logs" || status=1

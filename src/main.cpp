@@ -40,6 +40,7 @@ namespace net = wsbridge::net;
 // Exit codes, as websocketd: 1 configuration, 2 usage (from the parser),
 // 3 cannot listen.
 constexpr int kExitConfigError = 1;
+constexpr int kExitUsage = 2;  // as every other option value refused at start-up
 constexpr int kExitCannotListen = 3;
 constexpr int kExitConflictingOptions = 4;  // --devconsole with --staticdir or --cgidir
 
@@ -57,8 +58,8 @@ void ensure_standard_descriptors_open() {
   }
 }
 
-// Each connection holds a socket, three pipes and a pidfd: the default soft
-// limit of 1024 descriptors would cap us near 200 connections.
+// Each connection holds a socket and three pipes: the default soft
+// limit of 1024 descriptors would cap us near 250 connections.
 void raise_descriptor_limit() {
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
@@ -157,6 +158,19 @@ EarlyExit resolve_command(const Config& config, net::ServerContext& context) {
   return std::nullopt;
 }
 
+// --auth's program, found as COMMAND is (a path, or a name in PATH), so a
+// typo stops the server at start-up rather than refusing every request.
+EarlyExit resolve_auth_program(const Config& config, net::ServerContext& context) {
+  if (config.auth.empty()) return std::nullopt;
+  context.auth_program = wsbridge::proc::find_executable(config.auth, std::getenv("PATH"));
+  if (context.auth_program.empty()) {
+    std::fprintf(stderr, "Invalid --auth=%s: not an executable file (a path, or a name in PATH)\n",
+                 config.auth.c_str());
+    return kExitUsage;
+  }
+  return std::nullopt;
+}
+
 // Everything connections read from the options, computed once.
 EarlyExit fill_context(const Config& config, net::ServerContext& context) {
   context.config = &config;
@@ -169,6 +183,7 @@ EarlyExit fill_context(const Config& config, net::ServerContext& context) {
                                               ". Pick one.");
   }
   if (EarlyExit exit = resolve_command(config, context)) return exit;
+  if (EarlyExit exit = resolve_auth_program(config, context)) return exit;
   context.passenv = wsbridge::bridge::capture_passenv(config.passenv,
                                                       [](const char* name) -> const char* { return std::getenv(name); });
   context.origin_policy = wsbridge::bridge::make_origin_policy(config.origin, config.sameorigin);

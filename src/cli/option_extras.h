@@ -10,6 +10,7 @@ struct OptionExtras {
   std::string loglevel;
   std::string ping_interval;     // seconds → Config::pingms
   std::string shutdown_timeout;  // seconds → Config::shutdown_timeout_ms
+  std::string auth_timeout;      // seconds → Config::auth_timeout_ms
   std::string unixsocket_mode = "0666";
   std::string logformat = "text";
   bool version = false;

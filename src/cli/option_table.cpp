@@ -24,10 +24,12 @@ namespace {
 const std::string kPortRange = "1 to 65535, or 0 for 80 (443 with --ssl)";
 const std::string kRedirectPortRange = "1 to 65535, or 0 for none";
 const std::string kMaxforksRange = "an integer; 0 or less means unlimited";
+const std::string kPerClientRange = "0 (off) to " + std::to_string(kMaxPerClient);
 const std::string kDelayRange = "0 to " + std::to_string(kMaxDelayMs) + " (milliseconds, up to one day)";
 const std::string kMessageRange = "0 (unlimited) to 1T, in bytes with an optional suffix K, M, G or T";
 const std::string kWorkersRange = "0 to " + std::to_string(kMaxWorkers) + " (0: one per CPU core)";
 const std::string kShutdownRange = "0.001 to 86400 (seconds)";
+const std::string kAuthTimeoutRange = "0.001 to 86400 (seconds)";
 const std::string kPingIntervalRange = "0 (off), or 0.001 to 86400 (seconds)";
 
 // Renders a byte count the way a user would type it, so that the default
@@ -136,7 +138,7 @@ void add_bridge_options(CLI::App& app, Config& config) {
 }
 
 // Who may connect and what the responses carry.
-void add_access_options(CLI::App& app, Config& config) {
+void add_access_options(CLI::App& app, Config& config, OptionExtras& extras) {
   app.add_option("--origin", config.origin,
                  "Allowed Origin values, comma-separated, each\n"
                  "[scheme://]host[:port]; others get 403.\n"
@@ -168,6 +170,29 @@ void add_access_options(CLI::App& app, Config& config) {
            "comma-separated, repeatable.",
            "RANGES")
       ->transform(proxy_ranges());
+  app.add_option("--auth", config.auth,
+                 "Run PROGRAM before answering each request,\n"
+                 "with its CGI variables. Exit 0 allows (its\n"
+                 "REMOTE_USER=/AUTH_*= lines are passed on);\n"
+                 "else 403, or the header block it printed.")
+      ->type_name("PROGRAM");
+  app.add_option("--auth-timeout", extras.auth_timeout,
+                 "Longest wait for --auth's answer, in seconds\n"
+                 "(0.001-86400); then 503. Default: 5.")
+      ->type_name("SECONDS")
+      ->transform(seconds_up_to(kMaxDelayMs, false, kAuthTimeoutRange));
+  app.add_option("--maxconn-per-client", config.maxconn_per_client,
+                 "Most connections open at once from one client\n"
+                 "address (IPv6: per /64); more get 429.\n"
+                 "0: no limit.")
+      ->type_name("N")
+      ->transform(integer_in(0, kMaxPerClient, kPerClientRange));
+  app.add_option("--connect-rate", config.connect_rate,
+                 "New connections per second from one client\n"
+                 "address, in bursts of up to N; more get 429\n"
+                 "with Retry-After. 0: no limit.")
+      ->type_name("N/s")
+      ->transform(connection_rate(kMaxPerClient));
   add_flag(app, "--proxy-protocol", config.proxy_protocol,
            "Every connection starts with a PROXY v1/v2\n"
            "header (HAProxy send-proxy); its source\n"
@@ -274,7 +299,7 @@ void add_server_options(CLI::App& app, Config& config, OptionExtras& extras) {
 std::unique_ptr<CLI::App> build_app(Config& config, OptionExtras& extras) {
   std::unique_ptr<CLI::App> app = make_app();
   add_bridge_options(*app, config);
-  add_access_options(*app, config);
+  add_access_options(*app, config, extras);
   add_logging_options(*app, config, extras);
   add_files_and_tls_options(*app, config);
   add_server_options(*app, config, extras);

@@ -91,6 +91,9 @@ std::optional<ParseOutcome> convert_extras(const OptionExtras& extras, Config& c
   if (!extras.ping_interval.empty()) {
     config.pingms = static_cast<unsigned>(seconds_to_ms(parse_seconds(extras.ping_interval).value_or(0)));
   }
+  if (!extras.auth_timeout.empty()) {
+    config.auth_timeout_ms = static_cast<unsigned>(seconds_to_ms(parse_seconds(extras.auth_timeout).value_or(0)));
+  }
   if (!extras.shutdown_timeout.empty()) {
     config.shutdown_timeout_ms =
         static_cast<unsigned>(seconds_to_ms(parse_seconds(extras.shutdown_timeout).value_or(0)));

@@ -275,6 +275,21 @@ CLI::Validator metrics_address() {
   });
 }
 
+CLI::Validator connection_rate(long long max) {
+  return validator([max](std::string& value) -> std::string {
+    const std::string allowed = "; allowed: N/s (or N), new connections per second per client, 0 (off) to " +
+                                std::to_string(max);
+    std::string number = value;
+    if (number.size() > 2 && number.compare(number.size() - 2, 2, "/s") == 0) number.resize(number.size() - 2);
+    const std::optional<long long> rate = parse_integer(number);
+    if (!rate && is_decimal(number)) return "out of range" + allowed;
+    if (!rate) return "not a rate" + allowed;
+    if (*rate < 0 || *rate > max) return "out of range" + allowed;
+    value = std::to_string(*rate);
+    return {};
+  });
+}
+
 CLI::Validator unix_socket_path() {
   return validator([](std::string& value) -> std::string { return unix_path_problem(value); });
 }

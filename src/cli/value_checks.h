@@ -42,6 +42,8 @@ CLI::Validator byte_size_up_to(std::uint64_t max, std::string allowed);
 // Seconds (parse_seconds) up to `max_ms` once rounded to milliseconds; `zero_allowed` when 0 means "off".
 CLI::Validator seconds_up_to(unsigned max_ms, bool zero_allowed, std::string allowed);
 
+// --connect-rate: "N/s" or "N", N from 0 (off) to `max`, rewritten as N.
+CLI::Validator connection_rate(long long max);
 // --unixsocket-mode.
 CLI::Validator file_mode();
 

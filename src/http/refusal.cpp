@@ -34,6 +34,12 @@ constexpr std::array<RefusalInfo, kRefusalCount> kRefusals{{
     {R::ChunkedBody, 411, "chunked_body", "send CGI request bodies with Content-Length, not chunked", {}, {}, {}},
     {R::BadContentLength, 400, "bad_content_length", "invalid Content-Length", {}, {}, {}},
     {R::ForkLimit, 429, "fork_limit", "", {}, {}, {}},
+    {R::ClientConnectionLimit, 429, "client_connection_limit", "too many connections from this client", {}, {},
+     {}},
+    // Retry-After varies, so the caller adds it.
+    {R::ClientRateLimit, 429, "client_rate_limit", "connecting too fast", {}, {}, {}},
+    {R::AuthRefused, 403, "auth_refused", "refused by the auth program", {}, {}, {}},
+    {R::AuthTimeout, 503, "auth_timeout", "the auth program did not answer in time", {}, {}, {}},
     {R::ShortOfResources, 503, "short_of_resources", "out of memory", {}, {}, {}},
     {R::LaunchFailed, 500, "launch_failed", "could not launch the program", {}, {}, {}},
 }};

@@ -9,7 +9,7 @@
 //     {"time":"2026-11-25T10:00:00.123Z","level":"ACCESS","category":"session",
 //      "url":"...","id":"...","message":"CONNECT"}
 // Fields are preformatted once per connection with append_field (see
-// Connection::log_fields_) in the text layout; the JSON writer parses them.
+// AcceptedClient::log_fields_) in the text layout; the JSON writer parses them.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -61,6 +61,8 @@ class CgiResponder final : private ChildSession::Owner, private ChildLaunch::Own
   // Bytes the client sent after the request head; what goes beyond the
   // announced Content-Length is ignored (no keep-alive, no pipelining).
   void on_request_body(const char* data, std::size_t size) noexcept;
+  // Bytes of the request body (Content-Length) are still to come.
+  bool expects_body() const noexcept { return body_remaining_ > 0; }
   // The client's write queue drained: read the script's output again.
   void on_client_drained() noexcept;
   // The client is gone: end the script.

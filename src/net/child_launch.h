@@ -4,7 +4,7 @@
 // in the spawner or in posix_spawn): a few hundred microseconds in which a
 // loop would serve nobody. So the spawn runs on libuv's thread pool and the
 // result comes back on the loop thread. Both owners of a child use this: a
-// WebSocket Connection and a CgiResponder.
+// WebSocket endpoint (HttpExchange) and a CgiResponder.
 //
 // The launch must outlive the pool's work: its owner keeps it (and itself)
 // alive until on_child_launched, and then owns whatever child it reports.

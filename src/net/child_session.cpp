@@ -24,8 +24,9 @@ void ChildSession::start(uv_loop_t* loop, const proc::SpawnedChild& spawned,
   open_pipe(loop, stdout_pipe_, stdout_closed_, spawned.stdout_fd);
   open_pipe(loop, stderr_pipe_, stderr_closed_, spawned.stderr_fd);
   stdin_queue_.attach(as_stream(&stdin_pipe_), this);
-  if (child_.watch(loop, spawned.pid, spawned.pidfd, this) != 0) {
-    log::write(LogLevel::Error, "process", log_fields_, "Cannot watch the child's pidfd");
+  if (int err = child_.watch(loop, spawned.pid, this); err != 0) {
+    log::write(LogLevel::Error, "process", log_fields_,
+               std::string("Cannot watch the child for its exit: ") + uv_strerror(err));
   }
 }
 

@@ -60,7 +60,7 @@ class ChildSession final : private WriteQueue::Owner, private proc::ChildProcess
   ChildSession(const ChildSession&) = delete;
   ChildSession& operator=(const ChildSession&) = delete;
 
-  // Takes `spawned`'s pipes and pidfd and starts watching for its exit.
+  // Takes `spawned`'s pipes and starts watching for its exit.
   // Reading its output waits for start_reading(). Once only.
   // `requested_at_ns` (uv_hrtime) is when the request that asked for the
   // program was complete: the metrics time the launch from there.

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,7 +13,7 @@
 
 #include "log/logger.h"
 #include "metrics/process_stats_reader.h"
-#include "net/connection.h"
+#include "net/accepted_client.h"
 
 namespace wsbridge::net {
 namespace {
@@ -23,11 +24,28 @@ using log::LogLevel;
 unsigned shutdown_deadline_ms(const cli::Config& config) {
   return config.shutdown_timeout_ms != 0 ? config.shutdown_timeout_ms : 10000 + 3 * config.closems;
 }
+
+// The per-client table remembers at least as many addresses as the process
+// can hold connections, so an address with one open is never forgotten.
+bridge::ClientLimitSettings client_limit_settings(const cli::Config& config) {
+  bridge::ClientLimitSettings settings;
+  settings.max_open = static_cast<int>(config.maxconn_per_client);
+  settings.rate_per_second = config.connect_rate;
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+    settings.capacity = std::max<std::size_t>(settings.capacity, static_cast<std::size_t>(files.rlim_cur));
+  }
+  return settings;
+}
 }  // namespace
 
 Server::Server(uv_loop_t* loop, ServerContext& context)
-    : loop_(loop), context_(context), fork_slots_(context.config->maxforks) {
+    : loop_(loop),
+      context_(context),
+      fork_slots_(context.config->maxforks),
+      client_limits_(client_limit_settings(*context.config)) {
   context_.fork_slots = &fork_slots_;
+  context_.client_limits = &client_limits_;
   context_.unique_ids = &unique_ids_;
 }
 

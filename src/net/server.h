@@ -85,6 +85,7 @@ class Server final : private Worker::Owner {
   ServerContext& context_;
   // Shared by every worker (context_ points at them; see shared_state.h).
   ForkSlots fork_slots_;
+  bridge::ClientLimits client_limits_;
   UniqueIds unique_ids_;
   SharedTls shared_tls_;
 

@@ -11,6 +11,7 @@
 
 #include "wsbridge/bridge/cgi_env.h"
 #include "wsbridge/bridge/client_address.h"
+#include "wsbridge/bridge/client_limits.h"
 #include "wsbridge/bridge/origin_policy.h"
 #include "wsbridge/cli/config.h"
 #include "wsbridge/http/request.h"
@@ -25,7 +26,7 @@ class Spawner;
 
 namespace wsbridge::net {
 
-class Connection;
+class AcceptedClient;
 class HostNameLookups;
 
 // How long a client may take to send its request head (slowloris bound).
@@ -49,6 +50,7 @@ struct ServerContext {
   std::string command_path;               // absolute, resolved once at start-up
   std::vector<std::string> command_argv;  // argv[0] = command_path
   std::string command_text;               // for the log's command:'...' field
+  std::string auth_program;               // --auth, resolved once at start-up (empty: none)
   bridge::EnvList passenv;                // captured once at start-up
   bridge::OriginPolicy origin_policy;
   std::vector<http::Header> upgrade_headers;  // --header and --header-ws
@@ -66,12 +68,14 @@ struct ServerContext {
   bool fork_limit_reached() const noexcept { return fork_slots->exhausted(); }
   [[nodiscard]] bool take_fork_slot() noexcept { return fork_slots->take(); }
   void release_fork_slot() noexcept { fork_slots->release(); }
+  // --maxconn-per-client and --connect-rate, across every worker.
+  bridge::ClientLimits* client_limits = nullptr;
   UniqueIds* unique_ids = nullptr;  // shared by every worker
   // --reverselookup: this worker's way to the lookup threads (else null).
   HostNameLookups* host_name_lookups = nullptr;
 
-  // Every open connection, for graceful shutdown (intrusive list).
-  Connection* first_connection = nullptr;
+  // Every open client, for graceful shutdown (intrusive list).
+  AcceptedClient* first_client = nullptr;
   LoopCounter connection_count;  // read by the main thread for status lines
   // What this loop counted for --metrics; only this loop writes, a scrape
   // on the main thread reads (and adds up every loop's).

@@ -11,7 +11,7 @@
 #include <system_error>
 
 #include "log/logger.h"
-#include "net/connection.h"
+#include "net/accepted_client.h"
 #include "net/listener.h"
 #include "net/uv_cast.h"
 
@@ -274,7 +274,7 @@ void Worker::on_connection(uv_stream_t* listener, int status) noexcept {
     self->on_accept_error(listener, status);
     return;
   }
-  Connection::accept_from(listener, *self->context_);
+  AcceptedClient::accept_from(listener, *self->context_);
 }
 
 void Worker::on_redirect_connection(uv_stream_t* listener, int status) noexcept {
@@ -283,7 +283,7 @@ void Worker::on_redirect_connection(uv_stream_t* listener, int status) noexcept 
     self->on_accept_error(listener, status);
     return;
   }
-  Connection::accept_from(listener, *self->context_, /*redirect_only=*/true);
+  AcceptedClient::accept_from(listener, *self->context_, /*redirect_only=*/true);
 }
 
 void Worker::on_accept_error(uv_stream_t* listener, int status) noexcept {
@@ -317,8 +317,8 @@ void Worker::begin_shutdown() noexcept {
   close_spare_sockets();  // the socket closes with the last worker's copies
   close_accept_pause();
   // shut_down_for_server may delete connections; step carefully.
-  for (Connection* c = context_->first_connection; c != nullptr;) {
-    Connection* next = c->next_;
+  for (AcceptedClient* c = context_->first_client; c != nullptr;) {
+    AcceptedClient* next = c->next_;
     c->shut_down_for_server();
     c = next;
   }
@@ -335,7 +335,7 @@ void Worker::exit_now() noexcept {
     return;
   }
   // Forced exit: no child may outlive the server.
-  for (Connection* c = context_->first_connection; c != nullptr; c = c->next_) c->kill_child_now();
+  for (AcceptedClient* c = context_->first_client; c != nullptr; c = c->next_) c->kill_child_now();
   exited_now_ = true;
   uv_stop(&loop_);
 }

@@ -86,7 +86,7 @@ class Worker {
   void exit_now() noexcept;
   void close_wake() noexcept;
 
-  // Both stream types start with uv_stream_t, as in Connection's SocketHandle.
+  // Both stream types start with uv_stream_t, as in ClientStream's SocketHandle.
   union ListenHandle {
     uv_handle_t handle;
     uv_stream_t stream;

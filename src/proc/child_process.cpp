@@ -61,34 +61,29 @@ bool group_has_live_member(pid_t pgid) noexcept {
 
 }  // namespace
 
-int ChildProcess::watch(uv_loop_t* loop, pid_t pid, int pidfd, Owner* owner) noexcept {
+ChildProcess::~ChildProcess() {
+  if (watched_) ChildReaper::unwatch(pid_);
+}
+
+int ChildProcess::watch(uv_loop_t* loop, pid_t pid, Owner* owner) noexcept {
   owner_ = owner;
   pid_ = pid;
-  pidfd_ = pidfd;
   // uv_timer_init only fills in the handle (libuv's src/timer.c): it cannot
   // fail, so the timer is always there to close.
   (void)uv_timer_init(loop, &timer_);
   timer_.data = this;
-  ++open_handles_;
-  int err = uv_poll_init(loop, &pidfd_poll_, pidfd);
-  if (err == 0) {
-    pidfd_poll_.data = this;
-    pidfd_poll_open_ = true;
-    ++open_handles_;
-    err = uv_poll_start(&pidfd_poll_, UV_READABLE, &ChildProcess::on_pidfd_readable);
-  }
+  const int err = ChildReaper::watch(loop, pid, this);
+  watched_ = err == 0;
   if (err != 0) end_unwatched_child(err);
   return err;
 }
 
 void ChildProcess::end_unwatched_child(int err) noexcept {
-  // Without the pidfd watch nothing would tell us of the exit, and the
-  // connection would wait for it forever. Rather than poll a running child's
-  // exit for its whole life (a second timer per child, for a path taken only
-  // when the loop cannot watch one more descriptor, so its pipes are in
-  // doubt too), it is ended now, with its group, and its reaping is polled
-  // with the timer: the owner sees an exit by SIGKILL and tears down as for
-  // any other. No escalation follows.
+  // Without a watch nothing would tell us of the exit, and the owner would
+  // wait for it forever. Rather than poll a running child's exit for its
+  // whole life, it is ended now, with its group, and its end is polled with
+  // the timer: the owner sees an exit by SIGKILL and tears down as for any
+  // other. No escalation follows.
   log::write(log::LogLevel::Error, "process", "",
              "Cannot watch the exit of process " + std::to_string(pid_) + " (" + uv_strerror(err) +
                  "); it is killed");
@@ -100,26 +95,27 @@ void ChildProcess::end_unwatched_child(int err) noexcept {
 
 void ChildProcess::on_unwatched_reap_timer(uv_timer_t* handle) noexcept {
   auto* self = static_cast<ChildProcess*>(handle->data);
-  self->reap();
-  if (self->exited_) (void)uv_timer_stop(handle);  // cannot fail: it only unlinks the timer
-}
-
-void ChildProcess::on_pidfd_readable(uv_poll_t* handle, int /*status*/, int /*events*/) noexcept {
-  static_cast<ChildProcess*>(handle->data)->reap();
-}
-
-void ChildProcess::reap() noexcept {
-  if (exited_) return;
   int status = 0;
   pid_t r;
   do {
-    r = ::waitpid(pid_, &status, WNOHANG);
+    r = ::waitpid(self->pid_, &status, WNOHANG);
   } while (r < 0 && errno == EINTR);
-  if (r == 0) return;  // spurious wake-up: not exited yet
+  if (r == 0) return;  // not gone yet
+  if (r < 0) {
+    // ECHILD: the reaper thread (running for other children) took it and
+    // keeps its status for a watch that will never come: drop that.
+    ChildReaper::forget(self->pid_);
+    status = SIGKILL;  // as waitpid reports a death by SIGKILL
+  }
+  (void)uv_timer_stop(handle);  // cannot fail: it only unlinks the timer
+  self->on_child_reaped(status);
+}
+
+void ChildProcess::on_child_reaped(int wait_status) noexcept {
+  watched_ = false;
+  if (exited_) return;
   exited_ = true;
-  if (pidfd_poll_open_) (void)uv_poll_stop(&pidfd_poll_);  // cannot fail: it only unregisters
-  if (r < 0) status = 0;  // ECHILD: someone else reaped it; nothing to report
-  owner_->on_child_exited(status);
+  owner_->on_child_exited(wait_status);
   if (terminating_ && group_is_empty()) {
     escalation_done_ = true;
     (void)uv_timer_stop(&timer_);
@@ -192,7 +188,7 @@ void ChildProcess::on_escalation_timer(uv_timer_t* handle) noexcept {
     }
     log::write(log::LogLevel::Error, "process", "",
                "SIGKILL did not terminate " + std::to_string(self->pid_) + "!");
-    // Keep watching the pidfd: the exit will still be reaped when it comes.
+    // Still watched: the exit will be reported when it comes.
     self->escalation_done_ = true;
     self->maybe_close();
     return;
@@ -218,18 +214,11 @@ void ChildProcess::maybe_close() noexcept {
   if (closing_ || !close_requested_ || !exited_) return;
   if (terminating_ && !escalation_done_) return;
   closing_ = true;
-  if (pidfd_poll_open_) uv_close(reinterpret_cast<uv_handle_t*>(&pidfd_poll_), &ChildProcess::on_handle_closed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &ChildProcess::on_handle_closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &ChildProcess::on_timer_closed);
 }
 
-void ChildProcess::on_handle_closed(uv_handle_t* handle) noexcept {
-  auto* self = static_cast<ChildProcess*>(handle->data);
-  if (--self->open_handles_ > 0) return;
-  if (self->pidfd_ >= 0) {
-    ::close(self->pidfd_);  // uv_poll does not own the descriptor
-    self->pidfd_ = -1;
-  }
-  self->owner_->on_child_closed();
+void ChildProcess::on_timer_closed(uv_handle_t* handle) noexcept {
+  static_cast<ChildProcess*>(handle->data)->owner_->on_child_closed();
 }
 
 }  // namespace wsbridge::proc

@@ -1,5 +1,5 @@
 // One child's life after spawn, as an explicit state machine driven by its
-// pidfd (exit) and one timer (the kill escalation):
+// exit (reported by the ChildReaper) and one timer (the kill escalation):
 //
 //   Running --begin_termination()--> Terminating --exit seen--> Exited
 //      \------------------exit seen----------------------------/
@@ -14,15 +14,17 @@
 
 #include <cstdint>
 
+#include "proc/child_reaper.h"
+
 namespace wsbridge::proc {
 
-class ChildProcess {
+class ChildProcess final : private ChildReaper::Listener {
  public:
   class Owner {
    public:
     // The direct child has exited and been reaped; wait_status as from waitpid.
     virtual void on_child_exited(int wait_status) noexcept = 0;
-    // Both libuv handles are closed; the ChildProcess may be destroyed now.
+    // The timer is closed; the ChildProcess may be destroyed now.
     virtual void on_child_closed() noexcept = 0;
     // The child's stdin could not be flushed within kStdinFlushTimeoutMs of
     // begin_termination (the child stopped reading): the owner must close
@@ -36,17 +38,19 @@ class ChildProcess {
   ChildProcess() = default;
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
+  // A child never reported (a forced exit) is no longer watched.
+  ~ChildProcess();
 
-  // Takes ownership of pidfd and starts watching it. Returns 0, or the libuv
-  // error that kept the pidfd from being watched: the child is then killed
-  // (with its group) and its reaping polled, so the owner still gets
+  // Starts watching `pid`, a child of this process, for its exit. Returns
+  // 0, or the libuv error that kept it from being watched: the child is then
+  // killed (with its group) and its end polled, so the owner still gets
   // on_child_exited and on_child_closed as for any child.
-  [[nodiscard]] int watch(uv_loop_t* loop, pid_t pid, int pidfd, Owner* owner) noexcept;
+  [[nodiscard]] int watch(uv_loop_t* loop, pid_t pid, Owner* owner) noexcept;
 
   // A child gets this long to read what the client sent before it is told
   // to stop; a child that stopped reading cannot hold the connection forever.
   static constexpr unsigned kStdinFlushTimeoutMs = 5000;
-  // How often a child whose pidfd could not be watched is checked for its
+  // How often a child that could not be watched is checked for its
   // exit after it was killed (a SIGKILLed process is gone within a few).
   static constexpr unsigned kUnwatchedReapIntervalMs = 10;
 
@@ -66,26 +70,23 @@ class ChildProcess {
   bool exited() const noexcept { return exited_; }
 
  private:
-  static void on_pidfd_readable(uv_poll_t* handle, int status, int events) noexcept;
   static void on_escalation_timer(uv_timer_t* handle) noexcept;
+  static void on_timer_closed(uv_handle_t* handle) noexcept;
   static void on_unwatched_reap_timer(uv_timer_t* handle) noexcept;
   void end_unwatched_child(int err) noexcept;
   void start_timer(uv_timer_cb callback, std::uint64_t delay_ms, std::uint64_t repeat_ms) noexcept;
-  static void on_handle_closed(uv_handle_t* handle) noexcept;
-  void reap() noexcept;
+  // ChildReaper::Listener
+  void on_child_reaped(int wait_status) noexcept override;
   void schedule_next_step() noexcept;
   bool group_is_empty() const noexcept;
   void maybe_close() noexcept;
 
   Owner* owner_ = nullptr;
-  uv_poll_t pidfd_poll_{};
   uv_timer_t timer_{};
   pid_t pid_ = -1;
-  int pidfd_ = -1;
   unsigned closems_ = 0;
   std::uint8_t step_ = 0;   // next escalation step: 0 SIGINT, 1 SIGTERM, 2 SIGKILL, 3 report
-  std::uint8_t open_handles_ = 0;
-  bool pidfd_poll_open_ = false;  // uv_poll_init succeeded: the handle is closed too
+  bool watched_ = false;    // an exit report is still to come
   bool exited_ = false;
   bool terminating_ = false;
   bool waiting_for_stdin_ = false;

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +13,8 @@
 #include <climits>
 #include <new>
 #include <utility>
+
+#include "proc/child_reaper.h"
 
 namespace wsbridge::proc {
 namespace {
@@ -50,6 +51,7 @@ std::string make_absolute(const std::string& path) {
 void reap_child(pid_t pid) noexcept {
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
+  ChildReaper::forget(pid);
 }
 
 void discard_child(SpawnedChild& child) noexcept {
@@ -57,7 +59,7 @@ void discard_child(SpawnedChild& child) noexcept {
     ::kill(-child.pid, SIGKILL);
     reap_child(child.pid);
   }
-  close_all({&child.pidfd, &child.stdin_fd, &child.stdout_fd, &child.stderr_fd});
+  close_all({&child.stdin_fd, &child.stdout_fd, &child.stderr_fd});
   child.pid = -1;
 }
 
@@ -117,23 +119,11 @@ void ChildPipes::close_parent_ends() noexcept { close_all({&parent_stdin, &paren
 
 int adopt_spawned_child(pid_t pid, ChildPipes& pipes, SpawnedChild& out) noexcept {
   pipes.close_child_ends();
-  // Through syscall(): Debian 12's <sys/pidfd.h> lacks C++ linkage for the
-  // glibc wrapper. The descriptor is close-on-exec by definition.
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd < 0) {
-    // Without a pidfd we cannot be told of the exit: end the child now and
-    // reap it, rather than leave a process nobody will wait for.
-    int err = errno;
-    ::kill(-pid, SIGKILL);
-    reap_child(pid);
-    pipes.close_parent_ends();
-    return err;
-  }
+  ChildReaper::note_child_started();
   for (int fd : {pipes.parent_stdin, pipes.parent_stdout, pipes.parent_stderr}) {
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   }
   out.pid = pid;
-  out.pidfd = pidfd;
   out.stdin_fd = std::exchange(pipes.parent_stdin, -1);
   out.stdout_fd = std::exchange(pipes.parent_stdout, -1);
   out.stderr_fd = std::exchange(pipes.parent_stderr, -1);

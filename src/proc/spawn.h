@@ -10,8 +10,7 @@
 namespace wsbridge::proc {
 
 struct SpawnedChild {
-  pid_t pid = -1;
-  int pidfd = -1;      // readable when the child exits (pidfd_open)
+  pid_t pid = -1;      // its exit is reported by the ChildReaper
   int stdin_fd = -1;   // parent's write end, non-blocking, close-on-exec
   int stdout_fd = -1;  // parent's read end, non-blocking, close-on-exec
   int stderr_fd = -1;  // parent's read end, non-blocking, close-on-exec
@@ -43,14 +42,14 @@ struct ChildPipes {
   void close_parent_ends() noexcept;
 };
 
-// Finishes a spawn both launchers share: opens the pidfd of `pid` (a child
-// of this process), makes the server's pipe ends non-blocking and hands them
-// to `out`. On failure the child is killed and reaped, every end is closed,
-// and an errno value is returned.
+// Finishes a spawn both launchers share: tells the ChildReaper a child
+// exists, makes the server's pipe ends non-blocking and hands them and
+// `pid` (a child of this process) to `out`. Returns 0.
 [[nodiscard]] int adopt_spawned_child(pid_t pid, ChildPipes& pipes, SpawnedChild& out) noexcept;
 
 // Waits for `pid`, a child of this process that has been told to end (or
-// has ended), and reaps it; retried through signal interruptions.
+// has ended), and reaps it; retried through signal interruptions. When the
+// ChildReaper reaped it first, returns at once and drops what it kept.
 void reap_child(pid_t pid) noexcept;
 
 // Ends a child nobody will talk to (SIGKILL to its process group), reaps

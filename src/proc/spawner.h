@@ -6,7 +6,7 @@
 // descriptors) spawns at half the rate of an idle one (docs/performance.md).
 // The spawner is forked once at start-up, keeps only its control socket, and
 // starts every child with CLONE_PARENT: the child is still the server's own
-// child, so the server reaps it through a pidfd and signals its process
+// child, so the server reaps it (ChildReaper) and signals its process
 // group exactly as it does for a child it started itself.
 //
 // One spawn, seen from the server (any thread; the control socket is shared):

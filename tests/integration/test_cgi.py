@@ -324,3 +324,17 @@ def test_sigterm_answers_a_running_script_with_503_and_stops_at_once(start_serve
     if answer or delay:
         assert answer.startswith(b"HTTP/1.1 503 "), answer[:200]
         assert b"shutting down" in answer
+
+
+@pytest.mark.timeout(60)
+def test_half_closed_client_still_gets_the_response(start_server, cgi_dir):
+    # The end of the client's input after a complete request is "no more
+    # requests": the script runs and its whole response arrives, as with
+    # websocketd. A client that half-closes before its body is complete is
+    # still gone (covered by the body tests' own exits).
+    srv = start_server([], [f"--cgidir={cgi_dir}"])
+    r = wsb.half_closed_exchange(srv.port, b"GET /status.cgi HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert (r.status, r.body) == (418, b"short and stout\n")
+    big = wsb.half_closed_exchange(srv.port, b"GET /flood.cgi HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert big.status == 200
+    assert len(big.body) == 64 * 1024 * 1024

@@ -83,7 +83,17 @@ def test_promtool_accepts_the_output_after_traffic_and_refusals(metrics_server):
 
 def test_counters_move_by_exactly_what_the_clients_did(metrics_server):
     srv, mport = metrics_server()
-    # The harness's readiness probes were connections too: count from here.
+    # The harness's readiness probes were connections too, and the server
+    # may accept the last one a moment after the probe saw the port open:
+    # count from when they are all accepted and closed, and the count rests.
+    def settled() -> bool:
+        first = scrape(mport)
+        if value(first, "wsbridge_connections_open") != 0:
+            return False
+        accepted = value(first, "wsbridge_connections_accepted_total")
+        return wsb.holds_for(lambda: value(scrape(mport), "wsbridge_connections_accepted_total") == accepted,
+                             0.3, interval=0.05)
+    assert wsb.wait_until(settled, 10)
     before = scrape(mport)
     for i in range(3):
         echo_once(srv.port, b"x" * (10 + i))  # 10, 11 and 12 bytes each way

@@ -221,3 +221,21 @@ def test_dir_scripts_are_not_served_as_static_files(start_server, tree):
     r = wsb.http_request(srv.port, "/ws/echo.sh")
     assert r.status == 403, r
     assert b"exec cat" not in r.body
+
+
+@pytest.mark.timeout(60)
+def test_half_closed_client_still_gets_the_whole_file(start_server, tree):
+    # A client that shuts down its sending side after the request (nc -N,
+    # socat) means "no more requests", not "gone": the 5 MB file, more
+    # than the socket buffers hold, must arrive whole, not cut where the
+    # server stopped writing.
+    size = 5_000_000
+    with open(os.path.join(tree, "five.bin"), "wb") as f:
+        f.write(bytes(range(256)) * (size // 256) + bytes(size % 256))
+    srv = start_server([], [f"--staticdir={tree}"])
+    r = wsb.half_closed_exchange(srv.port, b"GET /five.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert r.status == 200
+    assert r.header("content-length") == str(size)
+    assert len(r.body) == size
+    with open(os.path.join(tree, "five.bin"), "rb") as f:
+        assert r.body == f.read()

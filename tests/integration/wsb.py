@@ -490,6 +490,32 @@ def http_exchange(port: int, request: bytes, timeout: float = 5.0,
         return HttpResponse(status, reason, headers, body, rest)
 
 
+def half_closed_exchange(port: int, request: bytes, timeout: float = 20.0,
+                         linger: float = 0.5) -> HttpResponse:
+    """Send a raw request, then shut down the sending side (SHUT_WR, as
+    `nc -N` and some HTTP/1.0 tools do), wait `linger` seconds without
+    reading, and read the whole response until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(request)
+        s.shutdown(socket.SHUT_WR)
+        time.sleep(linger)  # the server sees the end of input before we read
+        data = bytearray()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(1 << 20)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    if b"\r\n\r\n" not in data:
+        return HttpResponse(0, "", [], bytes(data), b"")
+    head, _, body = bytes(data).partition(b"\r\n\r\n")
+    status, reason, headers = parse_head(head)
+    return HttpResponse(status, reason, headers, body, b"")
+
+
 def http_request(port: int, path: str, method: str = "GET", headers: dict | None = None,
                  body: bytes | None = None, timeout: float = 5.0,
                  connection_close: bool = False) -> HttpResponse:

@@ -347,7 +347,6 @@ inline Outcome run_to_end(wsbridge::proc::SpawnedChild& child, const std::string
   auto status = wait_for_exit(child.pid);
   REQUIRE(status);
   guard.release();
-  close_fd(child.pidfd);
   io.close_all();
   REQUIRE(loop.run_until([&] { return io.all_closed(); }));
   loop.close_and_check();

@@ -1,4 +1,4 @@
-// ChildProcess on a real loop: real children, their pidfd, the escalation
+// ChildProcess on a real loop: real children reaped by the ChildReaper, the escalation
 // timer. Every test reaps its child and ends with uv_loop_close() == 0.
 #include <signal.h>
 #include <sys/mman.h>
@@ -54,7 +54,7 @@ struct RecordingOwner final : ChildProcess::Owner {
   }
 };
 
-// A child of `sh -c script` whose pidfd the ChildProcess takes; the test
+// A child of `sh -c script` the ChildProcess watches; the test
 // keeps its pipes (stdout read through `out` when asked).
 struct WatchedChild {
   SpawnedChild spawned;
@@ -66,8 +66,7 @@ struct WatchedChild {
   WatchedChild(TestLoop& loop, const std::string& script, bool read_stdout = false) {
     REQUIRE(wsbridge::proc::spawn_child("/bin/sh", {"sh", "-c", script}, {"PATH=/usr/bin:/bin"}, spawned) == 0);
     guard.watch(spawned.pid);
-    REQUIRE(child.watch(loop.get(), spawned.pid, spawned.pidfd, &owner) == 0);
-    spawned.pidfd = -1;  // the ChildProcess owns it now
+    REQUIRE(child.watch(loop.get(), spawned.pid, &owner) == 0);
     // stderr stays open, unread: a shell reports a job killed by a signal
     // there ("Terminated"), and a closed pipe would kill it with SIGPIPE.
     if (read_stdout) {
@@ -81,7 +80,7 @@ struct WatchedChild {
   void close_stdin() { io_test::close_fd(spawned.stdin_fd); }
 
   // Closes what the test holds, then: no handle left on the loop, the child
-  // reaped (the ChildProcess did it), and the pidfd closed with the rest.
+  // reaped (the ChildReaper did it), and no descriptor left open.
   void finish(TestLoop& loop) {
     close_stdin();
     io_test::close_fd(spawned.stderr_fd);
@@ -256,35 +255,4 @@ TEST_CASE("begin_termination after the child and its group are gone closes witho
   CHECK(w.owner.closes == 1);
   CHECK(w.owner.flush_timeouts == 0);
   w.finish(loop);
-}
-
-TEST_CASE("a pidfd the loop cannot watch: the child is killed, reaped by polling, and every handle closes",
-          "[proc_child_process_test]") {
-  TestLoop loop;
-  SpawnedChild spawned;
-  REQUIRE(wsbridge::proc::spawn_child("/bin/sh", {"sh", "-c", "exec sleep 60"}, {"PATH=/usr/bin:/bin"}, spawned) ==
-          0);
-  ChildGuard guard(spawned.pid);
-  // epoll refuses a regular file (EPERM), so uv_poll_init fails on it as on
-  // a pidfd the loop could not add. The ChildProcess owns it as its pidfd.
-  io_test::close_fd(spawned.pidfd);
-  const int not_pollable = memfd_create("not-pollable", MFD_CLOEXEC);
-  REQUIRE(not_pollable >= 0);
-  ChildProcess child;
-  RecordingOwner owner;
-  CHECK(child.watch(loop.get(), spawned.pid, not_pollable, &owner) != 0);
-  CHECK(owner.exits == 0);  // reported from the loop, not from inside watch()
-  child.close_when_done();
-  // Before, nothing would ever report the exit: this waited until the deadline.
-  REQUIRE(loop.run_until([&] { return owner.closes > 0; }));
-  CHECK(owner.exits == 1);
-  CHECK_FALSE(owner.closed_before_exit);
-  REQUIRE(WIFSIGNALED(owner.wait_status));
-  CHECK(WTERMSIG(owner.wait_status) == SIGKILL);
-  child.begin_termination(0, true);  // too late to matter: no timer restarts
-  for (int* fd : {&spawned.stdin_fd, &spawned.stdout_fd, &spawned.stderr_fd}) io_test::close_fd(*fd);
-  loop.close_and_check();
-  CHECK(io_test::is_reaped(spawned.pid));
-  guard.release();
-  CHECK(io_test::count_open_fds() == loop.fds_before());  // the stand-in pidfd was closed too
 }

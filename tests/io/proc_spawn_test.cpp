@@ -79,7 +79,6 @@ TEST_CASE("/bin/cat gives back what was written to its stdin, byte for byte", "[
     REQUIRE(status);
     guard.release();
     CHECK(WIFEXITED(*status));
-    io_test::close_fd(child.pidfd);
     io.close_all();
     REQUIRE(loop.run_until([&] { return io.all_closed(); }));
     loop.close_and_check();
@@ -118,7 +117,6 @@ TEST_CASE("the child holds descriptors 0, 1 and 2, the server's ends of its thre
   CHECK(io.err_data.empty());
   REQUIRE(io_test::wait_for_exit(child.pid));
   guard.release();
-  io_test::close_fd(child.pidfd);
   io.close_all();
   REQUIRE(loop.run_until([&] { return io.all_closed(); }));
   loop.close_and_check();
@@ -144,24 +142,23 @@ TEST_CASE("the child has its own process group, default signal dispositions and 
   ChildGuard guard(child.pid);
 
   REQUIRE(child.pid > 0);
-  CHECK(child.pidfd >= 0);
   CHECK(getpgid(child.pid) == child.pid);
   CHECK(getpgid(child.pid) != getpgid(0));
   CHECK(io_test::proc_status_field(child.pid, "PPid") == std::to_string(getpid()));
   CHECK(io_test::ignored_application_signals(child.pid) == 0);
   CHECK(io_test::proc_status_field(child.pid, "SigBlk") == "0000000000000000");
   // The server's ends are non-blocking and close-on-exec.
-  for (int fd : {child.stdin_fd, child.stdout_fd, child.stderr_fd, child.pidfd}) {
+  for (int fd : {child.stdin_fd, child.stdout_fd, child.stderr_fd}) {
     CHECK((fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
   }
   for (int fd : {child.stdin_fd, child.stdout_fd, child.stderr_fd}) CHECK((fcntl(fd, F_GETFL) & O_NONBLOCK) != 0);
-  CHECK(io_test::count_open_fds() == baseline + 4);
+  // Three pipe ends and nothing else: no pidfd (the ChildReaper reports exits).
+  CHECK(io_test::count_open_fds() == baseline + 3);
 
   const pid_t pid = child.pid;
   wsbridge::proc::discard_child(child);
   guard.release();
   CHECK(child.pid == -1);
-  CHECK(child.pidfd == -1);
   CHECK(child.stdin_fd == -1);
   CHECK(child.stdout_fd == -1);
   CHECK(child.stderr_fd == -1);
@@ -179,7 +176,7 @@ TEST_CASE("reap_child leaves no zombie", "[proc_spawn_test]") {
   guard.release();
   CHECK(io_test::is_reaped(child.pid));
   CHECK(io_test::process_state(child.pid) == 0);
-  for (int* fd : {&child.pidfd, &child.stdin_fd, &child.stdout_fd, &child.stderr_fd}) io_test::close_fd(*fd);
+  for (int* fd : {&child.stdin_fd, &child.stdout_fd, &child.stderr_fd}) io_test::close_fd(*fd);
   CHECK(io_test::count_open_fds() == baseline);
 }
 
@@ -225,7 +222,6 @@ TEST_CASE("a spawn that fails returns its errno with nothing left open and no ch
     CHECK(err == ENOENT);
   }
   CHECK(child.pid == -1);
-  CHECK(child.pidfd == -1);
   CHECK(child.stdin_fd == -1);
   CHECK(child.stdout_fd == -1);
   CHECK(child.stderr_fd == -1);

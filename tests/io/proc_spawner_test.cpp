@@ -79,7 +79,7 @@ TEST_CASE("the spawner runs as this program under its own name and starts childr
 
   Outcome o = run_to_end(s.spawner, "/bin/cat", {"cat"}, "through the spawner\n", [&](const SpawnedChild& child) {
     CHECK(child.pid != spawner_pid);
-    // CLONE_PARENT: our child, not the spawner's, so our pidfd and waitpid work.
+    // CLONE_PARENT: our child, not the spawner's, so our waitpid works.
     CHECK(io_test::proc_status_field(child.pid, "PPid") == std::to_string(getpid()));
     CHECK(getpgid(child.pid) == child.pid);
     CHECK(io_test::proc_status_field(child.pid, "SigIgn") == "0000000000000000");
@@ -141,7 +141,7 @@ TEST_CASE("spawn() is safe from several threads at once", "[proc_spawner_test]")
     REQUIRE(status);
     CHECK(WIFEXITED(*status));
     CHECK(WEXITSTATUS(*status) == n);
-    for (int* fd : {&children[n].pidfd, &children[n].stdin_fd, &children[n].stdout_fd, &children[n].stderr_fd}) {
+    for (int* fd : {&children[n].stdin_fd, &children[n].stdout_fd, &children[n].stderr_fd}) {
       io_test::close_fd(*fd);
     }
   }

@@ -117,7 +117,8 @@ const std::vector<std::string> kAllOptions = {
     "staticdir",  "cgidir",    "devconsole", "ssl",      "sslcert",       "sslkey",
     "sslca",      "redirport", "reverselookup", "unixsocket", "pingms",   "passstderr",
     "user",       "group",     "logformat", "unixsocket-mode", "ping-interval",
-    "trusted-proxy", "proxy-protocol", "shutdown-timeout", "workers", "metrics"};
+    "trusted-proxy", "proxy-protocol", "shutdown-timeout", "workers", "metrics",
+    "maxconn-per-client", "connect-rate", "auth", "auth-timeout"};
 
 }  // namespace
 

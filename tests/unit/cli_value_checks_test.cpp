@@ -123,6 +123,22 @@ const std::vector<Refusal> kRefusals = {
     {"--address=bad host", "not an address or host name"},
     {"--address=-lead.example", "not an address or host name"},
     {"--address=unix:", "no path after unix:"},
+    {"--auth-timeout=0", "out of range"},
+    {"--auth-timeout=-1", "out of range"},
+    {"--auth-timeout=86401", "out of range"},
+    {"--auth-timeout=5s", "not a number of seconds"},
+    {"--auth-timeout=", "not a number of seconds"},
+    {"--maxconn-per-client=-1", "out of range"},
+    {"--maxconn-per-client=1000001", "out of range"},
+    {"--maxconn-per-client=", "not an integer"},
+    {"--maxconn-per-client=ten", "not an integer"},
+    {"--maxconn-per-client=99999999999999999999", "out of range"},
+    {"--connect-rate=-1/s", "out of range; allowed: N/s"},
+    {"--connect-rate=1000001", "out of range"},
+    {"--connect-rate=", "not a rate"},
+    {"--connect-rate=5/m", "not a rate"},
+    {"--connect-rate=/s", "not a rate"},
+    {"--connect-rate=99999999999999999999/s", "out of range"},
     {"--metrics=9101", "no :PORT; allowed: HOST:PORT"},
     {"--metrics=", "no :PORT"},
     {"--metrics=127.0.0.1:0", "the port is not 1 to 65535"},
@@ -143,9 +159,11 @@ const std::vector<Refusal> kRefusals = {
 };
 
 // Options whose value is free text, or a word checked elsewhere (exit 1, as
-// websocketd's --loglevel), or a path opened later (readable_files.h).
-const std::set<std::string> kUncheckedHere = {"passenv", "origin", "user",   "group",  "loglevel", "logformat",
-                                              "dir",     "staticdir", "cgidir", "sslcert", "sslkey", "sslca"};
+// websocketd's --loglevel), or a path opened later (readable_files.h), or a
+// program found as COMMAND is (--auth, by main: test_auth.py checks it).
+const std::set<std::string> kUncheckedHere = {"passenv", "origin",  "user",   "group",  "loglevel",
+                                              "logformat", "dir",   "staticdir", "cgidir", "sslcert",
+                                              "sslkey",  "sslca",   "auth"};
 
 // Every long option that takes a value, read from --help ("  --name=VALUE").
 std::set<std::string> value_options_in_help() {
@@ -234,6 +252,12 @@ TEST_CASE("boundary values are accepted and stored as given", "[cli_value_checks
   const std::string longest = "/tmp/" + std::string(102, 's');  // 107 bytes
   CHECK(config_of("--unixsocket=" + longest).unixsocket == longest);
   CHECK(config_of("--address=unix:" + longest).unixsocket == longest);
+  CHECK(config_of("--auth-timeout=0.25").auth_timeout_ms == 250);
+  CHECK(config_of("--port=1").auth_timeout_ms == 5000);  // the default
+  CHECK(config_of("--maxconn-per-client=4").maxconn_per_client == 4);
+  CHECK(config_of("--connect-rate=10/s").connect_rate == 10);
+  CHECK(config_of("--connect-rate=0x10").connect_rate == 16);
+  CHECK(config_of("--connect-rate=0").connect_rate == 0);
   CHECK(config_of("--metrics=127.0.0.1:9101").metrics == "127.0.0.1:9101");
   CHECK(config_of("--metrics=[::1]:65535").metrics == "[::1]:65535");
   CHECK(config_of("--metrics=localhost:0x10").metrics == "localhost:16");  // the port as checked, in decimal

@@ -21,6 +21,14 @@ struct Config {
   bool binary = false;
   std::string passenv = "PATH,LD_LIBRARY_PATH";
   int maxforks = 0;                    // 0 or less → unlimited
+  // Per client address (bridge::client_key): open connections at most, and
+  // new connections per second (a token bucket, burst = rate); 0 = off.
+  unsigned maxconn_per_client = 0;
+  unsigned connect_rate = 0;
+  // --auth=PROGRAM: asked before each request is answered (empty: none),
+  // and how long its answer may take.
+  std::string auth;
+  unsigned auth_timeout_ms = 5000;
   unsigned closems = 0;                // added to each kill-escalation delay
   unsigned shutdown_timeout_ms = 0;    // SIGTERM/SIGINT: longest graceful stop; 0 = 10 s + 3 x closems
   unsigned workers = 0;                // --workers: event loops on their own threads; 0 = one per core

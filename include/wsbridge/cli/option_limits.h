@@ -16,6 +16,9 @@ constexpr unsigned kMaxDelayMs = 24u * 60 * 60 * 1000;
 constexpr std::uint64_t kMaxMessageLimit = std::uint64_t{1} << 40;
 // --unixsocket: the longest path a sockaddr_un holds, less its NUL.
 constexpr std::size_t kMaxUnixSocketPath = 107;
+// --maxconn-per-client and --connect-rate: a million, more than one
+// process can hold open or accept in a second.
+constexpr long long kMaxPerClient = 1000000;
 // --unixsocket-mode: permission bits plus setuid, setgid and sticky.
 constexpr unsigned kMaxFileMode = 07777;
 

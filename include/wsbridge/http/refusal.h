@@ -39,6 +39,10 @@ enum class Refusal : std::uint8_t {
   BadContentLength,        // 400
   // Limits and resources.
   ForkLimit,               // 429: --maxforks reached
+  ClientConnectionLimit,   // 429: --maxconn-per-client reached for this client
+  ClientRateLimit,         // 429 with Retry-After: --connect-rate exceeded for this client
+  AuthRefused,             // 403, or the status the --auth program's header block gave
+  AuthTimeout,             // 503: the --auth program did not answer in --auth-timeout
   ShortOfResources,        // 503: descriptors, memory or processes, for the moment
   LaunchFailed,            // 500: the program could not be started
 };

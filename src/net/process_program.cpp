@@ -1,0 +1,134 @@
+#include "net/process_program.h"
+
+#include <sys/wait.h>
+
+#include <cstring>
+#include <new>
+
+#include "log/logger.h"
+#include "net/uv_cast.h"
+
+namespace wsbridge::net {
+namespace {
+
+using log::LogLevel;
+
+std::string describe_exit(int wait_status) {
+  if (WIFEXITED(wait_status)) return "exited with status " + std::to_string(WEXITSTATUS(wait_status));
+  if (WIFSIGNALED(wait_status)) {
+    int sig = WTERMSIG(wait_status);
+    const char* name = sigabbrev_np(sig);
+    return "killed by signal " + std::to_string(sig) + (name ? std::string(" (SIG") + name + ")" : "");
+  }
+  return "ended with wait status " + std::to_string(wait_status);
+}
+
+}  // namespace
+
+ProcessProgram::ProcessProgram(ServerContext& context, PartOwner& owner, const std::string& log_fields) noexcept
+    : context_(context),
+      owner_(owner),
+      log_fields_(log_fields),
+      stdout_lines_(context.max_line),
+      child_(context, *this, log_fields) {}
+
+void ProcessProgram::start(uv_loop_t* loop, const proc::SpawnedChild& spawned,
+                           std::uint64_t requested_at_ns) noexcept {
+  child_.start(loop, spawned, requested_at_ns);
+}
+
+void ProcessProgram::start_output(Listener& listener) noexcept {
+  listener_ = &listener;
+  child_.start_reading();
+}
+
+// ------------------------------------------------- client → child (stdin)
+
+void ProcessProgram::take_input(InputBatch& batch) noexcept {
+  // Every message of one client read reaches the child in one write.
+  WriteQueue::Cork cork = child_.cork_stdin();
+  batch.deliver_messages();
+}
+
+bool ProcessProgram::deliver(bool binary, std::string_view payload) noexcept {
+  if (!child_.accepts_stdin()) return false;  // the child no longer reads
+  // websocketd's mapping: a text message is a line (payload + "\n"); a binary
+  // message is written as it is, in both modes.
+  static char newline = '\n';
+  uv_buf_t bufs[2] = {make_buf(payload.data(), payload.size()), make_buf(&newline, 1)};
+  child_.write_stdin(bufs, binary ? 1 : 2);
+  return true;
+}
+
+void ProcessProgram::on_child_stdin_drained() noexcept { listener_->on_program_input_drained(); }
+
+void ProcessProgram::on_child_stdin_failed(int uv_error) noexcept {
+  // The child closed its stdin or exited: later messages have nowhere to go.
+  log::write(LogLevel::Debug, "process", log_fields_, std::string("Child's stdin closed: ") + uv_strerror(uv_error));
+  listener_->on_program_input_drained();
+}
+
+// ------------------------------------------------- child → client (stdout)
+
+void ProcessProgram::on_child_stdout(char* data, std::size_t size) noexcept {
+  if (context_.config->binary) {
+    // Binary mode: each read is one binary message (websocketd's boundaries).
+    listener_->on_program_chunk({data, size});
+  } else {
+    try {
+      std::string_view input(data, size);
+      while (auto line = stdout_lines_.next_line(input)) listener_->on_program_line(*line, false);
+    } catch (const std::bad_alloc&) {
+      listener_->on_program_out_of_memory();
+      return;
+    }
+  }
+  // The client reads slower than the child writes: stop reading stdout so
+  // the pipe fills and the child blocks, instead of buffering here.
+  if (!listener_->on_program_output_done()) child_.pause_stdout();
+}
+
+void ProcessProgram::give_tail() noexcept {
+  if (context_.config->binary) return;
+  try {
+    // websocketd drops an unterminated last line; we deliver it.
+    if (auto tail = stdout_lines_.finish()) {
+      listener_->on_program_line(*tail, false);
+      (void)listener_->on_program_output_done();
+    }
+  } catch (const std::bad_alloc&) {
+    // The tail is lost; the close follows all the same.
+  }
+}
+
+void ProcessProgram::on_child_stdout_end(int uv_status) noexcept {
+  // The child will write no more: deliver the rest, then the session ends.
+  if (uv_status != UV_EOF) {
+    log::write(LogLevel::Error, "process", log_fields_,
+               std::string("Unexpected error while reading STDOUT from process: ") + uv_strerror(uv_status));
+  }
+  give_tail();
+  listener_->on_program_output_end(uv_status);
+}
+
+void ProcessProgram::on_child_stderr(StderrLines& lines) {
+  // ChildSession logs each stderr line, as websocketd does. Without
+  // --passstderr that is all: reading never stops, so a chatty child cannot
+  // block on a full pipe. With --passstderr the lines are sent too, and
+  // then stderr waits, like stdout, while the client is behind.
+  if (!context_.config->passstderr) return;
+  while (auto line = lines.next()) listener_->on_program_line(*line, true);
+  if (!listener_->on_program_output_done()) child_.pause_stderr();
+}
+
+// --------------------------------------------------------------- teardown
+
+void ProcessProgram::on_child_exited(int wait_status) noexcept {
+  context_.release_fork_slot();
+  log::write(LogLevel::Info, "process", log_fields_, "Process " + describe_exit(wait_status));
+  if (listener_ != nullptr) listener_->on_program_exited(wait_status);
+}
+
+void ProcessProgram::on_child_session_closed() noexcept { owner_.on_part_closed(); }
+
+}  // namespace wsbridge::net
