@@ -187,6 +187,8 @@ EarlyExit fill_context(const Config& config, net::ServerContext& context) {
   context.passenv = wsbridge::bridge::capture_passenv(config.passenv,
                                                       [](const char* name) -> const char* { return std::getenv(name); });
   context.origin_policy = wsbridge::bridge::make_origin_policy(config.origin, config.sameorigin);
+  context.deflate.enabled = config.deflate;
+  context.deflate.threshold = static_cast<std::size_t>(config.deflate_threshold);
   for (const auto& h : config.headers) context.upgrade_headers.push_back(net::parse_header_flag(h));
   for (const auto& h : config.headers_ws) context.upgrade_headers.push_back(net::parse_header_flag(h));
   for (const auto& h : config.headers_http) context.http_headers.push_back(net::parse_header_flag(h));

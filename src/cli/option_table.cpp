@@ -27,6 +27,7 @@ const std::string kMaxforksRange = "an integer; 0 or less means unlimited";
 const std::string kPerClientRange = "0 (off) to " + std::to_string(kMaxPerClient);
 const std::string kDelayRange = "0 to " + std::to_string(kMaxDelayMs) + " (milliseconds, up to one day)";
 const std::string kMessageRange = "0 (unlimited) to 1T, in bytes with an optional suffix K, M, G or T";
+const std::string kThresholdRange = "0 to 1T, in bytes with an optional suffix K, M, G or T";
 const std::string kWorkersRange = "0 to " + std::to_string(kMaxWorkers) + " (0: one per CPU core)";
 const std::string kShutdownRange = "0.001 to 86400 (seconds)";
 const std::string kAuthTimeoutRange = "0.001 to 86400 (seconds)";
@@ -135,6 +136,15 @@ void add_bridge_options(CLI::App& app, Config& config) {
       ->transform(byte_size_up_to(kMaxMessageLimit, kMessageRange))
       ->type_name("BYTES")
       ->default_str(format_size(config.max_message));
+  add_flag(app, "--deflate", config.deflate,
+           "Compress messages (permessage-deflate) with\n"
+           "clients that offer it; off by default.");
+  app.add_option("--deflate-threshold", config.deflate_threshold,
+                 "With --deflate, messages shorter than this\n"
+                 "go out uncompressed; suffix K, M, G or T.")
+      ->transform(byte_size_up_to(kMaxMessageLimit, kThresholdRange))
+      ->type_name("BYTES")
+      ->default_str(format_size(config.deflate_threshold));
 }
 
 // Who may connect and what the responses carry.

@@ -39,7 +39,8 @@ void AcceptedClient::accept_from(uv_stream_t* listener, ServerContext& context, 
 }
 
 bool AcceptedClient::start_websocket_session(const proc::SpawnedChild& spawned, std::uint64_t requested_at_ns,
-                                             std::string_view handshake_response, char* early_bytes,
+                                             std::string_view handshake_response,
+                                             const ws::DeflateParameters* deflate, char* early_bytes,
                                              std::size_t early_size) noexcept {
   program_.reset(new (std::nothrow) ProcessProgram(context_, *this, log_fields_));
   if (!program_) return false;
@@ -56,7 +57,7 @@ bool AcceptedClient::start_websocket_session(const proc::SpawnedChild& spawned, 
     // The log lines go without the pid.
   }
   stream_.set_handler(*session_);
-  session_->start(handshake_response, early_bytes, early_size);
+  session_->start(handshake_response, deflate, early_bytes, early_size);
   return true;
 }
 

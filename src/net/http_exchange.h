@@ -31,6 +31,7 @@
 #include "wsbridge/http/refusal.h"
 #include "wsbridge/http/request_parser.h"
 #include "wsbridge/route/router.h"
+#include "wsbridge/ws/deflate_parameters.h"
 
 namespace wsbridge::net {
 
@@ -46,8 +47,10 @@ class HttpExchange final : public ClientStream::Handler,
     // The endpoint's program runs: take it, send `handshake_response` and
     // relay. `early_bytes` came after the request head. False when out of
     // memory: the child was not taken.
+    // `deflate`: the permessage-deflate agreement, or null for none.
     virtual bool start_websocket_session(const proc::SpawnedChild& spawned, std::uint64_t requested_at_ns,
-                                         std::string_view handshake_response, char* early_bytes,
+                                         std::string_view handshake_response,
+                                         const ws::DeflateParameters* deflate, char* early_bytes,
                                          std::size_t early_size) noexcept = 0;
     // The stream is closed and no CGI responder or launch is left.
     virtual void on_exchange_idle() noexcept = 0;

@@ -7,6 +7,7 @@
 
 #include "log/logger.h"
 #include "net/http_exchange.h"
+#include "wsbridge/ws/deflate_negotiation.h"
 #include "proc/spawner.h"
 #include "wsbridge/http/response.h"
 #include "wsbridge/ws/handshake.h"
@@ -187,14 +188,21 @@ void HttpExchange::on_child_launched() noexcept {
 void HttpExchange::hand_over(proc::SpawnedChild& spawned, char* rest, std::size_t rest_size) noexcept {
   const http::Request& request = parser_->request();
   std::string response;
+  ws::DeflateNegotiation deflate;
   try {
     std::string accept_key = ws::compute_accept_key(*request.find_header("Sec-WebSocket-Key"));
-    response = http::format_switching_protocols(accept_key, context_.upgrade_headers);
+    std::vector<http::Header> headers = context_.upgrade_headers;
+    if (context_.deflate.enabled) {
+      deflate = ws::negotiate_deflate(request.joined_header("Sec-WebSocket-Extensions"), context_.deflate);
+      if (deflate.accepted) headers.push_back({"Sec-WebSocket-Extensions", deflate.response});
+    }
+    response = http::format_switching_protocols(accept_key, headers);
   } catch (const std::bad_alloc&) {
     response.clear();
   }
+  const ws::DeflateParameters* agreed = deflate.accepted ? &deflate.parameters : nullptr;
   if (response.empty() ||
-      !owner_.start_websocket_session(spawned, request_completed_ns_, response, rest, rest_size)) {
+      !owner_.start_websocket_session(spawned, request_completed_ns_, response, agreed, rest, rest_size)) {
     // Out of memory: nobody takes the child.
     context_.release_fork_slot();
     proc::discard_child(spawned);

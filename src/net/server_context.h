@@ -19,6 +19,8 @@
 #include "net/shared_state.h"
 #include "wsbridge/metrics/metric_set.h"
 #include "wsbridge/tls/tls_context.h"
+#include "wsbridge/ws/deflate_settings.h"
+#include "wsbridge/ws/shared_deflaters.h"
 
 namespace wsbridge::proc {
 class Spawner;
@@ -51,6 +53,7 @@ struct ServerContext {
   std::vector<std::string> command_argv;  // argv[0] = command_path
   std::string command_text;               // for the log's command:'...' field
   std::string auth_program;               // --auth, resolved once at start-up (empty: none)
+  ws::DeflateSettings deflate;            // --deflate, --deflate-threshold
   bridge::EnvList passenv;                // captured once at start-up
   bridge::OriginPolicy origin_policy;
   std::vector<http::Header> upgrade_headers;  // --header and --header-ws
@@ -87,6 +90,10 @@ struct ServerContext {
   // Loop-owned scratch: reads land here and are consumed before the next one.
   alignas(16) char read_buffer[kReadBufferSize];
   std::string frame_scratch;  // outgoing frames of one stdout read
+  std::string deflate_scratch;  // one compressed message
+  // The loop's compressors for connections that agreed
+  // server_no_context_takeover (owned by the Worker; null before).
+  ws::SharedDeflaters* deflaters = nullptr;
   std::string utf8_scratch;   // repaired child output
   std::string tls_plaintext;  // decrypted bytes of one socket read
   std::string tls_replies;    // TLS records produced while reading

@@ -24,14 +24,17 @@ WebSocketSession::WebSocketSession(ServerContext& context, ClientStream& stream,
                                    const std::string& log_fields) noexcept
     : context_(context), stream_(stream), program_(program), log_fields_(log_fields) {}
 
-void WebSocketSession::start(std::string_view handshake_response, char* early_bytes,
-                             std::size_t early_size) noexcept {
+void WebSocketSession::start(std::string_view handshake_response, const ws::DeflateParameters* deflate,
+                             char* early_bytes, std::size_t early_size) noexcept {
   const cli::Config& config = *context_.config;
   stream_.write(handshake_response.data(), handshake_response.size());
   log::write(LogLevel::Access, "session", log_fields_, "CONNECT");
   program_.start_output(*this);
   reader_ = std::unique_ptr<ws::MessageReader>(new (std::nothrow) ws::MessageReader(config.max_message));
-  if (!reader_) {
+  try {
+    if (!reader_) throw std::bad_alloc();
+    if (deflate != nullptr) use_deflate(*deflate);
+  } catch (const std::bad_alloc&) {
     // Reading stays held (since the spawn): nothing can reach a missing
     // reader. Close, and let the program go.
     fail(ws::close_code::kInternalError, "out of memory");
@@ -41,6 +44,19 @@ void WebSocketSession::start(std::string_view handshake_response, char* early_by
   if (config.pingms != 0) stream_.start_timer(config.pingms, config.pingms);
   // Bytes that came right after the request head are the first frames.
   if (early_size > 0) on_stream_data(early_bytes, early_size);
+}
+
+void WebSocketSession::use_deflate(const ws::DeflateParameters& agreed) {
+  reader_->inflate_compressed_messages(agreed);
+  // With server_no_context_takeover every message starts from an empty
+  // window, so the loop's one compressor serves every connection; otherwise
+  // this connection keeps its own window (and its memory) between messages.
+  deflater_ = context_.deflaters != nullptr ? context_.deflaters->for_agreement(agreed) : nullptr;
+  if (deflater_ == nullptr) {
+    own_deflater_ = std::make_unique<ws::MessageDeflater>(
+        ws::MessageDeflater::for_server(agreed, ws::IdleMemory::Release));
+    deflater_ = own_deflater_.get();
+  }
 }
 
 void WebSocketSession::shut_down_for_server() noexcept {
@@ -140,12 +156,42 @@ void WebSocketSession::on_stream_input_ended(int uv_status) noexcept {
 
 // ------------------------------------------------ program → client (output)
 
-void WebSocketSession::send_frame(ws::Opcode opcode, std::string_view payload) noexcept {
+void WebSocketSession::send_frame(ws::Opcode opcode, std::string_view payload, bool compressed) noexcept {
   std::uint8_t header[ws::kMaxServerFrameHeaderSize];
-  std::size_t header_size = ws::encode_frame_header(header, opcode, true, payload.size());
+  std::size_t header_size = ws::encode_frame_header(header, opcode, true, payload.size(), compressed);
   uv_buf_t bufs[2] = {make_buf(reinterpret_cast<char*>(header), header_size),
                       make_buf(payload.data(), payload.size())};
   stream_.write(bufs, 2);
+}
+
+std::string_view WebSocketSession::maybe_compress(std::string_view payload, bool& compressed) {
+  compressed = false;
+  if (deflater_ == nullptr || payload.size() < context_.deflate.threshold) return payload;
+  std::string& out = context_.deflate_scratch;
+  out.clear();
+  if (!deflater_->compress(payload, out)) throw std::bad_alloc();
+  compressed = true;
+  return out;
+}
+
+bool WebSocketSession::send_message(ws::Opcode opcode, std::string_view payload) noexcept {
+  try {
+    bool compressed = false;
+    const std::string_view wire = maybe_compress(payload, compressed);
+    send_frame(opcode, wire, compressed);
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+  return true;
+}
+
+void WebSocketSession::append_message(std::string& out, ws::Opcode opcode, std::string_view payload) {
+  bool compressed = false;
+  const std::string_view wire = maybe_compress(payload, compressed);
+  std::uint8_t header[ws::kMaxServerFrameHeaderSize];
+  const std::size_t header_size = ws::encode_frame_header(header, opcode, true, wire.size(), compressed);
+  out.append(reinterpret_cast<char*>(header), header_size);
+  out.append(wire);
 }
 
 void WebSocketSession::send_close(std::uint16_t code, std::string_view reason) noexcept {
@@ -181,10 +227,7 @@ void WebSocketSession::on_program_line(std::string_view line, bool from_stderr) 
     } else {
       line = bridge::sanitize_utf8(line, context_.utf8_scratch);
     }
-    std::uint8_t header[ws::kMaxServerFrameHeaderSize];
-    std::size_t header_size = ws::encode_frame_header(header, ws::Opcode::Text, true, line.size());
-    out.append(reinterpret_cast<char*>(header), header_size);
-    out.append(line);
+    append_message(out, ws::Opcode::Text, line);
   } catch (const std::bad_alloc&) {
     output_failed_ = true;
     return;
@@ -194,7 +237,10 @@ void WebSocketSession::on_program_line(std::string_view line, bool from_stderr) 
 
 void WebSocketSession::on_program_chunk(std::string_view chunk) noexcept {
   if (!sending()) return;
-  send_frame(ws::Opcode::Binary, chunk);
+  if (!send_message(ws::Opcode::Binary, chunk)) {
+    on_program_out_of_memory();
+    return;
+  }
   count_message_out(chunk.size());
 }
 
@@ -212,6 +258,8 @@ bool WebSocketSession::on_program_output_done() noexcept {
     stream_.write(out.data(), out.size());
     out.clear();
     if (out.capacity() > kKeepScratchCapacity) std::string().swap(out);
+    std::string& compressed = context_.deflate_scratch;
+    if (compressed.capacity() > kKeepScratchCapacity) std::string().swap(compressed);
   }
   // The client reads slower than the program writes: the program stops
   // reading its output until the stream drains.

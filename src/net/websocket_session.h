@@ -19,7 +19,9 @@
 #include "net/client_stream.h"
 #include "net/program.h"
 #include "net/server_context.h"
+#include "wsbridge/ws/deflate_parameters.h"
 #include "wsbridge/ws/frame_encoder.h"
+#include "wsbridge/ws/message_deflater.h"
 #include "wsbridge/ws/message_reader.h"
 
 namespace wsbridge::net {
@@ -36,7 +38,11 @@ class WebSocketSession final : public ClientStream::Handler,
   // Sends the handshake's response (101), then relays. `early_bytes` came
   // right after the request head: the first frames. The stream's reading
   // must be held (ClientStream::kHeldForProgram); the session resumes it.
-  void start(std::string_view handshake_response, char* early_bytes, std::size_t early_size) noexcept;
+  // `deflate`: the permessage-deflate agreement (null: none): compressed
+  // messages are inflated on the way in, and messages of at least the
+  // --deflate-threshold compressed on the way out.
+  void start(std::string_view handshake_response, const ws::DeflateParameters* deflate, char* early_bytes,
+             std::size_t early_size) noexcept;
   // Server shutdown: close frame 1001, the program ended.
   void shut_down_for_server() noexcept;
 
@@ -51,7 +57,15 @@ class WebSocketSession final : public ClientStream::Handler,
   void on_ping_tick() noexcept;
   // Sends `code` (1011 "out of memory" and the like), then closes.
   void fail(std::uint16_t code, std::string_view reason) noexcept;
-  void send_frame(ws::Opcode opcode, std::string_view payload) noexcept;
+  void send_frame(ws::Opcode opcode, std::string_view payload, bool compressed = false) noexcept;
+  // A Text or Binary message, compressed when agreed and long enough. False
+  // when out of memory.
+  [[nodiscard]] bool send_message(ws::Opcode opcode, std::string_view payload) noexcept;
+  // Appends one whole message's frame to `out`, compressed as send_message.
+  void append_message(std::string& out, ws::Opcode opcode, std::string_view payload);
+  // The payload to send for `payload` and whether it is compressed.
+  std::string_view maybe_compress(std::string_view payload, bool& compressed);
+  void use_deflate(const ws::DeflateParameters& agreed);
   void send_close(std::uint16_t code, std::string_view reason) noexcept;
   // True to go on reading (NeedMore), false once the session is closing.
   bool handle_event(const ws::MessageReader::Event& event) noexcept;
@@ -75,6 +89,10 @@ class WebSocketSession final : public ClientStream::Handler,
   Program& program_;
   const std::string& log_fields_;
   std::unique_ptr<ws::MessageReader> reader_;
+  // permessage-deflate: the loop's shared compressor, or this connection's
+  // own (context takeover); null without compression.
+  ws::MessageDeflater* deflater_ = nullptr;
+  std::unique_ptr<ws::MessageDeflater> own_deflater_;
   std::uint8_t* pending_bytes_ = nullptr;  // the read being delivered
   std::size_t pending_size_ = 0;
   bool close_sent_ = false;

@@ -24,6 +24,7 @@ Worker::Worker(unsigned number, const ServerContext& prototype, Owner& owner)
     : number_(number), owner_(owner), context_(std::make_unique<ServerContext>(prototype)) {
   context_->server = this;
   context_->on_last_connection_closed = &Worker::on_last_connection_closed;
+  context_->deflaters = &deflaters_;
 }
 
 Worker::~Worker() {

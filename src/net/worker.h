@@ -125,6 +125,7 @@ class Worker {
   const unsigned number_;
   Owner& owner_;
   std::unique_ptr<ServerContext> context_;
+  ws::SharedDeflaters deflaters_;  // this loop's (context_->deflaters)
   uv_loop_t loop_{};
   bool loop_initialized_ = false;
   // parallel: each socket (its fd is this worker's spare copy, never in a

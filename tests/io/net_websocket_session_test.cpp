@@ -116,7 +116,7 @@ struct Rig final : wsbridge::net::PartOwner {
     // As the server does: reading is held until the program exists.
     self->stream.pause_reading(ClientStream::kHeldForProgram);
     self->stream.set_handler(self->session);
-    self->session.start(kHandshakeResponse, nullptr, 0);
+    self->session.start(kHandshakeResponse, nullptr, nullptr, 0);
     self->accepted = true;
   }
   static void on_connected(uv_connect_t* request, int status) {

@@ -123,6 +123,10 @@ const std::vector<Refusal> kRefusals = {
     {"--address=bad host", "not an address or host name"},
     {"--address=-lead.example", "not an address or host name"},
     {"--address=unix:", "no path after unix:"},
+    {"--deflate-threshold=-1", "not a byte count"},
+    {"--deflate-threshold=2T", "out of range"},
+    {"--deflate-threshold=", "not a byte count"},
+    {"--deflate-threshold=64Q", "not a byte count"},
     {"--auth-timeout=0", "out of range"},
     {"--auth-timeout=-1", "out of range"},
     {"--auth-timeout=86401", "out of range"},
@@ -252,6 +256,9 @@ TEST_CASE("boundary values are accepted and stored as given", "[cli_value_checks
   const std::string longest = "/tmp/" + std::string(102, 's');  // 107 bytes
   CHECK(config_of("--unixsocket=" + longest).unixsocket == longest);
   CHECK(config_of("--address=unix:" + longest).unixsocket == longest);
+  CHECK(config_of("--deflate-threshold=1K").deflate_threshold == 1024);
+  CHECK(config_of("--deflate-threshold=0").deflate_threshold == 0);
+  CHECK(config_of("--port=1").deflate_threshold == 64);
   CHECK(config_of("--auth-timeout=0.25").auth_timeout_ms == 250);
   CHECK(config_of("--port=1").auth_timeout_ms == 5000);  // the default
   CHECK(config_of("--maxconn-per-client=4").maxconn_per_client == 4);

@@ -33,6 +33,10 @@ struct Config {
   unsigned shutdown_timeout_ms = 0;    // SIGTERM/SIGINT: longest graceful stop; 0 = 10 s + 3 x closems
   unsigned workers = 0;                // --workers: event loops on their own threads; 0 = one per core
   std::uint64_t max_message = 16ull * 1024 * 1024;  // --maxmessage/--maxframesize; 0 = unlimited
+  // --deflate: permessage-deflate (RFC 7692) when a client offers it; messages
+  // shorter than deflate_threshold bytes go out uncompressed.
+  bool deflate = false;
+  std::uint64_t deflate_threshold = 64;
   // Policy.
   std::string origin;                  // comma-separated allow list
   bool sameorigin = false;
