@@ -117,7 +117,7 @@ def test_silent_program_is_503_and_stopped(start_server, tmp_path):
     assert wsb.wait_until(pidfile.exists, 5)
     pid = int(pidfile.read_text())
     assert wsb.wait_pid_gone(pid, 10) is not None, "the auth program was not stopped"
-    assert "did not answer" in srv.log()
+    assert wsb.wait_until(lambda: "did not answer" in srv.log(), 5)
 
 
 def test_missing_program_stops_start_up(bin_path):

@@ -202,7 +202,8 @@ def test_unix_socket_upstream(bin_path, nginx, tmp_path):
         proxy = nginx([f"unix:{path}"])
         with wsb.RawWS(proxy.port) as ws:
             echo(ws, "over a unix socket")
-        assert b"CONNECT" in (tmp_path / "unix-backend.log").read_bytes()
+        # The log has a writer thread of its own: the line may trail the echo.
+        assert wsb.wait_until(lambda: b"CONNECT" in (tmp_path / "unix-backend.log").read_bytes(), 5)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
