@@ -86,8 +86,8 @@ TEST_CASE("AuthCheck: exit 0 allows with the variables printed; the slot is give
   CHECK(h.verdict.environment[1] == std::make_pair(std::string("AUTH_QUERY"), std::string("token=abc")));
   CHECK(h.verdict.ignored == std::vector<std::string>{"noise"});
   CHECK(h.slots.active() == 0);
+  loop.close_and_check();
 }
-
 TEST_CASE("AuthCheck: a refusal's header block is the answer", "[net_auth_check_test]") {
   TestLoop loop;
   Harness h;
@@ -100,8 +100,8 @@ TEST_CASE("AuthCheck: a refusal's header block is the answer", "[net_auth_check_
   REQUIRE(h.verdict.headers.size() == 1);
   CHECK(h.verdict.headers[0].value == "Basic realm=x");
   CHECK(h.verdict.body == "who are you\n");
+  loop.close_and_check();
 }
-
 TEST_CASE("AuthCheck: no answer in time is 503, and the program is stopped", "[net_auth_check_test]") {
   TestLoop loop;
   Harness h;
@@ -113,8 +113,8 @@ TEST_CASE("AuthCheck: no answer in time is 503, and the program is stopped", "[n
   CHECK_FALSE(h.verdict.allowed);
   CHECK(h.verdict.status == 503);
   CHECK(h.slots.active() == 0);
+  loop.close_and_check();
 }
-
 TEST_CASE("AuthCheck: a program that exits but leaves its stdout open is judged at the timeout", "[net_auth_check_test]") {
   TestLoop loop;
   Harness h;
@@ -126,8 +126,8 @@ TEST_CASE("AuthCheck: a program that exits but leaves its stdout open is judged 
   CHECK(h.verdict.allowed);
   REQUIRE(h.verdict.environment.size() == 1);
   CHECK(h.verdict.environment[0].second == "bob");
+  loop.close_and_check();
 }
-
 TEST_CASE("AuthCheck: it needs a --maxforks slot", "[net_auth_check_test]") {
   TestLoop loop;
   Harness h(1);
@@ -136,8 +136,8 @@ TEST_CASE("AuthCheck: it needs a --maxforks slot", "[net_auth_check_test]") {
   CHECK(h.start(loop, script) == EAGAIN);
   h.slots.release();
   CHECK(h.decisions == 0);
+  loop.close_and_check();
 }
-
 TEST_CASE("AuthCheck: cancelled while it runs, it reports no verdict and closes", "[net_auth_check_test]") {
   TestLoop loop;
   Harness h;
@@ -148,4 +148,5 @@ TEST_CASE("AuthCheck: cancelled while it runs, it reports no verdict and closes"
   REQUIRE(loop.run_until([&] { return h.closed; }));
   CHECK(h.decisions == 0);
   CHECK(h.slots.active() == 0);
+  loop.close_and_check();
 }
