@@ -16,6 +16,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wsb  # noqa: E402
+from chromium import CHROMIUM, Browser  # noqa: E402
 
 DEFAULT_TIMEOUT = 60
 
@@ -179,3 +180,14 @@ def pytest_sessionfinish(session, exitstatus):
         sys.stderr.write("\n".join(lines) + "\n")
     if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# Headless chromium with a CDP session (chromium.py), for tests that drive a
+# real browser; skipped where chromium is not installed.
+@pytest.fixture
+def browser(tmp_path):
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip("chromium is not installed (scripts/install-deps.sh --with-tests installs it)")
+    b = Browser(str(tmp_path))
+    yield b
+    b.close()

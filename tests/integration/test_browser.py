@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 import wsb
-from chromium import CHROMIUM, Browser
+from chromium import Browser
 from wsb import script
 
 SIGNED = os.path.normpath(os.path.join(wsb.HERE, "..", "..", "examples", "auth", "signed_token.py"))
@@ -26,15 +26,6 @@ new Promise((resolve, reject) => {
   setTimeout(() => reject(new Error('no answer in 15 s: ' + JSON.stringify(got.length))), 15000);
 })
 """
-
-
-@pytest.fixture
-def browser(tmp_path):
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip("chromium is not installed (scripts/install-deps.sh --with-tests installs it)")
-    b = Browser(str(tmp_path))
-    yield b
-    b.close()
 
 
 async def load(browser: Browser, url: str):

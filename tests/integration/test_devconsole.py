@@ -69,15 +69,6 @@ def test_console_excludes_file_options(bin_path, tmp_path, other):
 
 # ------------------------------------------------------------- in a browser
 
-@pytest.fixture
-def browser(tmp_path):
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip("chromium is not installed (scripts/install-deps.sh --with-tests installs it)")
-    b = Browser(str(tmp_path))
-    yield b
-    b.close()
-
-
 LOG_TEXTS = "Array.from(document.querySelectorAll('#log li')).map(li => [li.className, li.textContent])"
 
 

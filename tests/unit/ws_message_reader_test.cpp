@@ -100,17 +100,21 @@ std::string run(MessageReader& reader, const Bytes& input, const std::vector<std
   return log;
 }
 
-std::string run(const Bytes& input, const std::vector<std::size_t>& pieces, std::uint64_t max = 0) {
+// deflate: the reader has agreed permessage-deflate (with context takeover).
+std::string run(const Bytes& input, const std::vector<std::size_t>& pieces, std::uint64_t max = 0,
+                bool deflate = false) {
   MessageReader reader(max);
+  if (deflate) reader.inflate_compressed_messages(DeflateParameters{});
   return run(reader, input, pieces);
 }
 
-void check_all_splits(const Bytes& input, const std::string& expected, std::uint64_t max = 0) {
-  CHECK(run(input, {input.size()}, max) == expected);
+void check_all_splits(const Bytes& input, const std::string& expected, std::uint64_t max = 0,
+                      bool deflate = false) {
+  CHECK(run(input, {input.size()}, max, deflate) == expected);
   const auto seed = static_cast<std::uint32_t>(input.size() * 31 + 5);
   for (const auto& plan : wsbridge::test::split_plans(input.size(), seed, {input.size() <= 2048, 25, 23})) {
     INFO("pieces " << plan.size() << " first " << plan.front());
-    REQUIRE(run(input, plan, max) == expected);
+    REQUIRE(run(input, plan, max, deflate) == expected);
   }
 }
 
@@ -410,21 +414,14 @@ Bytes with_rsv1(Bytes f) {
   return f;
 }
 
-DeflateParameters takeover() { return DeflateParameters{}; }
+constexpr bool kDeflate = true;
 
 std::string run_deflate(const Bytes& input, const std::vector<std::size_t>& pieces, std::uint64_t max = 0) {
-  MessageReader reader(max);
-  reader.inflate_compressed_messages(takeover());
-  return run(reader, input, pieces);
+  return run(input, pieces, max, kDeflate);
 }
 
 void check_all_splits_deflate(const Bytes& input, const std::string& expected, std::uint64_t max = 0) {
-  CHECK(run_deflate(input, {input.size()}, max) == expected);
-  const auto seed = static_cast<std::uint32_t>(input.size() * 17 + 3);
-  for (const auto& plan : wsbridge::test::split_plans(input.size(), seed, {input.size() <= 2048, 25, 23})) {
-    INFO("pieces " << plan.size() << " first " << plan.front());
-    REQUIRE(run_deflate(input, plan, max) == expected);
-  }
+  check_all_splits(input, expected, max, kDeflate);
 }
 
 // What a client with context takeover sends for `message`.
@@ -497,7 +494,7 @@ TEST_CASE("reader+deflate: a 10 MiB bomb is refused with 1009, holding about the
   const std::string bomb = client_compress(client, std::string(10 * 1024 * 1024, '\0'));
   REQUIRE(bomb.size() < 16 * 1024);
   MessageReader reader(kLimit);
-  reader.inflate_compressed_messages(takeover());
+  reader.inflate_compressed_messages(DeflateParameters{});
   Bytes input = with_rsv1(binary(bomb));
   std::size_t used = 0;
   const auto ev = reader.next(input.data(), input.size(), used);
