@@ -387,6 +387,14 @@ void HttpExchange::run_cgi_script(const http::Request& request, const route::Rou
            context_.http_headers);
     return;
   }
+  // A client that sent "Expect: 100-continue" holds its body back until it
+  // hears that the body is wanted (RFC 9110 §10.1.1); curl waits a second
+  // for this. The script will read it, so say so now. (HTTP/1.0 has no
+  // interim responses; a body already sent whole needs no invitation.)
+  if (body_length > rest_size && request.http_minor >= 1 && request.header_has_token("Expect", "100-continue")) {
+    static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    stream_.write(kContinue, sizeof kContinue - 1);
+  }
   phase_ = Phase::Responding;
   stream_.stop_timer();  // the responder times the script itself
   parser_.reset();
