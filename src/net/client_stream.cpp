@@ -81,6 +81,10 @@ void ClientStream::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_b
 
 void ClientStream::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) noexcept {
   auto* self = static_cast<ClientStream*>(stream->data);
+  if (self->lingering_) {
+    self->drop_lingering_input(nread);
+    return;
+  }
   if (nread > 0) {
     auto size = static_cast<std::size_t>(nread);
     char* data = buf->base;
@@ -185,7 +189,12 @@ void ClientStream::start_timer(std::uint64_t timeout_ms, std::uint64_t repeat_ms
 void ClientStream::stop_timer() noexcept { uv_timer_stop(&timer_); }
 
 void ClientStream::on_timer(uv_timer_t* timer) noexcept {
-  static_cast<ClientStream*>(timer->data)->handler_->on_stream_timer();
+  auto* self = static_cast<ClientStream*>(timer->data);
+  if (self->lingering_) {
+    self->close();  // lingered long enough
+    return;
+  }
+  self->handler_->on_stream_timer();
 }
 
 // Peer address as websocketd reports it: IPv4-mapped IPv6 addresses (from a
@@ -257,7 +266,32 @@ void ClientStream::on_queue_finished(WriteQueue& /*queue*/) noexcept {
 }
 
 void ClientStream::on_shutdown(uv_shutdown_t* request, int /*status*/) noexcept {
-  static_cast<ClientStream*>(request->data)->close();
+  static_cast<ClientStream*>(request->data)->close_or_linger();
+}
+
+void ClientStream::close_or_linger() noexcept {
+  if (!linger_wanted_ || input_ended_ || closed_) {
+    close();
+    return;
+  }
+  // The timer is the stream's own from here: the handler has nothing more
+  // to time. Whatever paused reading (a full program input) no longer
+  // matters, as nothing read is kept.
+  lingering_ = true;
+  pause_reasons_ = 0;
+  uv_timer_start(&timer_, &ClientStream::on_timer, kLingerTimeMs, 0);
+  start_reading();
+}
+
+void ClientStream::drop_lingering_input(ssize_t nread) noexcept {
+  if (nread == 0) return;  // EAGAIN
+  // EOF or an error ends the wait; so does enough input.
+  if (nread < 0) {
+    close();
+    return;
+  }
+  lingered_bytes_ += static_cast<std::uint64_t>(nread);
+  if (lingered_bytes_ > kLingerBytes) close();
 }
 
 void ClientStream::on_queue_error(WriteQueue& /*queue*/, int uv_error) noexcept {

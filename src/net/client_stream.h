@@ -84,6 +84,20 @@ class ClientStream final : private WriteQueue::Owner {
   bool backlogged() const noexcept { return queue_.over_high_water(); }
   // Sends what is queued (and TLS close_notify), then FIN, then closes.
   void finish_then_close() noexcept { queue_.finish_then(); }
+  // The client may still be sending (a request body nobody read): after the
+  // FIN, read and drop what comes for up to kLingerTimeMs and kLingerBytes
+  // before closing. Closing with unread bytes makes the kernel answer with
+  // a reset, which breaks the client's upload and can destroy the response
+  // before the client has read it (nginx's lingering close).
+  void linger_before_close() noexcept { linger_wanted_ = true; }
+  // Two seconds: a client still uploading on a working network keeps
+  // sending within it; one that stalls is not worth waiting for (Apache's
+  // lingering close waits as long).
+  static constexpr std::uint64_t kLingerTimeMs = 2000;
+  // 8 MiB: enough for a typical upload a script declined (curl's 5 MB in
+  // issue 17) to be taken whole at local speeds; more is the client's
+  // problem. The bytes land in the loop's scratch buffer: no memory is held.
+  static constexpr std::uint64_t kLingerBytes = 8 * 1024 * 1024;
 
   // ---------------------------------------------------------------- input
   void pause_reading(std::uint8_t reason) noexcept;
@@ -119,6 +133,9 @@ class ClientStream final : private WriteQueue::Owner {
   // advancing data/size past it. False when the stream was closed.
   bool read_proxy_header(char*& data, std::size_t& size) noexcept;
   void on_tls_records(const char* data, std::size_t size) noexcept;
+  // After the FIN: close now, or first drain the client's input (linger_before_close).
+  void close_or_linger() noexcept;
+  void drop_lingering_input(ssize_t nread) noexcept;
 
   // WriteQueue::Owner
   void on_queue_drained(WriteQueue& queue) noexcept override;
@@ -145,6 +162,9 @@ class ClientStream final : private WriteQueue::Owner {
   bool closed_ = false;
   bool input_ignored_ = false;  // after a TLS failure: only the close is left
   bool input_ended_ = false;    // EOF or a read error: nothing more to read
+  bool linger_wanted_ = false;  // drain the client's input before closing
+  bool lingering_ = false;      // draining it now: nothing goes to the handler
+  std::uint64_t lingered_bytes_ = 0;
 };
 
 }  // namespace wsbridge::net

@@ -19,6 +19,24 @@ namespace wsbridge::net {
 
 using log::LogLevel;
 
+namespace {
+
+// How many body bytes the request says will follow its head: its
+// Content-Length, 0 without one, or "unknown" (the maximum) for a chunked
+// body or a length that cannot be read (or is the maximum itself).
+std::uint64_t announced_body_bytes(const http::Request& request) noexcept {
+  if (request.find_header("Transfer-Encoding") != nullptr) return UINT64_MAX;
+  const std::string* length = request.find_header("Content-Length");
+  if (length == nullptr) return 0;
+  char* end = nullptr;
+  errno = 0;
+  const std::uint64_t value = std::strtoull(length->c_str(), &end, 10);
+  if (length->empty() || *end != '\0' || errno != 0) return UINT64_MAX;
+  return value;
+}
+
+}  // namespace
+
 HttpExchange::HttpExchange(ServerContext& context, ClientStream& stream, Owner& owner, std::string& log_fields,
                            bool redirect_only) noexcept
     : context_(context), stream_(stream), owner_(owner), log_fields_(log_fields), redirect_only_(redirect_only) {}
@@ -37,6 +55,7 @@ bool HttpExchange::start() noexcept {
 // ------------------------------------------------------- stream events
 
 void HttpExchange::on_stream_data(char* data, std::size_t size) noexcept {
+  if (phase_ != Phase::ReadingRequest) note_body_bytes(size);
   if (lookup_) {
     hold_during_lookup(data, size);
   } else if (phase_ == Phase::ReadingRequest) {
@@ -98,6 +117,15 @@ void HttpExchange::on_stream_closed() noexcept {
   report_idle_when_done();
 }
 
+void HttpExchange::note_body_bytes(std::size_t size) noexcept {
+  if (body_unread_ == UINT64_MAX) return;  // unknown: it stays unknown
+  body_unread_ -= size < body_unread_ ? size : body_unread_;
+}
+
+void HttpExchange::linger_for_unread_body() noexcept {
+  if (body_unread_ > 0) stream_.linger_before_close();
+}
+
 void HttpExchange::report_idle_when_done() noexcept {
   if (idle_reported_ || !stream_.closed() || busy()) return;
   idle_reported_ = true;
@@ -147,6 +175,8 @@ void HttpExchange::handle_request(char* rest, std::size_t rest_size) noexcept {
   stream_.stop_timer();
   request_completed_ns_ = uv_hrtime();
   const http::Request& request = parser_->request();
+  body_unread_ = announced_body_bytes(request);
+  note_body_bytes(rest_size);
   try {
     describe_in_log(request);
     if (!admit_client()) return;
@@ -308,6 +338,7 @@ void HttpExchange::respond_and_close(int status, std::string_view body,
   }
   // Bound the time a slow reader can hold the response.
   stream_.start_timer(kCloseHandshakeTimeoutMs);
+  linger_for_unread_body();
   stream_.finish_then_close();
 }
 
@@ -320,6 +351,7 @@ bool HttpExchange::response_backlogged() const noexcept { return stream_.backlog
 void HttpExchange::end_response() noexcept {
   // The last bytes get as long to leave as any other chunk.
   stream_.start_timer(kResponseStallTimeoutMs);
+  linger_for_unread_body();
   stream_.finish_then_close();
 }
 
@@ -342,15 +374,10 @@ void HttpExchange::run_cgi_script(const http::Request& request, const route::Rou
     refuse(http::Refusal::ChunkedBody, {}, context_.http_headers);
     return;
   }
-  std::uint64_t body_length = 0;
-  if (const std::string* length = request.find_header("Content-Length")) {
-    char* end = nullptr;
-    errno = 0;
-    body_length = std::strtoull(length->c_str(), &end, 10);
-    if (length->empty() || *end != '\0' || errno != 0) {
-      refuse(http::Refusal::BadContentLength, {}, context_.http_headers);
-      return;
-    }
+  const std::uint64_t body_length = announced_body_bytes(request);
+  if (body_length == UINT64_MAX) {
+    refuse(http::Refusal::BadContentLength, {}, context_.http_headers);
+    return;
   }
   log::write(LogLevel::Access, "http", log_fields_, "CGI");
   std::vector<std::string> env;

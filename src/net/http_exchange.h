@@ -112,6 +112,10 @@ class HttpExchange final : public ClientStream::Handler,
   // What a child's environment says about this connection (WebSocket and CGI).
   bridge::ConnectionFacts connection_facts(const http::Request& request, const route::Route& route) const;
   void report_idle_when_done() noexcept;
+  // Counts request body bytes as they arrive; a response that ends with
+  // some still due asks the stream for a lingering close.
+  void note_body_bytes(std::size_t size) noexcept;
+  void linger_for_unread_body() noexcept;
 
   // Who may be answered (http_exchange_admission.cpp): the per-client
   // limits, then --auth. admit_client is false when it refused.
@@ -178,6 +182,7 @@ class HttpExchange final : public ClientStream::Handler,
   std::vector<std::pair<std::string, std::string>> auth_variables_;  // REMOTE_USER=, AUTH_*=
   std::uint64_t unique_id_ = 0;                   // UNIQUE_ID and the log's id:'...'
   std::uint64_t request_completed_ns_ = 0;        // uv_hrtime, for the metrics' launch time
+  std::uint64_t body_unread_ = 0;  // request body bytes announced and not yet received (max: unknown)
   Phase phase_ = Phase::ReadingRequest;
   bool redirect_only_ = false;
   bool cgi_closed_ = false;  // the responder reported its handles closed

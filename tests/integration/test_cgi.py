@@ -9,6 +9,7 @@ leaves, --maxforks counts scripts, and scripts are never sent as files.
 import hashlib
 import os
 import socket
+import threading
 import time
 
 import pytest
@@ -381,3 +382,43 @@ def test_expect_100_continue_is_answered_before_the_body(start_server, cgi_dir):
         s.sendall(head.replace(b"/sha.cgi", b"/missing.cgi"))
         refused, _ = wsb.read_http_head(s, 10)
     assert wsb.parse_head(refused)[0] == 404
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("path,status", [("/status.cgi", 418), ("/missing.cgi", 404)])
+def test_unread_body_is_drained_so_the_response_is_not_reset(start_server, cgi_dir, path, status):
+    # status.cgi answers without reading its 5 MB body, and a refusal
+    # never reads one. Closing a socket
+    # with unread bytes makes the kernel send a reset, which breaks the
+    # client's upload (curl: "Send failure: Broken pipe") and can cut the
+    # response; the lingering close reads and drops the rest first (up to
+    # its size and time bounds: docs/security.md).
+    srv = start_server([], [f"--cgidir={cgi_dir}"])
+    size = 5_000_000
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=20) as s:
+        s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n"
+                  "Connection: close\r\n\r\n".encode())
+        sent = {"bytes": 0, "error": None}
+
+        def send_body():
+            chunk = b"b" * 65536
+            try:
+                while sent["bytes"] < size:
+                    n = min(len(chunk), size - sent["bytes"])
+                    s.sendall(chunk[:n])
+                    sent["bytes"] += n
+            except OSError as e:
+                sent["error"] = e
+
+        sender = threading.Thread(target=send_body)
+        sender.start()
+        answer, error = read_until_closed(s)
+        sender.join(30)
+        assert not sender.is_alive()
+    assert error is None, f"the response ended with {error!r} after {len(answer)} bytes"
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert wsb.parse_head(head)[0] == status
+    if status == 418:
+        assert body == b"short and stout\n"
+    assert sent["error"] is None, f"the upload broke after {sent['bytes']} bytes: {sent['error']!r}"
+    assert sent["bytes"] == size
