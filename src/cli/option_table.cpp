@@ -119,7 +119,9 @@ void add_bridge_options(CLI::App& app, Config& config) {
       ->type_name("VAR[,VAR...]");
   app.add_option("--maxforks", config.maxforks,
                  "Most processes at once; later upgrades get\n"
-                 "429. 0 or less means unlimited.")
+                 "429. A program counts until its connection\n"
+                 "ends and its process group is gone. 0 or\n"
+                 "less means unlimited.")
       ->type_name("N")
       ->transform(integer_in(INT_MIN, INT_MAX, kMaxforksRange));
   app.add_option("--closems", config.closems,

@@ -275,7 +275,6 @@ void CgiResponder::stop_script() noexcept {
 void CgiResponder::kill_now() noexcept { child_.kill_now(); }
 
 void CgiResponder::on_child_exited(int wait_status) noexcept {
-  context_.release_fork_slot();
   if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) {
     log::write(LogLevel::Debug, "process", log_fields_, "CGI script exited with status 0");
   } else if (WIFEXITED(wait_status)) {
@@ -314,6 +313,9 @@ void CgiResponder::on_timer_closed(uv_handle_t* handle) noexcept {
 }
 
 void CgiResponder::on_child_session_closed() noexcept {
+  // The fork slot is held until here, as for a WebSocket program: the
+  // script's pipes are closed and its process group is gone.
+  context_.release_fork_slot();
   child_closed_ = true;
   report_closed_when_done();
 }

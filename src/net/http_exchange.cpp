@@ -401,8 +401,9 @@ void HttpExchange::run_cgi_script(const http::Request& request, const route::Rou
     return;
   }
   // Once start() has queued the script, the responder owns the slot and
-  // gives it back when the script is reaped or cannot start; a script that
-  // was never queued gives it back here.
+  // gives it back when the script's pipes are closed and its group is gone,
+  // or when it cannot start; a script that was never queued gives it back
+  // here.
   int err = cgi_->start(stream_.loop(), route.file_path, std::move(env), body_length, request.method == "HEAD",
                         std::string_view(rest, rest_size));
   if (err != 0) {

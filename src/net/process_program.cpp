@@ -124,11 +124,18 @@ void ProcessProgram::on_child_stderr(StderrLines& lines) {
 // --------------------------------------------------------------- teardown
 
 void ProcessProgram::on_child_exited(int wait_status) noexcept {
-  context_.release_fork_slot();
   log::write(LogLevel::Info, "process", log_fields_, "Process " + describe_exit(wait_status));
   if (listener_ != nullptr) listener_->on_program_exited(wait_status);
 }
 
-void ProcessProgram::on_child_session_closed() noexcept { owner_.on_part_closed(); }
+void ProcessProgram::on_child_session_closed() noexcept {
+  // The fork slot is given back only now, not at the child's exit: a
+  // grandchild holding stdout keeps the connection, its pipes and its
+  // process group alive, and --maxforks counts those (as websocketd does).
+  // The session is closed once the connection is gone, the pipes are
+  // closed and the group is empty (or was SIGKILLed).
+  context_.release_fork_slot();
+  owner_.on_part_closed();
+}
 
 }  // namespace wsbridge::net

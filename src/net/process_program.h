@@ -3,7 +3,8 @@
 // text message as one line); its stdout is split into lines (LineSplitter),
 // or with --binary taken a read at a time, and offered to the session;
 // stderr is logged by the ChildSession and, with --passstderr, offered too.
-// Its exit is logged and the fork slot given back.
+// Its exit is logged; the fork slot is given back once its pipes are closed
+// and its process group is gone (a grandchild may outlive the child).
 //
 // Teardown: release() closes the pipes once the child is reaped; the owner
 // hears on_part_closed from the last close callback.

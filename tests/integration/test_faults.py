@@ -7,6 +7,7 @@ Other faults have their tests elsewhere: a child that never reads stdin
 ignores SIGINT/SIGTERM (test_lifecycle), a child closing stdout but living
 on (test_lifecycle).
 """
+import contextlib
 import math
 import os
 import signal
@@ -294,6 +295,41 @@ def test_maxforks_exhaustion_refuses_only_new_sessions(start_server, stray):
     finally:
         for c in sessions:
             c.close()
+
+
+@pytest.mark.timeout(60)
+def test_maxforks_counts_a_program_until_its_group_and_pipes_are_gone(start_server, stray):
+    # The program exits at once but leaves a grandchild holding its stdout:
+    # the connection, its pipes and its process group live on, so its fork
+    # slot is still taken (websocketd: 2 x 101, 4 x 429). Each upgrade is
+    # made only once the previous program has exited, so a slot given back
+    # at the direct child's exit would be free again.
+    srv = start_server([script("exit_leaving_grandchild.sh")], flags=["--maxforks=2"])
+    held, statuses, groups = [], [], []
+    try:
+        for _ in range(6):
+            try:
+                c = wsb.RawWS(srv.port)
+            except ConnectionError as e:
+                statuses.append(int(str(e).split()[2]))
+                continue
+            statuses.append(101)
+            held.append(c)
+            child, grandchild = (int(p) for p in c.recv_message()[1].split())
+            groups.append(child)
+            stray.add(grandchild)
+            assert wsb.wait_pid_gone(child, 10) is not None, "the program did not exit"
+        assert statuses == [101, 101, 429, 429, 429, 429], statuses
+        # Once a connection closes, its group is ended and the slot is free.
+        held.pop().close()
+        assert wsb.wait_until(lambda: wsb.http_exchange(srv.port, wsb.upgrade_request(srv.port)).status == 101, 10,
+                              interval=0.2)
+    finally:
+        for c in held:
+            c.close()
+        for group in groups:
+            with contextlib.suppress(OSError):
+                os.killpg(group, signal.SIGKILL)
 
 
 # ------------------------------------------------------------ big stream, slow reader
