@@ -30,7 +30,7 @@ int AuthCheck::start(uv_loop_t* loop, const std::string& program, std::vector<st
   }
   if (!context_.take_fork_slot()) return EAGAIN;
   timeout_ms_ = timeout_ms;
-  launch->start(loop, *context_.spawner, *this);
+  launch->start(loop, *context_.spawner, *this, context_.launches);
   launch_ = std::move(launch);
   // The deadline counts from the request, so a slow launch is part of it.
   uv_timer_init(loop, &timer_);  // cannot fail for a timer on a live loop

@@ -50,7 +50,7 @@ int CgiResponder::start(uv_loop_t* loop, const std::string& script, std::vector<
   } catch (const std::bad_alloc&) {
     return ENOMEM;
   }
-  launch->start(loop, *context_.spawner, *this);
+  launch->start(loop, *context_.spawner, *this, context_.launches);
   launch_ = std::move(launch);
   // From here the responder has a handle open and reports closed once.
   uv_timer_init(loop, &idle_timer_);

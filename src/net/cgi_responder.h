@@ -100,6 +100,8 @@ class CgiResponder final : private ChildSession::Owner, private ChildLaunch::Own
   void on_child_session_closed() noexcept override;
   // ChildLaunch::Owner
   void on_child_launched() noexcept override;
+  // Not once the response is over (the client left, the server stops).
+  bool launch_still_wanted() noexcept override { return !response_done_; }
 
   ServerContext& context_;
   ResponseSink& sink_;

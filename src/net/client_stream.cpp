@@ -2,6 +2,10 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <new>
 
@@ -229,6 +233,23 @@ void ClientStream::peer_address(std::string& address, std::string& port) const {
     port = std::to_string(ntohs(in6->sin6_port));
   }
   address = text;
+}
+
+bool ClientStream::peer_has_left() const noexcept {
+  if (input_ended_) return true;
+  uv_os_fd_t fd = -1;
+  if (closed_ || uv_fileno(&socket_.handle, &fd) != 0) return false;
+  if (socket_.handle.type == UV_TCP) {
+    tcp_info info{};
+    socklen_t length = sizeof info;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0) {
+      return info.tcpi_state == TCP_CLOSE_WAIT || info.tcpi_state == TCP_CLOSE;
+    }
+  }
+  // A Unix socket (or no TCP_INFO): EOF shows when nothing unread is before it.
+  char byte;
+  const ssize_t peeked = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 std::string ClientStream::local_host() const {

@@ -116,6 +116,10 @@ class ClientStream final : private WriteQueue::Owner {
   // or "localhost" when it has none.
   std::string local_host() const;
   bool tls() const noexcept { return tls_ != nullptr; }
+  // The client has closed its side or reset the connection, asked of the
+  // socket itself (reading may be paused, so no EOF was read): a TCP peer's
+  // FIN or reset is in the socket's state even behind unread bytes.
+  bool peer_has_left() const noexcept;
   uv_loop_t* loop() const noexcept { return socket_.handle.loop; }
 
   // Closes the socket now (queued bytes are dropped). Idempotent.

@@ -151,6 +151,7 @@ class HttpExchange final : public ClientStream::Handler,
   void resume_request_body() noexcept override;
   // ChildLaunch::Owner
   void on_child_launched() noexcept override;
+  bool launch_still_wanted() noexcept override;
   // HostNameLookups::Owner
   void on_host_name_found(const std::string& name) noexcept override;
 

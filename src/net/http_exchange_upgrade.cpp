@@ -2,6 +2,7 @@
 // order (fork limit, handshake, origin), the optional reverse lookup, and
 // starting the endpoint's program before the 101, so that a command that
 // cannot start gets a clear HTTP error instead of a dropped connection.
+#include <cerrno>
 #include <cstring>
 #include <new>
 
@@ -159,18 +160,28 @@ void HttpExchange::launch_child(const route::Route& route, const std::string& re
     return;
   }
   stream_.pause_reading(ClientStream::kHeldForProgram);
-  launch->start(stream_.loop(), *context_.spawner, *this);
+  launch->start(stream_.loop(), *context_.spawner, *this, context_.launches);
   launch_ = std::move(launch);
+}
+
+bool HttpExchange::launch_still_wanted() noexcept {
+  // Reading is held during the launch, so the client's leaving is asked of
+  // the socket itself.
+  return !stream_.closed() && !stream_.peer_has_left();
 }
 
 void HttpExchange::on_child_launched() noexcept {
   std::unique_ptr<ChildLaunch> launch = std::move(launch_);
-  if (stream_.closed()) {
-    // The client left (or the server is stopping) while the child was
-    // starting: it never gets a pipe to the client, so end it, and anything
-    // it started, at once. Checked first: nothing can be answered now.
+  if (stream_.closed() || launch->error == ECANCELED) {
+    // The client left (or the server is stopping) before or while the child
+    // was starting: it never gets a pipe to the client, so end it, and
+    // anything it started, at once. Checked first: nothing can be answered.
     context_.release_fork_slot();
     if (launch->error == 0) proc::discard_child(launch->child);
+    if (!stream_.closed()) {
+      log::write(LogLevel::Debug, "session", log_fields_, "The client left before its program was started");
+      stream_.close();  // reports idle from on_stream_closed
+    }
     report_idle_when_done();
     return;
   }

@@ -30,6 +30,7 @@ namespace wsbridge::net {
 
 class AcceptedClient;
 class HostNameLookups;
+class LaunchQueue;
 
 // How long a client may take to send its request head (slowloris bound).
 constexpr unsigned kRequestTimeoutMs = 10000;
@@ -64,6 +65,9 @@ struct ServerContext {
 
   // Starts children (thread-safe, shared by every worker); main() owns it.
   proc::Spawner* spawner = nullptr;
+  // This loop's launches waiting for the pool (owned by the Worker; null:
+  // each launch goes to the pool at once).
+  LaunchQueue* launches = nullptr;
 
   // --maxforks: children alive now in every worker (spawned and not yet
   // reaped). fork_limit_reached() refuses early; take_fork_slot() is exact.

@@ -332,6 +332,60 @@ def test_maxforks_counts_a_program_until_its_group_and_pipes_are_gone(start_serv
                 os.killpg(group, signal.SIGKILL)
 
 
+# ------------------------------------------------------------ upgrade flood
+
+def knock_and_leave(port, count, deadline):
+    """`count` times: connect, send an upgrade request and close at once,
+    the request and the FIN in one segment (TCP_CORK), as a flooding client
+    that never waits for an answer does. Bounded by `deadline` too."""
+    for _ in range(count):
+        if time.monotonic() > deadline:
+            return
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+                s.sendall(wsb.upgrade_request(port))
+                s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # a full backlog or a reset: the flood goes on
+
+
+@pytest.mark.timeout(180)
+def test_upgrade_flood_from_clients_that_left_starts_no_programs(start_server, tmp_path):
+    # 2 threads x 300 clients send an upgrade and leave at once while one
+    # established session echoes through its program. A program is started
+    # only for a client still there when its launch leaves the loop's queue,
+    # so the flood starts (almost) none, and the session is still served.
+    started = tmp_path / "started"
+    program = tmp_path / "count_then_cat.sh"
+    program.write_text(f"#!/bin/sh\necho $$ >> {started}\nexec cat\n")
+    program.chmod(0o755)
+    srv = start_server([str(program)])
+    flood_size = 2 * 300
+    with wsb.RawWS(srv.port, timeout=10) as session:
+        assert echo_ok(session, "before")
+        deadline = time.monotonic() + 60
+        threads = [threading.Thread(target=knock_and_leave, args=(srv.port, flood_size // 2, deadline))
+                   for _ in range(2)]
+        for t in threads:
+            t.start()
+        echoes = 0
+        while any(t.is_alive() for t in threads) and echoes < 200:
+            session.send_text(f"during {echoes}")
+            assert session.recv_message(timeout=30) == (wsb.OP_TEXT, f"during {echoes}".encode())
+            echoes += 1
+        for t in threads:
+            t.join(90)
+            assert not t.is_alive()
+        assert echo_ok(session, "after")
+    # Every program of the flood appends its pid when it starts; the
+    # established session's is the first line.
+    spawner = procstat.spawner_of(srv.pid)
+    assert wsb.wait_until(lambda: [p for p in procstat.live_children(srv.pid) if p != spawner] == [], 20)
+    flood_programs = len(started.read_text().split()) - 1
+    assert flood_programs < flood_size // 10, f"{flood_programs} programs started for {flood_size} clients that left"
+
+
 # ------------------------------------------------------------ big stream, slow reader
 
 @pytest.mark.timeout(120)
