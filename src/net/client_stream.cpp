@@ -149,7 +149,15 @@ void ClientStream::on_tls_records(const char* data, std::size_t size) noexcept {
   } catch (const std::bad_alloc&) {
     ok = false;
   }
-  if (!replies.empty()) queue_.write_raw(replies.data(), replies.size());
+  if (!replies.empty()) {
+    queue_.write_raw(replies.data(), replies.size());
+    // Records the TLS layer writes on its own (handshake, KeyUpdate and
+    // renegotiation replies) obey the watermarks like any output: a client
+    // that keeps asking for them and never reads is no longer read until it
+    // takes what it is owed (on_queue_drained resumes), so they cannot pile
+    // up without bound.
+    if (queue_.over_high_water()) pause_reading(kOutputFull);
+  }
   if (!ok) {
     if (input_ignored_) return;
     // websocketd (Go) reports these as "http: TLS handshake error from ...".

@@ -13,6 +13,8 @@ import time
 import pytest
 import websockets
 
+import key_update_client
+import procstat
 import wsb
 
 OPENSSL = shutil.which("openssl")
@@ -254,3 +256,21 @@ def test_unreadable_certificate_fails_at_start_with_a_clear_message(bin_path, pk
                                f"--sslcert={tmp_path}/missing.pem", f"--sslkey={tmp_path}/missing.key", "cat"])
     assert r.returncode == 3
     assert b"missing.pem" in (r.stdout + r.stderr)
+
+
+@pytest.mark.timeout(120)
+def test_key_update_flood_from_a_client_that_never_reads_is_bounded(start_server, pki):
+    # Every KeyUpdate(update_requested) makes the server owe a KeyUpdate
+    # record of its own. A client that never reads would have them queued
+    # without end; the server must stop reading it instead, as for pongs,
+    # once its output is over the high-water mark. The client then finds
+    # its sends blocked (2 s without progress) long before its last one.
+    srv, _, _ = tls_server(start_server, pki)
+    count = 300_000
+    before = procstat.rss_kib(srv.pid)
+    sent = key_update_client.flood_key_updates(srv.port, wsb.upgrade_request(srv.port), count, blocked_after=2.0)
+    grown_mib = (procstat.rss_kib(srv.pid) - before) / 1024
+    assert sent < count, f"all {count} KeyUpdates were read; the server grew by {grown_mib:.1f} MiB"
+    assert grown_mib < 4, f"{sent} KeyUpdates grew the server by {grown_mib:.1f} MiB"
+    # The server still serves others.
+    assert asyncio.run(echo_once(wss(srv), client_context(pki), "still here")) == "still here"
