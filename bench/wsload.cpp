@@ -33,19 +33,19 @@ struct Options {
   std::vector<std::uint16_t> ports;
   std::vector<int> server_pids;
   double seconds = 5;     // measured phase, at most
-  int conns = 100;        // echo, push, idle
+  int conns = 100;        // echo, push, fanout, idle
   int window = 16;        // echo, large: messages in flight per connection
   std::size_t size = 16;  // message payload bytes
   long count = 1000000;   // upper bound on messages/connections
   int concurrency = 16;   // connect: connections in flight
   int idle = 0;           // connect: idle connections held meanwhile
-  long expect = 0;        // push: messages each client should get
+  long expect = 0;        // push, fanout: messages each client should get
   bool raw = false;       // floor: plain TCP echo, no handshake
 };
 
 [[noreturn]] void usage() {
   std::fprintf(stderr,
-               "usage: wsload connect|echo|push|pingpong|idle|large --port=P [--server-pid=PID]\n"
+               "usage: wsload connect|echo|push|fanout|pingpong|idle|large --port=P [--server-pid=PID]\n"
                "  (idle: --port=P1,P2,... --server-pid=PID1,PID2,... spreads the connections)\n"
                "  [--seconds=S] [--conns=N] [--window=W] [--size=B] [--count=N] [--concurrency=C]\n"
                "  [--idle=N] [--expect=N] [--raw]\n");
@@ -412,6 +412,77 @@ int run_push(const Options& o) {
   return 0;
 }
 
+// ---------------------------------------------------------------- fanout
+
+// Clients of one room: all join (paced, 64 in flight, so the listen backlog
+// never overflows); then each says it is ready (one message: the program
+// starts printing once it has heard from every client) and counts the lines
+// the program prints for all of them, until it ends and the server closes
+// them. The server's RSS is read between the joins and the first line.
+class Fanout final : public Handler {
+ public:
+  Fanout(Loop& loop, const Options& o) : loop_(loop), o_(o), ready_frame_(make_client_frame(kText, "ready")) {}
+  long started = 0, opened = 0, closed = 0, failed = 0, received = 0;
+  std::vector<long> per_conn;
+
+  bool top_up() {
+    while (started < o_.conns && started - opened - failed < 64) {
+      ++started;
+      if (!loop_.connect(o_.port, this, false)) { ++failed; ++closed; }
+    }
+    return opened + failed >= o_.conns;
+  }
+  void say_ready() {
+    for (Conn* conn : joined_) loop_.send(*conn, ready_frame_);
+  }
+  void on_open(Conn& conn) override {
+    ++opened;
+    joined_.push_back(&conn);
+  }
+  void on_message(Conn& conn, std::uint8_t, std::uint64_t) override {
+    ++received;
+    ++conn.received;
+  }
+  void on_closed(Conn& conn, bool fail) override {
+    ++closed;
+    if (fail) ++failed;
+    per_conn.push_back(static_cast<long>(conn.received));
+    joined_.erase(std::remove(joined_.begin(), joined_.end(), &conn), joined_.end());
+  }
+
+ private:
+  Loop& loop_;
+  const Options& o_;
+  std::string ready_frame_;
+  std::vector<Conn*> joined_;
+};
+
+int run_fanout(const Options& o) {
+  Loop loop;
+  Fanout fanout(loop, o);
+  ProcessSample empty = sample_process(o.server_pid);
+  double give_up = now_seconds() + o.seconds;
+  bool joined = loop.run([&] { return fanout.top_up(); }, give_up);
+  // Joined, before the program prints: what the room's clients cost.
+  ProcessSample full = sample_process(o.server_pid);
+  Meter meter(o.server_pid);
+  fanout.say_ready();
+  bool done = joined && loop.run([&] { return fanout.closed >= o.conns; }, give_up);
+  double elapsed = meter.elapsed();
+  double cpu = meter.cpu();
+  long short_conns = 0;
+  for (long n : fanout.per_conn) if (o.expect > 0 && n != o.expect) ++short_conns;
+  double kib_per_client = o.conns > 0 ? static_cast<double>(full.rss_kib - empty.rss_kib) / o.conns : 0;
+  std::printf("RESULT workload=fanout clients=%d msgs_per_s=%.0f cpu_us_per_msg=%.3f kib_per_client=%.2f "
+              "received=%ld errors=%ld incomplete=%ld seconds=%.2f finished=%d ok=%d\n",
+              o.conns, fanout.received / elapsed, fanout.received ? cpu * 1e6 / fanout.received : 0, kib_per_client,
+              fanout.received, fanout.failed, short_conns, elapsed, done ? 1 : 0,
+              done && fanout.failed == 0 && short_conns == 0 ? 1 : 0);
+  loop.run([&] { return loop.live() == 0; }, now_seconds() + 5);
+  wait_reaped(o.server_pid, 10);
+  return 0;
+}
+
 // -------------------------------------------------------------- pingpong
 
 class PingPong final : public Handler {
@@ -558,6 +629,7 @@ int main(int argc, char** argv) {
   if (o.workload == "connect") return run_connect(o);
   if (o.workload == "echo") return run_echo(o);
   if (o.workload == "push") return run_push(o);
+  if (o.workload == "fanout") return run_fanout(o);
   if (o.workload == "pingpong") return run_pingpong(o);
   if (o.workload == "idle") return run_idle(o);
   if (o.workload == "large") return run_large(o);
