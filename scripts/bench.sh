@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: websocketd (Debian's 0.4.1) against wsbridge.
 #
-#   scripts/bench.sh [--quick] [--rounds=N] [--only=connect,echo,...,hold,fanout,floors,saturated] [--no-build]
+#   scripts/bench.sh [--quick] [--rounds=N] [--only=connect,echo,...,hold,fanout,deflate,floors,saturated] [--no-build]
 #                    [--servers=A,B] [--wsbridge-args="ARGS"]
 #
 # --servers names the two servers compared (default websocketd,wsbridge);
@@ -20,7 +20,8 @@
 # machine's floors: posix_spawn+waitpid of /bin/cat, and a raw epoll TCP echo.
 # The fanout workload compares rooms instead: wsbridge --broadcast against
 # bench/node_broadcast.js (node + ws), one program printing to 1, 100 and
-# 1,000 clients.
+# 1,000 clients. The deflate workload compares wsbridge without and with
+# --deflate: bytes on the wire and CPU per message, JSON-like and random text.
 # Raw results: build-bench/bench-results.txt; table: build-bench/bench-summary.md.
 # Never part of ctest: speed is measured, not asserted.
 set -euo pipefail
@@ -115,6 +116,7 @@ start_server() {  # name port command...
     websocketd) bin=websocketd ;;
     wsbridge) bin=$WSBRIDGE; extra=("${WSBRIDGE_ARGS[@]}") ;;
     wsbridge-w*) bin=$WSBRIDGE; extra=("${WSBRIDGE_ARGS[@]}" "--workers=${name#wsbridge-w}") ;;
+    wsbridge-deflate) bin=$WSBRIDGE; extra=("${WSBRIDGE_ARGS[@]}" --deflate) ;;
     # Rooms: every line must reach every client, as in the node script.
     wsbridge-room) bin=$WSBRIDGE; extra=(--broadcast --slow-client=wait) ;;
     node-room) NODE_PATH=/usr/share/nodejs node "$ROOT/bench/node_broadcast.js" "$port" "$@" >>"$LOGDIR/$name.log" 2>&1 &
@@ -234,6 +236,31 @@ run_fanout() {
   done
 }
 run_fanout
+
+# run_deflate: the echo load with 256-byte messages of JSON-like text and of
+# random base64, the client offering permessage-deflate to wsbridge without
+# and with --deflate (declined: plain frames; agreed: compressed both ways).
+run_deflate() {
+  wanted deflate || return 0
+  local payload round server port line
+  for payload in json base64; do
+    echo "== deflate ($payload, 256-byte messages) =="
+    for round in $(seq 1 "$ROUNDS"); do
+      for server in wsbridge wsbridge-deflate; do
+        port=$(free_port)
+        start_server "$server" "$port" cat
+        sleep 0.2
+        line=$(timeout 300 "$WSLOAD" echo --conns=100 --window=16 --size=256 --payload="$payload" --offer-deflate \
+                 --seconds="$SECONDS_PER_RUN" --count=1000000000 --port="$port" --server-pid="$SERVER_PID" | grep '^RESULT' || true)
+        stop_server
+        [[ -n $line ]] || line="RESULT workload=echo ok=0"
+        echo "  round $round $server: ${line#RESULT }"
+        echo "deflate_$payload $server $round ${line#RESULT }" >>"$RESULTS"
+      done
+    done
+  done
+}
+run_deflate
 
 if wanted floors; then
   echo "== floors =="
@@ -367,6 +394,20 @@ if fanout:
             ratios = [a[r] / b[r] for r in a if r in b and b[r] > 0]
             ratio = f"{statistics.median(ratios):.2f}×" if ratios else "—"
             print(f"| {name[6:]} clients | {label} | {cell(a)} | {cell(b)} | {ratio} |")
+
+deflate = [n for n in ("deflate_json", "deflate_base64") if values(n, "wsbridge-deflate", "msgs_per_s")]
+if deflate:
+    print("\n| permessage-deflate, echo of 256-byte messages | metric | without --deflate median (min–max) | with --deflate median (min–max) | with ÷ without |")
+    print("|---|---|---|---|---|")
+    for name in deflate:
+        for metric, label in (("wire_in_per_msg", "bytes on the wire per message, server to client"),
+                              ("wire_out_per_msg", "bytes on the wire per message, client to server"),
+                              ("msgs_per_s", "messages/s"),
+                              ("cpu_us_per_msg", "server CPU µs/message")):
+            a, b = values(name, "wsbridge", metric), values(name, "wsbridge-deflate", metric)
+            ratios = [b[r] / a[r] for r in a if r in b and a[r] > 0]
+            ratio = f"{statistics.median(ratios):.2f}×" if ratios else "—"
+            print(f"| {name[8:]} | {label} | {cell(a)} | {cell(b)} | {ratio} |")
 
 if bad:
     print("\nRuns that did not complete cleanly (ok=0): " + ", ".join(bad))
