@@ -334,8 +334,9 @@ METRICS = [
     ("hold", "kib_per_conn", "server RSS KiB/connection, all instances", False),
     ("hold", "open_s", f"seconds to open all {hold}", False),
 ]
-print(f"| workload | metric | {first} median (min–max) | {second} median (min–max) | {second} ÷ {first} (median of rounds) |")
-print("|---|---|---|---|---|")
+if any(values(name, server, metric) for name, metric, _, _ in METRICS for server in (first, second)):
+    print(f"| workload | metric | {first} median (min–max) | {second} median (min–max) | {second} ÷ {first} (median of rounds) |")
+    print("|---|---|---|---|---|")
 for name, metric, label, higher in METRICS:
     a, b = values(name, first, metric), values(name, second, metric)
     if not a and not b: continue
