@@ -26,6 +26,7 @@ Worker::Worker(unsigned number, const ServerContext& prototype, Owner& owner)
   context_->on_last_connection_closed = &Worker::on_last_connection_closed;
   context_->deflaters = &deflaters_;
   context_->launches = &launches_;
+  context_->inflate_states = &inflate_states_;
 }
 
 Worker::~Worker() {
