@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "net/host_name_lookups.h"
+#include "net/room_table.h"
 #include "net/server_context.h"
 
 namespace wsbridge::net {
@@ -126,6 +127,7 @@ class Worker {
   Owner& owner_;
   std::unique_ptr<ServerContext> context_;
   ws::SharedDeflaters deflaters_;  // this loop's (context_->deflaters)
+  std::unique_ptr<RoomTable> rooms_;  // with --broadcast (context_->rooms)
   uv_loop_t loop_{};
   bool loop_initialized_ = false;
   // parallel: each socket (its fd is this worker's spare copy, never in a
