@@ -127,6 +127,7 @@ class Worker {
   Owner& owner_;
   std::unique_ptr<ServerContext> context_;
   ws::SharedDeflaters deflaters_;  // this loop's (context_->deflaters)
+  ws::InflateStatePool inflate_states_;  // this loop's (context_->inflate_states)
   std::unique_ptr<RoomTable> rooms_;  // with --broadcast (context_->rooms)
   uv_loop_t loop_{};
   bool loop_initialized_ = false;
