@@ -33,6 +33,7 @@ const std::string kShutdownRange = "0.001 to 86400 (seconds)";
 const std::string kAuthTimeoutRange = "0.001 to 86400 (seconds)";
 const std::string kRoomQueueRange = "64K to 1G, in bytes with an optional suffix K, M or G";
 const std::string kRoomClientsRange = "0 (no limit) to " + std::to_string(kMaxRoomClients);
+const std::string kReplayRange = "0 (none) to " + std::to_string(kMaxRoomReplay);
 const std::string kLingerRange = "0 to 86400 (seconds)";
 const std::string kPingIntervalRange = "0 (off), or 0.001 to 86400 (seconds)";
 
@@ -330,6 +331,15 @@ void add_room_options(CLI::App& app, Config& config, OptionExtras& extras) {
                  "most; more get 429. 0: no limit.")
       ->type_name("N")
       ->transform(integer_in(0, kMaxRoomClients, kRoomClientsRange));
+  add_flag(app, "--room-tagged", config.room_tagged,
+           "With --broadcast, the program reads \"ID<TAB>msg\"\n"
+           "and \"ID<TAB>join\"/\"ID<TAB>leave\" lines; its line\n"
+           "\"ID<TAB>text\" goes to that client only.");
+  app.add_option("--room-replay", config.room_replay,
+                 "With --broadcast, a joining client first gets\n"
+                 "the room's last N messages (at most 1 MiB).")
+      ->type_name("N")
+      ->transform(integer_in(0, kMaxRoomReplay, kReplayRange));
   app.add_option("--room-linger", extras.room_linger,
                  "Seconds a room without clients keeps its\n"
                  "program (0-86400); a client arriving\n"

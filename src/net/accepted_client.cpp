@@ -61,12 +61,15 @@ bool AcceptedClient::start_websocket_session(const proc::SpawnedChild& spawned, 
   return true;
 }
 
-bool AcceptedClient::join_room(Room& room, std::string_view handshake_response,
+bool AcceptedClient::join_room(Room& room, std::string_view member_id, std::string_view handshake_response,
                                const ws::DeflateParameters* deflate, char* early_bytes,
                                std::size_t early_size) noexcept {
   // The member holds no handle: the room owns the program and its pipes.
-  member_.reset(new (std::nothrow) RoomMember(room));
-  if (!member_) return false;
+  try {
+    member_ = std::make_unique<RoomMember>(room, std::string(member_id));
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
   session_.reset(new (std::nothrow) WebSocketSession(context_, stream_, *member_, log_fields_));
   if (!session_) {
     member_.reset();

@@ -59,8 +59,8 @@ class AcceptedClient final : private PartOwner, private HttpExchange::Owner {
   bool start_websocket_session(const proc::SpawnedChild& spawned, std::uint64_t requested_at_ns,
                                std::string_view handshake_response, const ws::DeflateParameters* deflate,
                                char* early_bytes, std::size_t early_size) noexcept override;
-  bool join_room(Room& room, std::string_view handshake_response, const ws::DeflateParameters* deflate,
-                 char* early_bytes, std::size_t early_size) noexcept override;
+  bool join_room(Room& room, std::string_view member_id, std::string_view handshake_response,
+                 const ws::DeflateParameters* deflate, char* early_bytes, std::size_t early_size) noexcept override;
   void on_exchange_idle() noexcept override;
 
   ServerContext& context_;

@@ -54,10 +54,12 @@ class HttpExchange final : public ClientStream::Handler,
                                          std::string_view handshake_response,
                                          const ws::DeflateParameters* deflate, char* early_bytes,
                                          std::size_t early_size) noexcept = 0;
-    // --broadcast: join `room` (its program runs), send
-    // `handshake_response` and relay. False when out of memory.
-    virtual bool join_room(Room& room, std::string_view handshake_response, const ws::DeflateParameters* deflate,
-                           char* early_bytes, std::size_t early_size) noexcept = 0;
+    // --broadcast: join `room` (its program runs) as `member_id` (the
+    // connection's id), send `handshake_response` and relay. False when out
+    // of memory.
+    virtual bool join_room(Room& room, std::string_view member_id, std::string_view handshake_response,
+                           const ws::DeflateParameters* deflate, char* early_bytes,
+                           std::size_t early_size) noexcept = 0;
     // The stream is closed and no CGI responder or launch is left.
     virtual void on_exchange_idle() noexcept = 0;
 

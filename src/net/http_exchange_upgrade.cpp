@@ -284,7 +284,7 @@ void HttpExchange::join_room(Room& room, char* rest, std::size_t rest_size) noex
   ws::DeflateNegotiation deflate;
   const bool ready = make_upgrade_response(response, deflate);
   const ws::DeflateParameters* agreed = deflate.accepted ? &deflate.parameters : nullptr;
-  if (!ready || !owner_.join_room(room, response, agreed, rest, rest_size)) {
+  if (!ready || !owner_.join_room(room, std::to_string(unique_id_), response, agreed, rest, rest_size)) {
     refuse(http::Refusal::ShortOfResources);
     return;
   }

@@ -59,6 +59,8 @@ bool Room::join(RoomMember& member) noexcept {
   }
   uv_timer_stop(&linger_timer_);
   ++context_.metrics.room_clients;
+  replay_to(member);
+  if (context_.config->room_tagged) (void)deliver_from(member, false, "join");
   return true;
 }
 
@@ -67,6 +69,7 @@ void Room::leave(RoomMember& member) noexcept {
     if (members_[i] != &member) continue;
     members_.erase(members_.begin() + static_cast<std::ptrdiff_t>(i));
     --context_.metrics.room_clients;
+    if (context_.config->room_tagged) (void)deliver_from(member, false, "leave");
     break;
   }
   if (members_.empty()) {
@@ -107,6 +110,12 @@ void Room::stop_taking_members() noexcept {
 
 void Room::on_member_drained() noexcept { resume_when_caught_up(); }
 
+bool Room::deliver_from(RoomMember& member, bool binary, std::string_view payload) noexcept {
+  // --room-tagged: the program sees who sent it, as "ID<TAB>message".
+  if (context_.config->room_tagged) return program_.deliver_tagged(member.id(), binary, payload);
+  return program_.deliver(binary, payload);
+}
+
 // --------------------------------------------------- program → members
 
 void Room::append_frame(bool binary, std::string_view payload) {
@@ -117,13 +126,41 @@ void Room::append_frame(bool binary, std::string_view payload) {
   frames_.append(payload);
   ++frame_messages_;
   frame_payload_bytes_ += payload.size();
+  if (context_.config->room_replay != 0) keep_for_replay(frames_.size() - header_size - payload.size(), payload.size());
+}
+
+void Room::keep_for_replay(std::size_t start, std::size_t payload_size) {
+  replay_.push_back({frames_.substr(start), payload_size});
+  replay_bytes_ += replay_.back().frame.size();
+  while (!replay_.empty() &&
+         (replay_.size() > context_.config->room_replay || replay_bytes_ > kRoomReplayBytes)) {
+    replay_bytes_ -= replay_.front().frame.size();
+    replay_.pop_front();
+  }
+}
+
+void Room::replay_to(RoomMember& member) noexcept {
+  if (replay_.empty()) return;
+  std::string frames;
+  std::size_t payload_bytes = 0;
+  try {
+    frames.reserve(replay_bytes_);
+    for (const KeptFrame& kept : replay_) {
+      frames += kept.frame;
+      payload_bytes += kept.payload_size;
+    }
+  } catch (const std::bad_alloc&) {
+    return;  // the joiner starts without the past
+  }
+  (void)member.listener().on_program_frames(frames, replay_.size(), payload_bytes);
 }
 
 void Room::on_program_line(std::string_view line, bool from_stderr) noexcept {
   if (output_failed_) return;
   try {
-    append_frame(false, bridge::output_message_text(line, from_stderr, context_.config->passstderr,
-                                                    context_.utf8_scratch));
+    line = bridge::output_message_text(line, from_stderr, context_.config->passstderr, context_.utf8_scratch);
+    if (context_.config->room_tagged && !from_stderr && send_to_one(line)) return;
+    append_frame(false, line);
   } catch (const std::bad_alloc&) {
     output_failed_ = true;  // told to every member once the read is done
   }
@@ -144,7 +181,9 @@ bool Room::on_program_output_done() noexcept {
     on_program_out_of_memory();
     return true;
   }
-  if (send_frames()) return true;
+  const bool behind = !send_frames() || output_behind_;
+  output_behind_ = false;
+  if (!behind) return true;
   if (!output_paused_) ++context_.metrics.backpressure_pauses[static_cast<std::size_t>(metrics::Direction::ToClient)];
   output_paused_ = true;
   return false;
@@ -154,37 +193,78 @@ bool Room::over_queue_limit(RoomMember& member, std::size_t size) const noexcept
   return member.listener().program_output_queued() + size > context_.config->room_queue;
 }
 
-bool Room::send_frames() noexcept {
-  if (frames_.empty()) return !output_paused_;
+bool Room::send_to(RoomMember& member, std::string_view frames, std::size_t messages, std::size_t payload_bytes,
+                   SlowClients& slow) noexcept {
   const SlowClientPolicy policy = context_.config->slow_client;
-  const std::string_view frames(frames_);
-  std::uint64_t dropped = 0;
-  std::uint64_t closed = 0;
+  Program::Listener& client = member.listener();
+  if (policy != SlowClientPolicy::Wait && over_queue_limit(member, frames.size())) {
+    if (policy == SlowClientPolicy::Drop) {
+      slow.dropped += messages;
+    } else {
+      ++slow.closed;
+      client.on_program_closes_client(kPolicyViolation, "too slow");
+    }
+    return true;
+  }
+  // Only under wait does a slow member hold the program back.
+  return client.on_program_frames(frames, messages, payload_bytes) || policy != SlowClientPolicy::Wait;
+}
+
+bool Room::send_frames() noexcept {
+  if (frames_.empty()) return true;
+  SlowClients slow;
   bool all_keep_up = true;
   // A member closed for being slow leaves the room in the middle of this:
   // walk a copy (its capacity was reserved at join).
   sending_to_.assign(members_.begin(), members_.end());
   for (RoomMember* member : sending_to_) {
-    Program::Listener& client = member->listener();
-    if (policy != SlowClientPolicy::Wait && over_queue_limit(*member, frames.size())) {
-      if (policy == SlowClientPolicy::Drop) {
-        dropped += frame_messages_;
-      } else {
-        ++closed;
-        client.on_program_closes_client(kPolicyViolation, "too slow");
-      }
-      continue;
-    }
-    all_keep_up = client.on_program_frames(frames, frame_messages_, frame_payload_bytes_) && all_keep_up;
+    all_keep_up = send_to(*member, frames_, frame_messages_, frame_payload_bytes_, slow) && all_keep_up;
   }
   sending_to_.clear();
   frames_.clear();
   if (frames_.capacity() > kKeepFramesCapacity) std::string().swap(frames_);
   frame_messages_ = 0;
   frame_payload_bytes_ = 0;
-  if (dropped != 0 || closed != 0) note_slow_clients(dropped, closed);
-  // Only under wait does a slow member hold the program back.
-  return policy != SlowClientPolicy::Wait || all_keep_up;
+  if (slow.dropped != 0 || slow.closed != 0) note_slow_clients(slow.dropped, slow.closed);
+  return all_keep_up;
+}
+
+RoomMember* Room::find_member(std::string_view id) const noexcept {
+  // A linear search: tagged lines are for programs that talk to few
+  // clients at a time, and the common line (to all) does not search.
+  for (RoomMember* member : members_) {
+    if (member->id() == id) return member;
+  }
+  return nullptr;
+}
+
+bool Room::send_to_one(std::string_view line) {
+  // --room-tagged: "ID<TAB>text" goes to the member with that connection id
+  // only, as "text"; any other line to all.
+  const std::size_t tab = line.find('\t');
+  if (tab == std::string_view::npos) return false;
+  const std::string_view id = line.substr(0, tab);
+  // Connection ids are decimal numbers: a line addressed to one that is
+  // not (or no longer) here is dropped, never shown to everyone.
+  if (id.empty() || id.find_first_not_of("0123456789") != std::string_view::npos) return false;
+  if (find_member(id) == nullptr) return true;
+  // What came before goes first, to everyone: the order of lines holds.
+  if (!send_frames()) output_behind_ = true;
+  // Sending may have closed that member (too slow): look again.
+  RoomMember* target = find_member(id);
+  if (target == nullptr) return true;
+  std::string& frame = context_.frame_scratch;
+  frame.clear();
+  const std::string_view text = line.substr(tab + 1);
+  std::uint8_t header[ws::kMaxServerFrameHeaderSize];
+  const std::size_t header_size = ws::encode_frame_header(header, ws::Opcode::Text, true, text.size(), false);
+  frame.append(reinterpret_cast<char*>(header), header_size);  // may throw: the caller catches
+  frame.append(text);
+  SlowClients slow;
+  if (!send_to(*target, frame, 1, text.size(), slow)) output_behind_ = true;
+  frame.clear();
+  if (slow.dropped != 0 || slow.closed != 0) note_slow_clients(slow.dropped, slow.closed);
+  return true;
 }
 
 void Room::resume_when_caught_up() noexcept {

@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,10 @@ namespace wsbridge::net {
 
 class RoomMember;
 class RoomTable;
+
+// --room-replay keeps at most this many bytes of frames, however many
+// messages it is asked for: the oldest go first.
+constexpr std::size_t kRoomReplayBytes = 1024 * 1024;
 
 class Room final : private Program::Listener, private PartOwner {
  public:
@@ -57,7 +62,10 @@ class Room final : private Program::Listener, private PartOwner {
   // drained.
   [[nodiscard]] bool join(RoomMember& member) noexcept;
   void leave(RoomMember& member) noexcept;
-  Program& program() noexcept { return program_; }
+  ProcessProgram& program() noexcept { return program_; }
+  // A member's message to the program's stdin (with --room-tagged, after
+  // its id and a tab). False when the program takes no more input.
+  bool deliver_from(RoomMember& member, bool binary, std::string_view payload) noexcept;
   void on_member_drained() noexcept;
 
   // Server shutdown: a room lingering without members stops its program.
@@ -83,9 +91,26 @@ class Room final : private Program::Listener, private PartOwner {
 
   // Appends one message's frame to frames_ (may throw std::bad_alloc).
   void append_frame(bool binary, std::string_view payload);
-  // Sends frames_ to every member under the slow-client policy. False when
-  // (under wait) a member is behind.
+  // --room-replay: keeps the frame just appended (from `start` in frames_).
+  void keep_for_replay(std::size_t start, std::size_t payload_size);
+  // --room-replay: sends the kept frames to a member that just joined.
+  void replay_to(RoomMember& member) noexcept;
+  struct SlowClients {
+    std::uint64_t dropped = 0;  // messages
+    std::uint64_t closed = 0;   // clients
+  };
+  // Sends frames to one member under the slow-client policy. False when
+  // (under wait) the member is behind.
+  bool send_to(RoomMember& member, std::string_view frames, std::size_t messages, std::size_t payload_bytes,
+               SlowClients& slow) noexcept;
+  // Sends frames_ to every member; false when (under wait) one is behind.
   bool send_frames() noexcept;
+  // --room-tagged: sends "ID<TAB>text" to that member only, or drops it
+  // when that client has left (true); leaves a line that is not addressed
+  // (no tab, or not a number before it) to all (false). May throw
+  // std::bad_alloc.
+  bool send_to_one(std::string_view line);
+  RoomMember* find_member(std::string_view id) const noexcept;
   // True when the member's queue cannot take `size` more bytes.
   bool over_queue_limit(RoomMember& member, std::size_t size) const noexcept;
   void resume_when_caught_up() noexcept;
@@ -111,6 +136,12 @@ class Room final : private Program::Listener, private PartOwner {
   std::vector<RoomMember*> members_;
   std::vector<RoomMember*> sending_to_;  // members_ while a fan-out may change it
   std::string frames_;                   // the frames of one read of output
+  struct KeptFrame {
+    std::string frame;
+    std::size_t payload_size;
+  };
+  std::deque<KeptFrame> replay_;         // --room-replay: the last messages' frames
+  std::size_t replay_bytes_ = 0;
   std::size_t frame_messages_ = 0;
   std::size_t frame_payload_bytes_ = 0;
   std::uint64_t dropped_unsaid_ = 0;     // since the last log line
@@ -118,6 +149,7 @@ class Room final : private Program::Listener, private PartOwner {
   std::uint64_t said_at_ms_ = 0;
   std::uint8_t open_parts_ = 0;          // the program and the timer
   bool output_paused_ = false;           // --slow-client=wait: a member is behind
+  bool output_behind_ = false;           // a tagged line of this read found its member behind
   bool taking_members_ = true;
   bool output_failed_ = false;           // a line of this read could not be framed
   bool output_ended_ = false;            // stdout's end was relayed to the members

@@ -27,7 +27,7 @@ void RoomMember::take_input(InputBatch& batch) noexcept {
 }
 
 bool RoomMember::deliver(bool binary, std::string_view payload) noexcept {
-  return room_ != nullptr && room_->program().deliver(binary, payload);
+  return room_ != nullptr && room_->deliver_from(*this, binary, payload);
 }
 
 bool RoomMember::input_backlogged() const noexcept {

@@ -5,6 +5,8 @@
 // (on_program_exited at once). It holds no handle, so release() frees
 // nothing.
 #pragma once
+#include <string>
+
 #include "net/program.h"
 
 namespace wsbridge::net {
@@ -13,7 +15,8 @@ class Room;
 
 class RoomMember final : public Program {
  public:
-  explicit RoomMember(Room& room) noexcept : room_(&room) {}
+  // `id`: the connection's id (the log's id:'...'), for --room-tagged.
+  RoomMember(Room& room, std::string id) noexcept : room_(&room), id_(std::move(id)) {}
   ~RoomMember();
   RoomMember(const RoomMember&) = delete;
   RoomMember& operator=(const RoomMember&) = delete;
@@ -29,6 +32,7 @@ class RoomMember final : public Program {
 
   // For the Room.
   Listener& listener() noexcept { return *listener_; }
+  const std::string& id() const noexcept { return id_; }
   // The room's program was reaped: this session's program has ended.
   void on_room_ended(int wait_status) noexcept;
 
@@ -36,6 +40,7 @@ class RoomMember final : public Program {
   void leave(int wait_status) noexcept;
 
   Room* room_;  // null once left
+  const std::string id_;
   Listener* listener_ = nullptr;
   bool joined_ = false;
   bool ended_ = false;

@@ -322,3 +322,54 @@ def test_the_chat_example_with_dir_is_one_room_per_path_info(start_server, stray
     welcome, heard = run(go())
     assert welcome == ["welcome to /chat.sh/lobby", "welcome to /chat.sh/games"]
     assert heard == ["hello lobby", "hello lobby", "hello games"]
+
+
+def test_room_replay_gives_a_joining_client_the_last_messages_first(start_server):
+    srv = start_server(["cat"], flags=["--broadcast", "--room-replay=2"])
+
+    async def go():
+        first = await connect(srv.url("/replay"))
+        for word in ("one", "two", "three"):
+            await first.send(word)
+        heard = [await asyncio.wait_for(first.recv(), 5) for _ in range(3)]
+        late = await connect(srv.url("/replay"))
+        await first.send("four")
+        replayed = [await asyncio.wait_for(late.recv(), 5) for _ in range(3)]
+        await first.close()
+        await late.close()
+        return heard, replayed
+
+    heard, replayed = run(go())
+    assert heard == ["one", "two", "three"]
+    assert replayed == ["two", "three", "four"]
+
+
+def test_room_tagged_tells_the_program_who_and_sends_its_tagged_lines_to_one_client(start_server, tmp_path):
+    # Each input line is "ID<TAB>message": answered to that client alone, and
+    # announced to everyone. The answer to a client that has left (its
+    # "leave") reaches nobody.
+    answer = tmp_path / "answer.sh"
+    answer.write_text("#!/bin/sh\ntab=$(printf '\\t')\n"
+                      "while IFS=$tab read -r id message; do\n"
+                      "  printf '%s\\tyou said %s\\n' \"$id\" \"$message\"\n"
+                      "  echo \"all $message\"\n"
+                      "done\n")
+    answer.chmod(0o755)
+    srv = start_server([str(answer)], flags=["--broadcast", "--room-tagged"])
+
+    async def go():
+        a = await connect(srv.url("/tagged"))
+        a_heard = [await asyncio.wait_for(a.recv(), 5) for _ in range(2)]
+        b = await connect(srv.url("/tagged"))
+        b_heard = [await asyncio.wait_for(b.recv(), 5) for _ in range(2)]
+        await a.send("hi")
+        a_heard += [await asyncio.wait_for(a.recv(), 5) for _ in range(3)]
+        b_heard += [await asyncio.wait_for(b.recv(), 5)]
+        await b.close()
+        a_heard += [await asyncio.wait_for(a.recv(), 5)]
+        await a.close()
+        return a_heard, b_heard
+
+    a_heard, b_heard = run(go())
+    assert a_heard == ["you said join", "all join", "all join", "you said hi", "all hi", "all leave"]
+    assert b_heard == ["you said join", "all join", "all hi"]

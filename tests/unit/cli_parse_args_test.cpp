@@ -119,7 +119,7 @@ const std::vector<std::string> kAllOptions = {
     "user",       "group",     "logformat", "unixsocket-mode", "ping-interval",
     "trusted-proxy", "proxy-protocol", "shutdown-timeout", "workers", "metrics",
     "maxconn-per-client", "connect-rate", "auth", "auth-timeout", "deflate", "deflate-threshold",
-    "broadcast", "room-queue", "slow-client", "room-max-clients", "room-linger"};
+    "broadcast", "room-queue", "slow-client", "room-max-clients", "room-linger", "room-replay", "room-tagged"};
 
 }  // namespace
 
@@ -527,9 +527,11 @@ TEST_CASE("room options: defaults, values, and refused without --broadcast or wi
   CHECK(defaults.slow_client == wsbridge::cli::SlowClientPolicy::Close);
   CHECK(defaults.room_max_clients == 0u);
   CHECK(defaults.room_linger_ms == 0u);
+  CHECK(defaults.room_replay == 0u);
+  CHECK_FALSE(defaults.room_tagged);
 
   const ParseOutcome rooms = parse({"--broadcast", "--room-queue=64K", "--slow-client=wait", "--room-max-clients=1000000",
-                                    "--room-linger=0.5", "cat"});
+                                    "--room-linger=0.5", "--room-replay=100000", "cat"});
   require_runs(rooms);
   CHECK(rooms.config.broadcast);
   CHECK(rooms.config.workers == 1u);  // one loop holds every room
@@ -537,6 +539,7 @@ TEST_CASE("room options: defaults, values, and refused without --broadcast or wi
   CHECK(rooms.config.slow_client == wsbridge::cli::SlowClientPolicy::Wait);
   CHECK(rooms.config.room_max_clients == 1000000u);
   CHECK(rooms.config.room_linger_ms == 500u);
+  CHECK(rooms.config.room_replay == 100000u);
   CHECK(parse({"--broadcast", "--slow-client=drop", "cat"}).config.slow_client ==
         wsbridge::cli::SlowClientPolicy::Drop);
   require_runs(parse({"--broadcast", "--workers=1", "cat"}));
@@ -545,7 +548,8 @@ TEST_CASE("room options: defaults, values, and refused without --broadcast or wi
   CHECK_FALSE(many_loops.run);
   CHECK(many_loops.exit_code == 2);
   CHECK(contains(many_loops.stderr_text, "--broadcast needs one event loop"));
-  for (const char* word : {"--room-queue=1M", "--slow-client=drop", "--room-max-clients=2", "--room-linger=1"}) {
+  for (const char* word : {"--room-queue=1M", "--slow-client=drop", "--room-max-clients=2", "--room-linger=1",
+                           "--room-replay=5", "--room-tagged"}) {
     INFO(word);
     const ParseOutcome alone = parse({word, "cat"});
     CHECK_FALSE(alone.run);

@@ -170,6 +170,9 @@ const std::vector<Refusal> kRefusals = {
     {"--room-linger=86401", "out of range"},
     {"--room-linger=5s", "not a number of seconds"},
     {"--slow-client=later", "use close, drop or wait"},
+    {"--room-replay=-1", "out of range; allowed: 0 (none) to 100000"},
+    {"--room-replay=100001", "out of range"},
+    {"--room-replay=all", "not an integer"},
 };
 
 // Options whose value is free text, or a word checked elsewhere (exit 1, as

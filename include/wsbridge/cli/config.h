@@ -49,6 +49,8 @@ struct Config {
   SlowClientPolicy slow_client = SlowClientPolicy::Close;
   unsigned room_max_clients = 0;
   unsigned room_linger_ms = 0;
+  unsigned room_replay = 0;  // --room-replay: messages a joining client gets first
+  bool room_tagged = false;  // --room-tagged: "ID<TAB>message" both ways
   // Policy.
   std::string origin;                  // comma-separated allow list
   bool sameorigin = false;
