@@ -14,6 +14,11 @@ import wsb
 from procstat import RssWatch
 
 
+# One loop holds every room; scripts/test-tsan.sh's WSBRIDGE_TEST_WORKERS
+# would otherwise ask for several (and be refused).
+ROOMS = ["--broadcast", "--workers=1"]
+
+
 def run(coro, timeout=30):
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
@@ -36,7 +41,7 @@ def pids(tmp_path, name: str) -> list[int]:
 
 
 def test_three_clients_see_every_line_in_the_same_order_from_one_program(start_server, tmp_path, stray):
-    srv = start_server([program(tmp_path, "cat", "exec cat")], flags=["--broadcast"])
+    srv = start_server([program(tmp_path, "cat", "exec cat")], flags=[*ROOMS])
     # Long messages sent at once by every client: each must reach the
     # program as one whole line, never mixed with another client's.
     sent = {f"{who}-{n}-" + who * 50000 for who in "abc" for n in range(4)}
@@ -62,7 +67,7 @@ def test_three_clients_see_every_line_in_the_same_order_from_one_program(start_s
 
 
 def test_two_paths_are_two_rooms_and_the_program_is_told_its_room(start_server, tmp_path, stray):
-    srv = start_server([program(tmp_path, "room", 'echo "ROOM=$ROOM"\nexec cat')], flags=["--broadcast"])
+    srv = start_server([program(tmp_path, "room", 'echo "ROOM=$ROOM"\nexec cat')], flags=[*ROOMS])
 
     async def go():
         a = await connect(srv.url("/chat/a?token=1"))
@@ -84,7 +89,7 @@ def test_two_paths_are_two_rooms_and_the_program_is_told_its_room(start_server, 
 
 def test_program_exit_closes_every_client_and_the_next_one_starts_a_new_program(start_server, tmp_path, stray):
     # The program answers the first line and ends.
-    srv = start_server([program(tmp_path, "once", 'read line\necho "got $line"')], flags=["--broadcast"])
+    srv = start_server([program(tmp_path, "once", 'read line\necho "got $line"')], flags=[*ROOMS])
 
     async def go():
         clients = [await connect(srv.url("/once")) for _ in range(3)]
@@ -109,7 +114,7 @@ def test_program_exit_closes_every_client_and_the_next_one_starts_a_new_program(
 
 def test_the_last_client_leaving_stops_and_reaps_the_program(start_server, tmp_path, stray):
     # `sleep` ignores its stdin closing: only the stop sequence's signals end it.
-    srv = start_server([program(tmp_path, "sleeper", "exec sleep 1000")], flags=["--broadcast"])
+    srv = start_server([program(tmp_path, "sleeper", "exec sleep 1000")], flags=[*ROOMS])
     clients = [wsb.RawWS(srv.port, "/") for _ in range(3)]
     assert wsb.wait_until(lambda: len(pids(tmp_path, "sleeper")) == 1, 5)
     (pid,) = pids(tmp_path, "sleeper")
@@ -128,7 +133,7 @@ def test_the_last_client_leaving_stops_and_reaps_the_program(start_server, tmp_p
 
 def test_maxforks_counts_a_room_once_and_room_max_clients_refuses_with_429(start_server, tmp_path, stray):
     srv = start_server([program(tmp_path, "cat", "exec cat")],
-                       flags=["--broadcast", "--maxforks=1", "--room-max-clients=3"])
+                       flags=[*ROOMS, "--maxforks=1", "--room-max-clients=3"])
     held = [wsb.RawWS(srv.port, "/full") for _ in range(3)]
     refused_full = wsb.http_exchange(srv.port, wsb.upgrade_request(srv.port, "/full"))
     refused_fork = wsb.http_exchange(srv.port, wsb.upgrade_request(srv.port, "/another"))
@@ -142,7 +147,7 @@ def test_maxforks_counts_a_room_once_and_room_max_clients_refuses_with_429(start
 
 
 def test_a_client_arriving_during_the_linger_joins_the_running_program(start_server, tmp_path, stray):
-    srv = start_server([program(tmp_path, "cat", "exec cat")], flags=["--broadcast", "--room-linger=30"])
+    srv = start_server([program(tmp_path, "cat", "exec cat")], flags=[*ROOMS, "--room-linger=30"])
     first = wsb.RawWS(srv.port, "/linger")
     assert wsb.wait_until(lambda: len(pids(tmp_path, "cat")) == 1, 5)
     (pid,) = pids(tmp_path, "cat")
@@ -206,7 +211,7 @@ def run_flood(srv, tmp_path, path: str, after_log: str):
 @pytest.mark.timeout(60)
 def test_slow_client_close_ends_the_non_reader_with_1008_while_the_fast_one_misses_nothing(
         start_server, tmp_path, stray):
-    srv = start_server([program(tmp_path, "flood", FLOOD)], flags=["--broadcast", "--room-queue=64K"])
+    srv = start_server([program(tmp_path, "flood", FLOOD)], flags=[*ROOMS, "--room-queue=64K"])
     numbers, slow, watch = run_flood(srv, tmp_path, "/feed", r"Closing: too slow")
     stray.add(*pids(tmp_path, "flood"))
     assert_contiguous(numbers)
@@ -231,14 +236,14 @@ def test_slow_client_close_ends_the_non_reader_with_1008_while_the_fast_one_miss
 @pytest.mark.timeout(60)
 def test_slow_client_drop_skips_the_non_reader_and_counts_what_it_missed(start_server, tmp_path, stray):
     srv = start_server([program(tmp_path, "flood", FLOOD)],
-                       flags=["--broadcast", "--room-queue=64K", "--slow-client=drop"])
+                       flags=[*ROOMS, "--room-queue=64K", "--slow-client=drop"])
     numbers, slow, watch = run_flood(srv, tmp_path, "/feed", r"[1-9]\d* messages dropped")
     stray.add(*pids(tmp_path, "flood"))
     assert_contiguous(numbers)
     assert watch.peak - watch.baseline < 32 * 1024, f"RSS grew by {watch.peak - watch.baseline} KiB"
     # The stalled client is still connected: once it reads, it gets lines
     # again, with a gap where its messages were dropped.
-    buf = bytearray()
+    buf = bytearray(slow.buf)  # what came with the 101 is the first frames' start
     seen = []
     slow.sock.settimeout(10)
     while len(seen) < 3000:
@@ -252,7 +257,7 @@ def test_slow_client_drop_skips_the_non_reader_and_counts_what_it_missed(start_s
 
 @pytest.mark.timeout(60)
 def test_slow_client_wait_holds_the_room_back_and_nobody_misses_a_line(start_server, tmp_path, stray):
-    srv = start_server([program(tmp_path, "flood", FLOOD)], flags=["--broadcast", "--slow-client=wait"])
+    srv = start_server([program(tmp_path, "flood", FLOOD)], flags=[*ROOMS, "--slow-client=wait"])
 
     async def go():
         fast = await connect(srv.url("/feed"))
@@ -271,7 +276,7 @@ def test_slow_client_wait_holds_the_room_back_and_nobody_misses_a_line(start_ser
         # The slow client reads now: the room goes on, and both get every line.
         loop = asyncio.get_running_loop()
         slow.sock.setblocking(False)
-        buf, seen = bytearray(), []
+        buf, seen = bytearray(slow.buf), []  # what came with the 101 starts the frames
         more = asyncio.ensure_future(read_numbers(fast, numbers[-1] + 3000))
         while len(seen) < numbers[-1] + 3000:
             buf.extend(await loop.sock_recv(slow.sock, 1 << 20))
@@ -302,7 +307,7 @@ def test_room_options_need_broadcast_and_broadcast_needs_one_loop(bin_path):
 
 def test_the_chat_example_with_dir_is_one_room_per_path_info(start_server, stray):
     chat_dir = os.path.normpath(os.path.join(wsb.HERE, "..", "..", "examples", "chat"))
-    srv = start_server([], flags=["--broadcast", f"--dir={chat_dir}"])
+    srv = start_server([], flags=[*ROOMS, f"--dir={chat_dir}"])
 
     async def go():
         # The welcome goes to whoever is in the room when it is printed:
@@ -325,7 +330,7 @@ def test_the_chat_example_with_dir_is_one_room_per_path_info(start_server, stray
 
 
 def test_room_replay_gives_a_joining_client_the_last_messages_first(start_server):
-    srv = start_server(["cat"], flags=["--broadcast", "--room-replay=2"])
+    srv = start_server(["cat"], flags=[*ROOMS, "--room-replay=2"])
 
     async def go():
         first = await connect(srv.url("/replay"))
@@ -355,7 +360,7 @@ def test_room_tagged_tells_the_program_who_and_sends_its_tagged_lines_to_one_cli
                       "  echo \"all $message\"\n"
                       "done\n")
     answer.chmod(0o755)
-    srv = start_server([str(answer)], flags=["--broadcast", "--room-tagged"])
+    srv = start_server([str(answer)], flags=[*ROOMS, "--room-tagged"])
 
     async def go():
         a = await connect(srv.url("/tagged"))
