@@ -165,9 +165,14 @@ def test_a_client_arriving_during_the_linger_joins_the_running_program(start_ser
 
 # ------------------------------------------------------------ slow clients
 
-# Numbered lines of 1 KiB, printed as fast as the pipe takes them.
+# Numbered lines of 1 KiB in bursts of 50 every 10 ms (at most 5 MB/s): a
+# client that reads (python3-websockets, on a loaded machine too) keeps up,
+# one that never reads falls behind within seconds.
 FLOOD = ("i=0; pad=$(head -c 1000 /dev/zero | tr '\\0' x)\n"
-         "while [ $i -lt 2000000 ]; do echo \"$i $pad\"; i=$((i+1)); done")
+         "while [ $i -lt 2000000 ]; do\n"
+         "  j=0; while [ $j -lt 50 ]; do echo \"$i $pad\"; i=$((i+1)); j=$((j+1)); done\n"
+         "  sleep 0.01\n"
+         "done")
 
 
 def never_reading_client(port: int, path: str) -> wsb.RawWS:
