@@ -470,19 +470,22 @@ int run_push(const Options& o) {
 // never overflows); then each says it is ready (one message: the program
 // starts printing once it has heard from every client) and counts the lines
 // the program prints for all of them, until it ends and the server closes
-// them. The server's RSS is read between the joins and the first line.
+// them. The server's RSS is read after the first join, after the last and
+// before the first line: kib_per_client is what each client after the
+// first adds (the first also pays for the room and its program).
 class Fanout final : public Handler {
  public:
   Fanout(Loop& loop, const Options& o) : loop_(loop), o_(o), ready_frame_(make_client_frame(kText, "ready")) {}
   long started = 0, opened = 0, closed = 0, failed = 0, received = 0;
   std::vector<long> per_conn;
 
-  bool top_up() {
-    while (started < o_.conns && started - opened - failed < 64) {
+  // Joins clients until `target` have (or failed to).
+  bool top_up(long target) {
+    while (started < target && started - opened - failed < 64) {
       ++started;
       if (!loop_.connect(o_.port, this, false)) { ++failed; ++closed; }
     }
-    return opened + failed >= o_.conns;
+    return opened + failed >= target;
   }
   void say_ready() {
     for (Conn* conn : joined_) loop_.send(*conn, ready_frame_);
@@ -514,8 +517,12 @@ int run_fanout(const Options& o) {
   Fanout fanout(loop, o);
   ProcessSample empty = sample_process(o.server_pid);
   double give_up = now_seconds() + o.seconds;
-  bool joined = loop.run([&] { return fanout.top_up(); }, give_up);
-  // Joined, before the program prints: what the room's clients cost.
+  // The first client alone: it also pays for the room and its program,
+  // which the others share.
+  bool joined = loop.run([&] { return fanout.top_up(1); }, give_up);
+  ProcessSample one = sample_process(o.server_pid);
+  joined = joined && loop.run([&] { return fanout.top_up(o.conns); }, give_up);
+  // Joined, before the program prints: what each further client costs.
   ProcessSample full = sample_process(o.server_pid);
   Meter meter(o.server_pid);
   fanout.say_ready();
@@ -524,7 +531,8 @@ int run_fanout(const Options& o) {
   double cpu = meter.cpu();
   long short_conns = 0;
   for (long n : fanout.per_conn) if (o.expect > 0 && n != o.expect) ++short_conns;
-  double kib_per_client = o.conns > 0 ? static_cast<double>(full.rss_kib - empty.rss_kib) / o.conns : 0;
+  double kib_per_client = o.conns > 1 ? static_cast<double>(full.rss_kib - one.rss_kib) / (o.conns - 1)
+                                      : static_cast<double>(full.rss_kib - empty.rss_kib);
   std::printf("RESULT workload=fanout clients=%d msgs_per_s=%.0f cpu_us_per_msg=%.3f kib_per_client=%.2f "
               "received=%ld errors=%ld incomplete=%ld seconds=%.2f finished=%d ok=%d\n",
               o.conns, fanout.received / elapsed, fanout.received ? cpu * 1e6 / fanout.received : 0, kib_per_client,
