@@ -46,4 +46,10 @@ std::string tag_output_line(bool from_stderr, std::string_view line) {
   return out;
 }
 
+std::string_view output_message_text(std::string_view line, bool from_stderr, bool tagged, std::string& scratch) {
+  if (!tagged) return sanitize_utf8(line, scratch);
+  scratch = tag_output_line(from_stderr, line);
+  return scratch;
+}
+
 }  // namespace wsbridge::bridge

@@ -31,6 +31,10 @@ const std::string kThresholdRange = "0 to 1T, in bytes with an optional suffix K
 const std::string kWorkersRange = "0 to " + std::to_string(kMaxWorkers) + " (0: one per CPU core)";
 const std::string kShutdownRange = "0.001 to 86400 (seconds)";
 const std::string kAuthTimeoutRange = "0.001 to 86400 (seconds)";
+const std::string kRoomQueueRange = "64K to 1G, in bytes with an optional suffix K, M or G";
+const std::string kRoomClientsRange = "0 (no limit) to " + std::to_string(kMaxRoomClients);
+const std::string kReplayRange = "0 (none) to " + std::to_string(kMaxRoomReplay);
+const std::string kLingerRange = "0 to 86400 (seconds)";
 const std::string kPingIntervalRange = "0 (off), or 0.001 to 86400 (seconds)";
 
 // Renders a byte count the way a user would type it, so that the default
@@ -306,6 +310,46 @@ void add_server_options(CLI::App& app, Config& config, OptionExtras& extras) {
       ->transform(integer_in(0, kMaxWorkers, kWorkersRange));
 }
 
+// Broadcast rooms: one program shared by the clients of one URL path.
+void add_room_options(CLI::App& app, Config& config, OptionExtras& extras) {
+  add_flag(app, "--broadcast", config.broadcast,
+           "Clients of the same URL path share one\n"
+           "program (a room): every output line goes to\n"
+           "all of them. Runs one event loop.");
+  app.add_option("--room-queue", config.room_queue,
+                 "With --broadcast, most bytes queued for one\n"
+                 "client (64K-1G, suffix K, M or G); then\n"
+                 "--slow-client decides.")
+      ->transform(byte_size_in(kMinRoomQueue, kMaxRoomQueue, kRoomQueueRange))
+      ->type_name("BYTES")
+      ->default_str(format_size(config.room_queue));
+  app.add_option("--slow-client", extras.slow_client,
+                 "A room client whose queue is full: close\n"
+                 "(1008 \"too slow\"), drop (its messages,\n"
+                 "counted) or wait (the room waits for it).")
+      ->type_name("POLICY");
+  app.add_option("--room-max-clients", config.room_max_clients,
+                 "With --broadcast, clients of one room at\n"
+                 "most; more get 429. 0: no limit.")
+      ->type_name("N")
+      ->transform(integer_in(0, kMaxRoomClients, kRoomClientsRange));
+  add_flag(app, "--room-tagged", config.room_tagged,
+           "With --broadcast, the program reads \"ID<TAB>msg\"\n"
+           "and \"ID<TAB>join\"/\"ID<TAB>leave\" lines; its line\n"
+           "\"ID<TAB>text\" goes to that client only.");
+  app.add_option("--room-replay", config.room_replay,
+                 "With --broadcast, a joining client first gets\n"
+                 "the room's last N messages (at most 1 MiB).")
+      ->type_name("N")
+      ->transform(integer_in(0, kMaxRoomReplay, kReplayRange));
+  app.add_option("--room-linger", extras.room_linger,
+                 "Seconds a room without clients keeps its\n"
+                 "program (0-86400); a client arriving\n"
+                 "meanwhile joins it.")
+      ->type_name("SECONDS")
+      ->transform(seconds_up_to(kMaxDelayMs, true, kLingerRange));
+}
+
 }  // namespace
 
 std::unique_ptr<CLI::App> build_app(Config& config, OptionExtras& extras) {
@@ -315,6 +359,7 @@ std::unique_ptr<CLI::App> build_app(Config& config, OptionExtras& extras) {
   add_logging_options(*app, config, extras);
   add_files_and_tls_options(*app, config);
   add_server_options(*app, config, extras);
+  add_room_options(*app, config, extras);
   return app;
 }
 

@@ -94,6 +94,13 @@ std::optional<ParseOutcome> convert_extras(const OptionExtras& extras, Config& c
   if (!extras.auth_timeout.empty()) {
     config.auth_timeout_ms = static_cast<unsigned>(seconds_to_ms(parse_seconds(extras.auth_timeout).value_or(0)));
   }
+  if (!extras.room_linger.empty()) {
+    config.room_linger_ms = static_cast<unsigned>(seconds_to_ms(parse_seconds(extras.room_linger).value_or(0)));
+  }
+  if (extras.slow_client == "close") config.slow_client = SlowClientPolicy::Close;
+  else if (extras.slow_client == "drop") config.slow_client = SlowClientPolicy::Drop;
+  else if (extras.slow_client == "wait") config.slow_client = SlowClientPolicy::Wait;
+  else return fail(2, "invalid value \"" + extras.slow_client + "\" for flag -slow-client: use close, drop or wait", true);
   if (!extras.shutdown_timeout.empty()) {
     config.shutdown_timeout_ms =
         static_cast<unsigned>(seconds_to_ms(parse_seconds(extras.shutdown_timeout).value_or(0)));
@@ -133,6 +140,26 @@ std::optional<ParseOutcome> check_combinations(const Config& config, const PrePa
   return std::nullopt;
 }
 
+// Rooms live on one event loop (a room's clients and its program share
+// it), and the room options mean nothing without rooms (exit 2: values the
+// server cannot run with).
+std::optional<ParseOutcome> check_room_options(Config& config, const std::vector<PrePass::Option>& options) {
+  if (config.broadcast) {
+    if (config.workers > 1) {
+      return fail(2, "--broadcast needs one event loop (a room's clients share it): use --workers=1 or leave "
+                     "--workers out", false);
+    }
+    config.workers = 1;
+    return std::nullopt;
+  }
+  for (const PrePass::Option& option : options) {
+    if (option.name.rfind("room-", 0) == 0 || option.name == "slow-client") {
+      return fail(2, "-" + option.name + " needs --broadcast", false);
+    }
+  }
+  return std::nullopt;
+}
+
 ParseOutcome print_only(std::string text) {
   ParseOutcome outcome;
   outcome.stdout_text = std::move(text);
@@ -157,6 +184,7 @@ ParseOutcome parse_checked(int argc, const char* const* argv) {
   if (extras.license) return print_only(license_text());
   if (argc <= 1) return fail(1, "Command line arguments are missing.", true);
   if (auto refused = check_combinations(config, pass)) return *refused;
+  if (auto refused = check_room_options(config, pass.options)) return *refused;
   config.command = std::move(pass.command);
   config.command_args = std::move(pass.command_args);
   outcome.run = true;

@@ -175,11 +175,15 @@ CLI::Validator integer_in(long long min, long long max, std::string allowed) {
 }
 
 CLI::Validator byte_size_up_to(std::uint64_t max, std::string allowed) {
-  return validator([max, allowed](std::string& value) -> std::string {
+  return byte_size_in(0, max, std::move(allowed));
+}
+
+CLI::Validator byte_size_in(std::uint64_t min, std::uint64_t max, std::string allowed) {
+  return validator([min, max, allowed](std::string& value) -> std::string {
     const std::optional<std::uint64_t> bytes = parse_byte_size(value);
     if (!bytes && is_size_overflow(value)) return "out of range; allowed: " + allowed;
     if (!bytes) return "not a byte count; allowed: " + allowed;
-    if (*bytes > max) return "out of range; allowed: " + allowed;
+    if (*bytes < min || *bytes > max) return "out of range; allowed: " + allowed;
     value = std::to_string(*bytes);
     return {};
   });

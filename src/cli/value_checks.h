@@ -39,6 +39,9 @@ CLI::Validator integer_in(long long min, long long max, std::string allowed);
 // A byte count (parse_byte_size) up to `max`, rewritten as plain bytes.
 CLI::Validator byte_size_up_to(std::uint64_t max, std::string allowed);
 
+// The same from `min` to `max`.
+CLI::Validator byte_size_in(std::uint64_t min, std::uint64_t max, std::string allowed);
+
 // Seconds (parse_seconds) up to `max_ms` once rounded to milliseconds; `zero_allowed` when 0 means "off".
 CLI::Validator seconds_up_to(unsigned max_ms, bool zero_allowed, std::string allowed);
 

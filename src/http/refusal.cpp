@@ -34,6 +34,7 @@ constexpr std::array<RefusalInfo, kRefusalCount> kRefusals{{
     {R::ChunkedBody, 411, "chunked_body", "send CGI request bodies with Content-Length, not chunked", {}, {}, {}},
     {R::BadContentLength, 400, "bad_content_length", "invalid Content-Length", {}, {}, {}},
     {R::ForkLimit, 429, "fork_limit", "", {}, {}, {}},
+    {R::RoomFull, 429, "room_full", "this room has --room-max-clients clients already", {}, {}, {}},
     {R::ClientConnectionLimit, 429, "client_connection_limit", "too many connections from this client", {}, {},
      {}},
     // Retry-After varies, so the caller adds it.

@@ -141,6 +141,17 @@ void write_traffic(Writer& w, const MetricTotals& t) {
   }
 }
 
+void write_rooms(Writer& w, const MetricTotals& t) {
+  w.single("wsbridge_rooms_open", "gauge", "Broadcast rooms with a running program now.", t.rooms_open);
+  w.single("wsbridge_room_clients", "gauge", "Clients in broadcast rooms now.", t.room_clients);
+  w.single("wsbridge_room_messages_dropped_total", "counter",
+           "Messages not sent to a room client whose queue was full (--slow-client=drop).",
+           t.room_messages_dropped);
+  w.single("wsbridge_room_slow_clients_closed_total", "counter",
+           "Room clients closed with 1008 because their queue was full (--slow-client=close).",
+           t.room_slow_clients_closed);
+}
+
 void write_process(Writer& w, const Scrape& scrape) {
   const ProcessStats& p = scrape.process;
   w.single("wsbridge_log_lines_dropped_total", "counter",
@@ -168,6 +179,7 @@ std::string render_exposition(const Scrape& scrape) {
   write_connections(w, scrape);
   write_programs(w, scrape.totals);
   write_traffic(w, scrape.totals);
+  write_rooms(w, scrape.totals);
   write_process(w, scrape);
   return w.take();
 }

@@ -61,6 +61,30 @@ bool AcceptedClient::start_websocket_session(const proc::SpawnedChild& spawned, 
   return true;
 }
 
+bool AcceptedClient::join_room(Room& room, std::string_view member_id, std::string_view handshake_response,
+                               const ws::DeflateParameters* deflate, char* early_bytes,
+                               std::size_t early_size) noexcept {
+  // The member holds no handle: the room owns the program and its pipes.
+  try {
+    member_ = std::make_unique<RoomMember>(room, std::string(member_id));
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+  session_.reset(new (std::nothrow) WebSocketSession(context_, stream_, *member_, log_fields_));
+  if (!session_) {
+    member_.reset();
+    return false;
+  }
+  try {
+    log::append_field(log_fields_, "room", room.key());
+  } catch (const std::bad_alloc&) {
+    // The log lines go without the room.
+  }
+  stream_.set_handler(*session_);
+  session_->start(handshake_response, deflate, early_bytes, early_size);
+  return true;
+}
+
 void AcceptedClient::shut_down_for_server() noexcept {
   if (session_) {
     session_->shut_down_for_server();

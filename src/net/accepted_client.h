@@ -4,6 +4,7 @@
 //   AcceptedClient ─owns→ ClientStream        socket, PROXY, TLS, write queue
 //                  ─owns→ HttpExchange        request, route, answers, launch
 //                  ─owns→ ProcessProgram      the endpoint's child (after the upgrade)
+//                         or RoomMember       its place in a --broadcast room
 //                  ─owns→ WebSocketSession    frames, pings, close handshake
 //
 // The stream hands its bytes to the exchange, and after the upgrade to the
@@ -24,6 +25,7 @@
 #include "net/http_exchange.h"
 #include "net/part_owner.h"
 #include "net/process_program.h"
+#include "net/room_member.h"
 #include "net/server_context.h"
 #include "net/websocket_session.h"
 
@@ -57,6 +59,8 @@ class AcceptedClient final : private PartOwner, private HttpExchange::Owner {
   bool start_websocket_session(const proc::SpawnedChild& spawned, std::uint64_t requested_at_ns,
                                std::string_view handshake_response, const ws::DeflateParameters* deflate,
                                char* early_bytes, std::size_t early_size) noexcept override;
+  bool join_room(Room& room, std::string_view member_id, std::string_view handshake_response,
+                 const ws::DeflateParameters* deflate, char* early_bytes, std::size_t early_size) noexcept override;
   void on_exchange_idle() noexcept override;
 
   ServerContext& context_;
@@ -64,6 +68,7 @@ class AcceptedClient final : private PartOwner, private HttpExchange::Owner {
   ClientStream stream_;
   HttpExchange exchange_;
   std::unique_ptr<ProcessProgram> program_;
+  std::unique_ptr<RoomMember> member_;  // instead of program_ with --broadcast
   std::unique_ptr<WebSocketSession> session_;
   // The stream, and the program once there is one, until each reports its
   // handles closed.

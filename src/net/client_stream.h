@@ -82,6 +82,7 @@ class ClientStream final : private WriteQueue::Owner {
   bool write(const uv_buf_t* bufs, unsigned count) noexcept { return queue_.write(bufs, count); }
   bool write(const char* data, std::size_t size) noexcept { return queue_.write(data, size); }
   bool backlogged() const noexcept { return queue_.over_high_water(); }
+  std::size_t queued_bytes() const noexcept { return queue_.pending(); }
   // Sends what is queued (and TLS close_notify), then FIN, then closes.
   void finish_then_close() noexcept { queue_.finish_then(); }
   // The client may still be sending (a request body nobody read): after the

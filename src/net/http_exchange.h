@@ -24,6 +24,7 @@
 #include "net/client_stream.h"
 #include "net/host_name_lookups.h"
 #include "net/response_sink.h"
+#include "net/room.h"
 #include "net/server_context.h"
 #include "net/static_responder.h"
 #include "proc/spawn.h"
@@ -31,6 +32,7 @@
 #include "wsbridge/http/refusal.h"
 #include "wsbridge/http/request_parser.h"
 #include "wsbridge/route/router.h"
+#include "wsbridge/ws/deflate_negotiation.h"
 #include "wsbridge/ws/deflate_parameters.h"
 
 namespace wsbridge::net {
@@ -52,6 +54,12 @@ class HttpExchange final : public ClientStream::Handler,
                                          std::string_view handshake_response,
                                          const ws::DeflateParameters* deflate, char* early_bytes,
                                          std::size_t early_size) noexcept = 0;
+    // --broadcast: join `room` (its program runs) as `member_id` (the
+    // connection's id), send `handshake_response` and relay. False when out
+    // of memory.
+    virtual bool join_room(Room& room, std::string_view member_id, std::string_view handshake_response,
+                           const ws::DeflateParameters* deflate, char* early_bytes,
+                           std::size_t early_size) noexcept = 0;
     // The stream is closed and no CGI responder or launch is left.
     virtual void on_exchange_idle() noexcept = 0;
 
@@ -139,6 +147,16 @@ class HttpExchange final : public ClientStream::Handler,
   void launch_child(const route::Route& route, const std::string& remote_host, char* rest,
                     std::size_t rest_size) noexcept;
   void hand_over(proc::SpawnedChild& spawned, char* rest, std::size_t rest_size) noexcept;
+  // The 101 response (with the permessage-deflate agreement); false when
+  // out of memory.
+  [[nodiscard]] bool make_upgrade_response(std::string& response, ws::DeflateNegotiation& deflate) noexcept;
+  // --broadcast: the room of this request's path (room_key_) is chosen
+  // before the handshake checks (false: refused), opened with the spawned
+  // child unless another client opened it meanwhile, and joined.
+  [[nodiscard]] bool choose_room(const http::Request& request, const route::Route& route) noexcept;
+  [[nodiscard]] bool refuse_when_room_full(const Room& room) noexcept;
+  void open_room(proc::SpawnedChild& spawned, char* rest, std::size_t rest_size) noexcept;
+  void join_room(Room& room, char* rest, std::size_t rest_size) noexcept;
 
   // ResponseSink (static files, CGI output)
   void send_response_bytes(const char* data, std::size_t size) noexcept override;
@@ -181,6 +199,7 @@ class HttpExchange final : public ClientStream::Handler,
   };
   std::unique_ptr<PendingAnswer> pending_;
   std::vector<std::pair<std::string, std::string>> auth_variables_;  // REMOTE_USER=, AUTH_*=
+  std::string room_key_;                          // --broadcast: this request's room
   std::uint64_t unique_id_ = 0;                   // UNIQUE_ID and the log's id:'...'
   std::uint64_t request_completed_ns_ = 0;        // uv_hrtime, for the metrics' launch time
   std::uint64_t body_unread_ = 0;  // request body bytes announced and not yet received (max: unknown)

@@ -8,6 +8,7 @@
 
 #include "log/logger.h"
 #include "net/http_exchange.h"
+#include "net/room_table.h"
 #include "wsbridge/ws/deflate_negotiation.h"
 #include "proc/spawner.h"
 #include "wsbridge/http/response.h"
@@ -24,8 +25,14 @@ constexpr const char* kNoForkLeft = "Max of possible forks already active, upgra
 void HttpExchange::start_websocket(const http::Request& request, const route::Route& route, char* rest,
                                    std::size_t rest_size) noexcept {
   const cli::Config& config = *context_.config;
-  // websocketd's order: fork limit, then the handshake, then the origin.
-  if (refuse_when_out_of_forks(kNoForkLeft)) return;
+  // websocketd's order: fork limit, then the handshake, then the origin. A
+  // client joining a running room starts no program: the room's own limit
+  // applies instead.
+  if (config.broadcast) {
+    if (!choose_room(request, route)) return;
+  } else if (refuse_when_out_of_forks(kNoForkLeft)) {
+    return;
+  }
   ws::HandshakeError handshake_error = ws::check_handshake(request);
   if (handshake_error != ws::HandshakeError::None) {
     log::write(LogLevel::Access, "session", log_fields_,
@@ -49,6 +56,27 @@ void HttpExchange::start_websocket(const http::Request& request, const route::Ro
     return;
   }
   launch_child(route, {}, rest, rest_size);
+}
+
+bool HttpExchange::choose_room(const http::Request& request, const route::Route& route) noexcept {
+  try {
+    // With --dir the room is the script and its PATH_INFO, otherwise the
+    // URL path; the query string is not part of it.
+    room_key_ = route.kind == route::RouteKind::WebSocketScript ? route.script_name + route.path_info : request.path;
+  } catch (const std::bad_alloc&) {
+    refuse(http::Refusal::ShortOfResources);
+    return false;
+  }
+  const Room* room = context_.rooms->find(room_key_);
+  if (room == nullptr) return !refuse_when_out_of_forks(kNoForkLeft);
+  return !refuse_when_room_full(*room);
+}
+
+bool HttpExchange::refuse_when_room_full(const Room& room) noexcept {
+  if (!room.full()) return false;
+  log::write(LogLevel::Access, "session", log_fields_, "Room " + room.key() + " is full, upgrade rejected");
+  refuse(http::Refusal::RoomFull);
+  return true;
 }
 
 void HttpExchange::look_up_remote_host(const route::Route& route, char* rest, std::size_t rest_size) noexcept {
@@ -123,6 +151,12 @@ void HttpExchange::on_host_name_found(const std::string& name) noexcept {
 void HttpExchange::launch_child(const route::Route& route, const std::string& remote_host, char* rest,
                                 std::size_t rest_size) noexcept {
   const http::Request& request = parser_->request();
+  if (context_.config->broadcast) {
+    if (Room* room = context_.rooms->find(room_key_)) {
+      join_room(*room, rest, rest_size);
+      return;
+    }
+  }
   // The fork slot is taken before the child is started off the loop, so
   // --maxforks stays exact while spawns are in flight. Reading is held until
   // the child exists; the bytes that came after the request head wait with
@@ -134,6 +168,9 @@ void HttpExchange::launch_child(const route::Route& route, const std::string& re
     if (!remote_host.empty()) facts.remote_host = remote_host;
     launch->env = bridge::build_child_env(request, facts, context_.passenv);
     add_auth_variables(launch->env);
+    // A room's program is told which room it serves; the other variables
+    // describe the client that opened the room.
+    if (context_.config->broadcast) launch->env.push_back("ROOM=" + room_key_);
     if (log::enabled(LogLevel::Debug)) {
       for (const auto& entry : launch->env) {
         log::write(LogLevel::Debug, "process", log_fields_, "Std. variable: " + entry);
@@ -196,10 +233,8 @@ void HttpExchange::on_child_launched() noexcept {
   hand_over(launch->child, launch->early_bytes.data(), launch->early_bytes.size());
 }
 
-void HttpExchange::hand_over(proc::SpawnedChild& spawned, char* rest, std::size_t rest_size) noexcept {
+bool HttpExchange::make_upgrade_response(std::string& response, ws::DeflateNegotiation& deflate) noexcept {
   const http::Request& request = parser_->request();
-  std::string response;
-  ws::DeflateNegotiation deflate;
   try {
     std::string accept_key = ws::compute_accept_key(*request.find_header("Sec-WebSocket-Key"));
     std::vector<http::Header> headers = context_.upgrade_headers;
@@ -209,10 +244,21 @@ void HttpExchange::hand_over(proc::SpawnedChild& spawned, char* rest, std::size_
     }
     response = http::format_switching_protocols(accept_key, headers);
   } catch (const std::bad_alloc&) {
-    response.clear();
+    return false;
   }
+  return true;
+}
+
+void HttpExchange::hand_over(proc::SpawnedChild& spawned, char* rest, std::size_t rest_size) noexcept {
+  if (context_.config->broadcast) {
+    open_room(spawned, rest, rest_size);
+    return;
+  }
+  std::string response;
+  ws::DeflateNegotiation deflate;
+  const bool ready = make_upgrade_response(response, deflate);
   const ws::DeflateParameters* agreed = deflate.accepted ? &deflate.parameters : nullptr;
-  if (response.empty() ||
+  if (!ready ||
       !owner_.start_websocket_session(spawned, request_completed_ns_, response, agreed, rest, rest_size)) {
     // Out of memory: nobody takes the child.
     context_.release_fork_slot();
@@ -221,6 +267,39 @@ void HttpExchange::hand_over(proc::SpawnedChild& spawned, char* rest, std::size_
     return;
   }
   parser_.reset();  // the session has what it needs
+}
+
+void HttpExchange::open_room(proc::SpawnedChild& spawned, char* rest, std::size_t rest_size) noexcept {
+  // Another client of the same path may have opened the room while this
+  // child was starting: join that one and end this child, so that a room
+  // has one program.
+  Room* room = context_.rooms->find(room_key_);
+  if (room == nullptr) {
+    room = context_.rooms->open(room_key_, log_fields_, stream_.loop(), spawned, request_completed_ns_);
+    if (room == nullptr) {
+      context_.release_fork_slot();
+      proc::discard_child(spawned);
+      refuse(http::Refusal::ShortOfResources);
+      return;
+    }
+  } else {
+    context_.release_fork_slot();
+    proc::discard_child(spawned);
+  }
+  join_room(*room, rest, rest_size);
+}
+
+void HttpExchange::join_room(Room& room, char* rest, std::size_t rest_size) noexcept {
+  if (refuse_when_room_full(room)) return;
+  std::string response;
+  ws::DeflateNegotiation deflate;
+  const bool ready = make_upgrade_response(response, deflate);
+  const ws::DeflateParameters* agreed = deflate.accepted ? &deflate.parameters : nullptr;
+  if (!ready || !owner_.join_room(room, std::to_string(unique_id_), response, agreed, rest, rest_size)) {
+    refuse(http::Refusal::ShortOfResources);
+    return;
+  }
+  parser_.reset();
 }
 
 }  // namespace wsbridge::net

@@ -60,6 +60,18 @@ bool ProcessProgram::deliver(bool binary, std::string_view payload) noexcept {
   return true;
 }
 
+bool ProcessProgram::deliver_tagged(std::string_view tag, bool binary, std::string_view payload) noexcept {
+  if (!child_.accepts_stdin()) return false;
+  // One write of all four parts: nothing another client sends can come
+  // between the tag and its message.
+  static char tab = '\t';
+  static char newline = '\n';
+  uv_buf_t bufs[4] = {make_buf(tag.data(), tag.size()), make_buf(&tab, 1), make_buf(payload.data(), payload.size()),
+                      make_buf(&newline, 1)};
+  child_.write_stdin(bufs, binary ? 3 : 4);
+  return true;
+}
+
 void ProcessProgram::on_child_stdin_drained() noexcept { listener_->on_program_input_drained(); }
 
 void ProcessProgram::on_child_stdin_failed(int uv_error) noexcept {

@@ -38,6 +38,8 @@ class ProcessProgram final : public Program, private ChildSession::Owner {
   void start_output(Listener& listener) noexcept override;
   void take_input(InputBatch& batch) noexcept override;
   bool deliver(bool binary, std::string_view payload) noexcept override;
+  // deliver() after `tag` and a tab (--room-tagged).
+  bool deliver_tagged(std::string_view tag, bool binary, std::string_view payload) noexcept;
   bool input_backlogged() const noexcept override { return child_.stdin_full(); }
   void resume_output() noexcept override { child_.resume_output(); }
   void stop() noexcept override { child_.stop(); }

@@ -1,10 +1,12 @@
 // What a WebSocketSession talks to: the program behind the endpoint. The
 // session never touches a pipe; it delivers messages, asks whether input is
 // backlogged, and hears of output, drained input and the program's end
-// through Listener. ProcessProgram (one child per connection) implements it;
-// a program shared by many sessions would implement it too.
+// through Listener. ProcessProgram (one child per connection) implements it,
+// and so does RoomMember (a session's place in a Room, one child shared by
+// many sessions).
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 namespace wsbridge::net {
@@ -30,6 +32,17 @@ class Program {
     virtual void on_program_input_drained() noexcept = 0;
     // The program has ended (wait_status as from waitpid).
     virtual void on_program_exited(int wait_status) noexcept = 0;
+
+    // A program shared by many sessions (a Room) encodes each output
+    // message once: `frames` are whole WebSocket frames (`messages` of them,
+    // `payload_bytes` of payload), to be written as they are. False while
+    // the client is behind, as on_program_output_done.
+    virtual bool on_program_frames(std::string_view frames, std::size_t messages,
+                                   std::size_t payload_bytes) noexcept = 0;
+    // Bytes written for this client and not yet taken by its socket.
+    virtual std::size_t program_output_queued() const noexcept = 0;
+    // The program gives up on this client: close it with `code`.
+    virtual void on_program_closes_client(std::uint16_t code, std::string_view reason) noexcept = 0;
 
    protected:
     ~Listener() = default;

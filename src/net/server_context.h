@@ -32,6 +32,7 @@ namespace wsbridge::net {
 class AcceptedClient;
 class HostNameLookups;
 class LaunchQueue;
+class RoomTable;
 
 // How long a client may take to send its request head (slowloris bound).
 constexpr unsigned kRequestTimeoutMs = 10000;
@@ -81,6 +82,8 @@ struct ServerContext {
   UniqueIds* unique_ids = nullptr;  // shared by every worker
   // --reverselookup: this worker's way to the lookup threads (else null).
   HostNameLookups* host_name_lookups = nullptr;
+  // --broadcast: this loop's rooms (owned by the Worker; else null).
+  RoomTable* rooms = nullptr;
 
   // Every open client, for graceful shutdown (intrusive list).
   AcceptedClient* first_client = nullptr;

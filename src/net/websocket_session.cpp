@@ -5,7 +5,6 @@
 #include "log/logger.h"
 #include "net/uv_cast.h"
 #include "wsbridge/bridge/tagged_output.h"
-#include "wsbridge/bridge/utf8_sanitizer.h"
 
 namespace wsbridge::net {
 namespace {
@@ -219,14 +218,8 @@ void WebSocketSession::on_program_line(std::string_view line, bool from_stderr) 
   // All the lines of one read go out in one write (on_program_output_done).
   std::string& out = context_.frame_scratch;
   try {
-    std::string tagged;
-    if (context_.config->passstderr) {
-      // --passstderr: both streams go out as JSON, escaped (and made valid UTF-8) there.
-      tagged = bridge::tag_output_line(from_stderr, line);
-      line = tagged;
-    } else {
-      line = bridge::sanitize_utf8(line, context_.utf8_scratch);
-    }
+    // --passstderr: both streams go out as JSON, escaped (and made valid UTF-8) there.
+    line = bridge::output_message_text(line, from_stderr, context_.config->passstderr, context_.utf8_scratch);
     append_message(out, ws::Opcode::Text, line);
   } catch (const std::bad_alloc&) {
     output_failed_ = true;
@@ -264,6 +257,21 @@ bool WebSocketSession::on_program_output_done() noexcept {
   // The client reads slower than the program writes: the program stops
   // reading its output until the stream drains.
   return !stream_.backlogged();
+}
+
+bool WebSocketSession::on_program_frames(std::string_view frames, std::size_t messages,
+                                         std::size_t payload_bytes) noexcept {
+  // Closing: dropped, never waited for (see on_program_output_done).
+  if (!sending()) return true;
+  stream_.write(frames.data(), frames.size());
+  context_.metrics.messages[kToClient] += messages;
+  context_.metrics.bytes[kToClient] += payload_bytes;
+  return !stream_.backlogged();
+}
+
+void WebSocketSession::on_program_closes_client(std::uint16_t code, std::string_view reason) noexcept {
+  log::write(LogLevel::Access, "websocket", log_fields_, std::string("Closing: ") + std::string(reason));
+  fail(code, reason);
 }
 
 void WebSocketSession::on_program_out_of_memory() noexcept {

@@ -27,10 +27,17 @@ Worker::Worker(unsigned number, const ServerContext& prototype, Owner& owner)
   context_->deflaters = &deflaters_;
   context_->launches = &launches_;
   context_->inflate_states = &inflate_states_;
+  if (context_->config != nullptr && context_->config->broadcast) {
+    rooms_ = std::make_unique<RoomTable>(*context_);
+    context_->rooms = rooms_.get();
+  }
 }
 
 Worker::~Worker() {
   join();
+  // Rooms left after exit_now() still have handles in the loop, which is
+  // not run again: leave them, as the connections are left.
+  if (exited_now_) (void)rooms_.release();
   // A worker that never ran (start failed) still has handles to close; one
   // stopped by exit_now() keeps them: the process is about to end anyway.
   if (!loop_initialized_ || thread_started_ || exited_now_) return;
@@ -325,6 +332,7 @@ void Worker::begin_shutdown() noexcept {
     c->shut_down_for_server();
     c = next;
   }
+  if (rooms_) rooms_->shut_down_for_server();
   if (context_->connection_count == 0) close_wake();
 }
 
@@ -333,6 +341,7 @@ void Worker::on_last_connection_closed(ServerContext& context) noexcept {
 }
 
 void Worker::exit_now() noexcept {
+  if (rooms_) rooms_->kill_all_now();
   if (context_->connection_count == 0) {
     close_wake();  // nothing left to force
     return;

@@ -22,6 +22,7 @@
 
 #include "net/host_name_lookups.h"
 #include "net/launch_queue.h"
+#include "net/room_table.h"
 #include "net/server_context.h"
 
 namespace wsbridge::net {
@@ -129,6 +130,7 @@ class Worker {
   ws::SharedDeflaters deflaters_;  // this loop's (context_->deflaters)
   LaunchQueue launches_;           // this loop's (context_->launches)
   ws::InflateStatePool inflate_states_;  // this loop's (context_->inflate_states)
+  std::unique_ptr<RoomTable> rooms_;  // with --broadcast (context_->rooms)
   uv_loop_t loop_{};
   bool loop_initialized_ = false;
   // parallel: each socket (its fd is this worker's spare copy, never in a

@@ -18,3 +18,11 @@ TEST_CASE("escaping follows Go's encoding/json", "[bridge_tagged_output_test]") 
   CHECK(tag_output_line(false, "h\xC3\xA9") == "{\"stream\":\"stdout\",\"data\":\"h\xC3\xA9\"}");
   CHECK(tag_output_line(false, "bad\xFF") == R"({"stream":"stdout","data":"bad\ufffd"})");
 }
+
+TEST_CASE("an output message is the JSON wrapping when tagged, else the line made valid UTF-8",
+          "[bridge_tagged_output_test]") {
+  std::string scratch;
+  CHECK(wsbridge::bridge::output_message_text("plain", false, false, scratch) == "plain");
+  CHECK(wsbridge::bridge::output_message_text("bad\xff", false, false, scratch) == "bad\xef\xbf\xbd");
+  CHECK(wsbridge::bridge::output_message_text("oops", true, true, scratch) == R"({"stream":"stderr","data":"oops"})");
+}

@@ -118,7 +118,8 @@ const std::vector<std::string> kAllOptions = {
     "sslca",      "redirport", "reverselookup", "unixsocket", "pingms",   "passstderr",
     "user",       "group",     "logformat", "unixsocket-mode", "ping-interval",
     "trusted-proxy", "proxy-protocol", "shutdown-timeout", "workers", "metrics",
-    "maxconn-per-client", "connect-rate", "auth", "auth-timeout", "deflate", "deflate-threshold"};
+    "maxconn-per-client", "connect-rate", "auth", "auth-timeout", "deflate", "deflate-threshold",
+    "broadcast", "room-queue", "slow-client", "room-max-clients", "room-linger", "room-replay", "room-tagged"};
 
 }  // namespace
 
@@ -516,6 +517,45 @@ TEST_CASE("--help shows every option with its default", "[cli_parse_args_test]")
     return count;
   }();
   CHECK(defaults == kAllOptions.size() - 4);  // help, version, license, and the alias
+}
+
+TEST_CASE("room options: defaults, values, and refused without --broadcast or with several loops",
+          "[cli_parse_args_test]") {
+  const Config defaults;
+  CHECK_FALSE(defaults.broadcast);
+  CHECK(defaults.room_queue == 1024u * 1024);
+  CHECK(defaults.slow_client == wsbridge::cli::SlowClientPolicy::Close);
+  CHECK(defaults.room_max_clients == 0u);
+  CHECK(defaults.room_linger_ms == 0u);
+  CHECK(defaults.room_replay == 0u);
+  CHECK_FALSE(defaults.room_tagged);
+
+  const ParseOutcome rooms = parse({"--broadcast", "--room-queue=64K", "--slow-client=wait", "--room-max-clients=1000000",
+                                    "--room-linger=0.5", "--room-replay=100000", "cat"});
+  require_runs(rooms);
+  CHECK(rooms.config.broadcast);
+  CHECK(rooms.config.workers == 1u);  // one loop holds every room
+  CHECK(rooms.config.room_queue == 64u * 1024);
+  CHECK(rooms.config.slow_client == wsbridge::cli::SlowClientPolicy::Wait);
+  CHECK(rooms.config.room_max_clients == 1000000u);
+  CHECK(rooms.config.room_linger_ms == 500u);
+  CHECK(rooms.config.room_replay == 100000u);
+  CHECK(parse({"--broadcast", "--slow-client=drop", "cat"}).config.slow_client ==
+        wsbridge::cli::SlowClientPolicy::Drop);
+  require_runs(parse({"--broadcast", "--workers=1", "cat"}));
+
+  const ParseOutcome many_loops = parse({"--broadcast", "--workers=2", "cat"});
+  CHECK_FALSE(many_loops.run);
+  CHECK(many_loops.exit_code == 2);
+  CHECK(contains(many_loops.stderr_text, "--broadcast needs one event loop"));
+  for (const char* word : {"--room-queue=1M", "--slow-client=drop", "--room-max-clients=2", "--room-linger=1",
+                           "--room-replay=5", "--room-tagged"}) {
+    INFO(word);
+    const ParseOutcome alone = parse({word, "cat"});
+    CHECK_FALSE(alone.run);
+    CHECK(alone.exit_code == 2);
+    CHECK(contains(alone.stderr_text, "needs --broadcast"));
+  }
 }
 
 TEST_CASE("every option in --help is documented in man/wsbridge.1", "[cli_parse_args_test]") {

@@ -160,6 +160,19 @@ const std::vector<Refusal> kRefusals = {
     {"--trusted-proxy=proxy.example", "not an IP address or range: 'proxy.example'"},
     {"--trusted-proxy=", "no address or range"},
     {"--trusted-proxy=,", "no address or range"},
+    {"--room-queue=1K", "out of range; allowed: 64K to 1G, in bytes with an optional suffix K, M or G"},
+    {"--room-queue=2G", "out of range"},
+    {"--room-queue=", "not a byte count"},
+    {"--room-max-clients=-1", "out of range; allowed: 0 (no limit) to 1000000"},
+    {"--room-max-clients=1000001", "out of range"},
+    {"--room-max-clients=many", "not an integer"},
+    {"--room-linger=-1", "out of range; allowed: 0 to 86400 (seconds)"},
+    {"--room-linger=86401", "out of range"},
+    {"--room-linger=5s", "not a number of seconds"},
+    {"--slow-client=later", "use close, drop or wait"},
+    {"--room-replay=-1", "out of range; allowed: 0 (none) to 100000"},
+    {"--room-replay=100001", "out of range"},
+    {"--room-replay=all", "not an integer"},
 };
 
 // Options whose value is free text, or a word checked elsewhere (exit 1, as

@@ -12,4 +12,9 @@ namespace wsbridge::bridge {
 // escaped, and invalid UTF-8 replaced with \ufffd.
 std::string tag_output_line(bool from_stderr, std::string_view line);
 
+// The text message for one output line: with --passstderr (`tagged`) its
+// JSON wrapping, otherwise the line made valid UTF-8. The result may live
+// in `scratch`. Throws std::bad_alloc.
+std::string_view output_message_text(std::string_view line, bool from_stderr, bool tagged, std::string& scratch);
+
 }  // namespace wsbridge::bridge

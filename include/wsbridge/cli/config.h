@@ -13,6 +13,9 @@ constexpr unsigned kMaxWorkers = 64;
 
 enum class LogLevel { Debug, Trace, Access, Info, Error, Fatal, None };
 
+// --slow-client: what a room does with a client whose queue is full.
+enum class SlowClientPolicy { Close, Drop, Wait };
+
 struct Config {
   // Listening.
   int port = 0;                        // 0 → 80 (443 with --ssl), as websocketd
@@ -37,6 +40,17 @@ struct Config {
   // shorter than deflate_threshold bytes go out uncompressed.
   bool deflate = false;
   std::uint64_t deflate_threshold = 64;
+  // --broadcast: clients of one URL path share one program (a room). Each
+  // client's queue holds at most room_queue bytes; past it slow_client
+  // decides. room_max_clients: 0 = no limit. room_linger_ms: how long a room
+  // without clients keeps its program.
+  bool broadcast = false;
+  std::uint64_t room_queue = 1024 * 1024;
+  SlowClientPolicy slow_client = SlowClientPolicy::Close;
+  unsigned room_max_clients = 0;
+  unsigned room_linger_ms = 0;
+  unsigned room_replay = 0;  // --room-replay: messages a joining client gets first
+  bool room_tagged = false;  // --room-tagged: "ID<TAB>message" both ways
   // Policy.
   std::string origin;                  // comma-separated allow list
   bool sameorigin = false;

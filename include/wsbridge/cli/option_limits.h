@@ -19,6 +19,14 @@ constexpr std::size_t kMaxUnixSocketPath = 107;
 // --maxconn-per-client and --connect-rate: a million, more than one
 // process can hold open or accept in a second.
 constexpr long long kMaxPerClient = 1000000;
+// --room-max-clients: a million, as the per-client limits.
+constexpr long long kMaxRoomClients = 1000000;
+// --room-replay: messages kept for joining clients; they are also bounded
+// in bytes (kRoomReplayBytes in src/net/room.h).
+constexpr long long kMaxRoomReplay = 100000;
+// --room-queue: at least one read of output framed (64 KiB), at most 1 GiB.
+constexpr std::uint64_t kMinRoomQueue = 64 * 1024;
+constexpr std::uint64_t kMaxRoomQueue = std::uint64_t{1} << 30;
 // --unixsocket-mode: permission bits plus setuid, setgid and sticky.
 constexpr unsigned kMaxFileMode = 07777;
 

@@ -39,6 +39,7 @@ enum class Refusal : std::uint8_t {
   BadContentLength,        // 400
   // Limits and resources.
   ForkLimit,               // 429: --maxforks reached
+  RoomFull,                // 429: --room-max-clients reached in this room
   ClientConnectionLimit,   // 429: --maxconn-per-client reached for this client
   ClientRateLimit,         // 429 with Retry-After: --connect-rate exceeded for this client
   AuthRefused,             // 403, or the status the --auth program's header block gave

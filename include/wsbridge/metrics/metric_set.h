@@ -55,6 +55,13 @@ struct MetricSet {
   // pauses of a client's socket (the program's stdin was full), ToClient
   // pauses of a program's stdout (the client's socket was full).
   std::array<Count, kDirectionCount> backpressure_pauses{};
+  // --broadcast: rooms open and their clients now (gauges), messages not
+  // sent to a client over --room-queue (--slow-client=drop), and clients
+  // closed for it (--slow-client=close).
+  Count rooms_open{};
+  Count room_clients{};
+  Count room_messages_dropped{};
+  Count room_slow_clients_closed{};
 
   // Calls visit(mine, theirs) for every counter of this set and `other`, in
   // declaration order: the one place that lists the fields, so adding a
@@ -89,6 +96,10 @@ void MetricSet<Count>::visit_with(Other& other, Visit&& visit) const {
   pairs(messages, other.messages);
   pairs(bytes, other.bytes);
   pairs(backpressure_pauses, other.backpressure_pauses);
+  visit(rooms_open, other.rooms_open);
+  visit(room_clients, other.room_clients);
+  visit(room_messages_dropped, other.room_messages_dropped);
+  visit(room_slow_clients_closed, other.room_slow_clients_closed);
 }
 
 // Adds `loop`'s counters into `totals`.
