@@ -69,3 +69,33 @@ def test_chromium_sends_its_session_cookie_to_the_auth_program(start_server, bro
     assert env["REMOTE_USER"] == "dana"
     assert f"session={token}" in env["HTTP_COOKIE"]
     assert result["code"] == 1000
+
+
+@pytest.mark.timeout(120)
+def test_chromium_and_a_python_client_share_one_room(start_server, browser, tmp_path):
+    """--broadcast: a page in Chromium and a python3-websockets client on
+    one path hear the same lines, in the same order, from one program."""
+    pids = tmp_path / "room.pids"
+    room = tmp_path / "room.sh"
+    room.write_text(f"#!/bin/sh\necho $$ >> {pids}\nexec cat\n")
+    room.chmod(0o755)
+    srv = start_server([str(room)], ["--broadcast", "--workers=1", "--devconsole"])
+    url = f"ws://127.0.0.1:{srv.port}/lobby"
+
+    async def go():
+        import websockets
+        async with websockets.connect(url, ping_interval=None) as python_client:
+            await browser.open()
+            await load(browser, f"http://127.0.0.1:{srv.port}/")
+            # The page joins, says hello, then waits for three lines: its
+            # own, and two the python client sends once the page's arrives.
+            page = asyncio.ensure_future(browser.js(conversation(url, ["from chromium"], 3)))
+            first = await asyncio.wait_for(python_client.recv(), 20)
+            await python_client.send("from python 1")
+            await python_client.send("from python 2")
+            heard = [first] + [await asyncio.wait_for(python_client.recv(), 10) for _ in range(2)]
+            return heard, await page
+    heard, result = asyncio.run(asyncio.wait_for(go(), 90))
+    assert heard == ["from chromium", "from python 1", "from python 2"]
+    assert result["got"] == heard
+    assert len(pids.read_text().split()) == 1
