@@ -3,6 +3,7 @@
 // fields once every option has been read.
 #pragma once
 #include <string>
+#include <vector>
 
 namespace wsbridge::cli {
 
@@ -13,6 +14,8 @@ struct OptionExtras {
   std::string auth_timeout;      // seconds → Config::auth_timeout_ms
   std::string unixsocket_mode = "0666";
   std::string logformat = "text";
+  std::string exit_close_codes = "1011";  // → Config::exit_status_close_codes
+  std::vector<std::string> subprotocols;  // comma-separated lists → Config::subprotocols
   bool version = false;
   bool license = false;
 };

@@ -87,6 +87,10 @@ std::optional<ParseOutcome> convert_extras(const OptionExtras& extras, Config& c
     return fail(1, "Incorrect logformat flag '" + extras.logformat + "'. Use text or json.", true);
   }
   config.log_json = extras.logformat == "json";
+  config.exit_status_close_codes = extras.exit_close_codes == "4000";
+  for (const std::string& list : extras.subprotocols) {
+    for (std::string& name : split_subprotocols(list)) config.subprotocols.push_back(std::move(name));
+  }
   config.unixsocket_mode = parse_file_mode(extras.unixsocket_mode).value_or(config.unixsocket_mode);
   if (!extras.ping_interval.empty()) {
     config.pingms = static_cast<unsigned>(seconds_to_ms(parse_seconds(extras.ping_interval).value_or(0)));

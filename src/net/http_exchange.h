@@ -135,6 +135,9 @@ class HttpExchange final : public ClientStream::Handler,
   void launch_child(const route::Route& route, const std::string& remote_host, char* rest,
                     std::size_t rest_size) noexcept;
   void hand_over(proc::SpawnedChild& spawned, char* rest, std::size_t rest_size) noexcept;
+  // --subprotocol: picks the protocol into subprotocol_; false when the
+  // request was refused (an offer with nothing supported).
+  [[nodiscard]] bool choose_subprotocol(const http::Request& request) noexcept;
 
   // ResponseSink (static files, CGI output)
   void send_response_bytes(const char* data, std::size_t size) noexcept override;
@@ -176,6 +179,7 @@ class HttpExchange final : public ClientStream::Handler,
   };
   std::unique_ptr<PendingAnswer> pending_;
   std::vector<std::pair<std::string, std::string>> auth_variables_;  // REMOTE_USER=, AUTH_*=
+  std::string subprotocol_;  // the --subprotocol answered, or empty
   std::uint64_t unique_id_ = 0;                   // UNIQUE_ID and the log's id:'...'
   std::uint64_t request_completed_ns_ = 0;        // uv_hrtime, for the metrics' launch time
   Phase phase_ = Phase::ReadingRequest;

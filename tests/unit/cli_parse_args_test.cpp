@@ -118,7 +118,8 @@ const std::vector<std::string> kAllOptions = {
     "sslca",      "redirport", "reverselookup", "unixsocket", "pingms",   "passstderr",
     "user",       "group",     "logformat", "unixsocket-mode", "ping-interval",
     "trusted-proxy", "proxy-protocol", "shutdown-timeout", "workers", "metrics",
-    "maxconn-per-client", "connect-rate", "auth", "auth-timeout", "deflate", "deflate-threshold"};
+    "maxconn-per-client", "connect-rate", "auth", "auth-timeout", "deflate", "deflate-threshold",
+    "exit-close-codes", "subprotocol"};
 
 }  // namespace
 

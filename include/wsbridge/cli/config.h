@@ -37,6 +37,12 @@ struct Config {
   // shorter than deflate_threshold bytes go out uncompressed.
   bool deflate = false;
   std::uint64_t deflate_threshold = 64;
+  // --exit-close-codes=4000: a program's non-zero exit status N closes its
+  // connection with 4000 + N instead of 1011 (bridge::close_for_exit).
+  bool exit_status_close_codes = false;
+  // --subprotocol: the protocols this endpoint speaks, in the server's order
+  // of preference (empty: it never answers one, as websocketd).
+  std::vector<std::string> subprotocols;
   // Policy.
   std::string origin;                  // comma-separated allow list
   bool sameorigin = false;
