@@ -16,6 +16,7 @@ struct OptionExtras {
   std::string logformat = "text";
   std::string exit_close_codes = "1011";  // → Config::exit_status_close_codes
   std::vector<std::string> subprotocols;  // comma-separated lists → Config::subprotocols
+  std::string framing = "line";           // → Config::framing
   bool version = false;
   bool license = false;
 };

@@ -152,6 +152,14 @@ void add_bridge_options(CLI::App& app, Config& config, OptionExtras& extras) {
                  "with 4000+N. A signal: 1011 \"killed by SIGSEGV\".")
       ->type_name("1011|4000")
       ->transform(one_of({"1011", "4000"}));
+  app.add_option("--framing", extras.framing,
+                 "How messages are delimited on COMMAND's\n"
+                 "stdin and stdout: line (one per line), nul\n"
+                 "(each ends with a NUL byte; binary with\n"
+                 "--binary), length (a 4-byte big-endian\n"
+                 "length, then the bytes; binary messages).")
+      ->type_name("line|nul|length")
+      ->transform(one_of({"line", "nul", "length"}));
   add_list(app, "--subprotocol", extras.subprotocols,
            "Subprotocols this endpoint speaks, in order\n"
            "of preference; the first the client offered\n"

@@ -273,6 +273,12 @@ void WebSocketSession::on_program_out_of_memory() noexcept {
   program_.stop();
 }
 
+void WebSocketSession::on_program_output_malformed(std::string_view reason) noexcept {
+  // Logged by the program's side; the client hears why in the close frame.
+  send_close(ws::close_code::kInternalError, reason);
+  program_.stop();
+}
+
 void WebSocketSession::on_stream_drained() noexcept { program_.resume_output(); }
 
 void WebSocketSession::on_program_output_end(int /*uv_status*/) noexcept {

@@ -84,6 +84,7 @@ class WebSocketSession final : public ClientStream::Handler,
   bool on_program_output_done() noexcept override;
   void on_program_output_end(int uv_status) noexcept override;
   void on_program_out_of_memory() noexcept override;
+  void on_program_output_malformed(std::string_view reason) noexcept override;
   void on_program_input_drained() noexcept override;
   void on_program_exited(int wait_status) noexcept override;
 

@@ -119,7 +119,7 @@ const std::vector<std::string> kAllOptions = {
     "user",       "group",     "logformat", "unixsocket-mode", "ping-interval",
     "trusted-proxy", "proxy-protocol", "shutdown-timeout", "workers", "metrics",
     "maxconn-per-client", "connect-rate", "auth", "auth-timeout", "deflate", "deflate-threshold",
-    "exit-close-codes", "subprotocol"};
+    "exit-close-codes", "subprotocol", "framing"};
 
 }  // namespace
 

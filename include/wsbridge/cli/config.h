@@ -13,6 +13,11 @@ constexpr unsigned kMaxWorkers = 64;
 
 enum class LogLevel { Debug, Trace, Access, Info, Error, Fatal, None };
 
+// --framing: how messages are delimited on the program's stdin and stdout.
+// Line is websocketd's; Nul ends each message with a NUL byte; Length puts
+// a 4-byte big-endian length before each (binary messages).
+enum class Framing { Line, Nul, Length };
+
 struct Config {
   // Listening.
   int port = 0;                        // 0 → 80 (443 with --ssl), as websocketd
@@ -43,6 +48,7 @@ struct Config {
   // --subprotocol: the protocols this endpoint speaks, in the server's order
   // of preference (empty: it never answers one, as websocketd).
   std::vector<std::string> subprotocols;
+  Framing framing = Framing::Line;
   // Policy.
   std::string origin;                  // comma-separated allow list
   bool sameorigin = false;
