@@ -34,21 +34,14 @@ def shell(command):
 
 
 @pytest.mark.differs_from_websocketd("websocketd sends no close frame when the program ends (1006)")
-def test_exit_zero_closes_normally_after_the_output(start_server):
-    srv = start_server(shell("echo bye; exit 0"))
-    assert close_after(srv) == (["bye"], 1000, "")
-
-
-@pytest.mark.differs_from_websocketd("websocketd sends no close frame when the program ends (1006)")
-def test_non_zero_status_closes_with_1011_and_the_status(start_server):
-    srv = start_server(shell("echo partial result; exit 3"))
-    assert close_after(srv) == (["partial result"], 1011, "exit status 3")
-
-
-@pytest.mark.differs_from_websocketd("websocketd sends no close frame when the program ends (1006)")
-def test_a_signal_closes_with_1011_and_its_name(start_server):
-    srv = start_server(shell("echo crashing; kill -SEGV $$"))
-    assert close_after(srv) == (["crashing"], 1011, "killed by SIGSEGV")
+@pytest.mark.parametrize("command, expected", [
+    ("echo bye; exit 0", (["bye"], 1000, "")),
+    ("echo partial result; exit 3", (["partial result"], 1011, "exit status 3")),
+    ("echo crashing; kill -SEGV $$", (["crashing"], 1011, "killed by SIGSEGV")),
+], ids=["exit-0", "exit-3", "sigsegv"])
+def test_the_close_frame_follows_the_output_and_says_how_the_program_ended(start_server, command, expected):
+    srv = start_server(shell(command))
+    assert close_after(srv) == expected
 
 
 @pytest.mark.differs_from_websocketd("websocketd has no --exit-close-codes")
