@@ -17,6 +17,8 @@
 #include <sstream>
 #include <vector>
 
+#include <zlib.h>
+
 namespace wsload {
 namespace {
 
@@ -65,6 +67,23 @@ std::string make_client_frame(std::uint8_t opcode, std::string_view payload) {
   const std::size_t start = frame.size();
   frame.append(payload);
   for (std::size_t i = 0; i < n; ++i) frame[start + i] = static_cast<char>(frame[start + i] ^ kMaskKey[i & 3]);
+  return frame;
+}
+
+std::string make_compressed_client_frame(std::uint8_t opcode, std::string_view payload) {
+  z_stream z{};
+  deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&z, payload.size()) + 16, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(payload.data()));
+  z.avail_in = static_cast<uInt>(payload.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_SYNC_FLUSH);
+  out.resize(out.size() - z.avail_out);
+  deflateEnd(&z);
+  if (out.size() >= 4) out.resize(out.size() - 4);  // 00 00 ff ff (RFC 7692 7.2.1)
+  std::string frame = make_client_frame(opcode, out);
+  frame[0] = static_cast<char>(frame[0] | 0x40);  // RSV1: compressed
   return frame;
 }
 
@@ -120,6 +139,7 @@ void Loop::flush(Conn& conn) {
     ssize_t n = ::write(conn.fd, conn.out.data() + conn.out_offset, conn.out.size() - conn.out_offset);
     if (n > 0) {
       conn.out_offset += static_cast<std::size_t>(n);
+      if (conn.state != Conn::State::Handshake) conn.wire_out += static_cast<std::uint64_t>(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -212,12 +232,14 @@ void Loop::on_event(Conn& conn, std::uint32_t events) {
       conn.handler->on_open(conn);
     } else {
       conn.state = Conn::State::Handshake;
-      char request[256];
+      char request[384];
       int n = std::snprintf(request, sizeof request,
                             "GET / HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nUpgrade: websocket\r\n"
                             "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                            "Sec-WebSocket-Version: 13\r\n\r\n",
-                            static_cast<unsigned>(port_));
+                            "Sec-WebSocket-Version: 13\r\n%s\r\n",
+                            static_cast<unsigned>(port_),
+                            offer_deflate_ ? "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n"
+                                           : "");
       conn.out.insert(0, request, static_cast<std::size_t>(n));
     }
   }
@@ -253,6 +275,8 @@ void Loop::on_readable(Conn& conn) {
         return;
       }
       std::string rest = conn.head.substr(end + 4);
+      conn.deflate = conn.head.substr(0, end).find("permessage-deflate") != std::string::npos;
+      conn.wire_in += rest.size();
       conn.head.clear();
       conn.head.shrink_to_fit();
       conn.state = Conn::State::Open;
@@ -261,6 +285,7 @@ void Loop::on_readable(Conn& conn) {
       if (conn.state == Conn::State::Closed) return;
       if (!rest.empty()) parse_frames(conn, reinterpret_cast<const std::uint8_t*>(rest.data()), rest.size());
     } else {
+      conn.wire_in += size;
       parse_frames(conn, buffer, size);
     }
     if (conn.state == Conn::State::Closed) return;
@@ -294,6 +319,7 @@ void Loop::parse_frames(Conn& conn, const std::uint8_t* data, std::size_t size) 
       conn.in_payload = true;
       if (conn.frame_opcode != 0 && conn.frame_opcode < 8) {
         conn.message_opcode = conn.frame_opcode;
+        conn.message_compressed = (b0 & 0x40) != 0;
         conn.message_size = 0;
       }
     } else {

@@ -19,6 +19,10 @@ double now_seconds() noexcept;
 // A complete masked client frame, ready to send any number of times (the
 // mask key is fixed, so the masked bytes are the same every time).
 std::string make_client_frame(std::uint8_t opcode, std::string_view payload);
+// The same message compressed as permessage-deflate (RFC 7692) sends it
+// without context takeover: raw DEFLATE, the final empty block's 4 bytes
+// dropped, RSV1 set. The same bytes every time, like make_client_frame.
+std::string make_compressed_client_frame(std::uint8_t opcode, std::string_view payload);
 
 struct Conn;
 
@@ -44,6 +48,7 @@ struct Conn {
   bool opened = false;
   bool close_sent = false;
   bool close_received = false;
+  bool deflate = false;  // the server agreed to permessage-deflate
   Handler* handler = nullptr;
   std::string out;  // bytes not yet accepted by the kernel
   std::size_t out_offset = 0;
@@ -55,10 +60,13 @@ struct Conn {
   bool frame_fin = false;
   std::uint8_t frame_opcode = 0;
   std::uint8_t message_opcode = 0;
+  bool message_compressed = false;  // RSV1 on the message's first frame
   std::uint64_t payload_left = 0;
   std::uint64_t message_size = 0;
   // Counters for the workloads.
   std::uint64_t payload_bytes = 0;  // data payload bytes received
+  std::uint64_t wire_in = 0;        // every byte read after the handshake
+  std::uint64_t wire_out = 0;       // every byte written after the handshake
   std::uint64_t sent = 0;
   std::uint64_t received = 0;
   double stamp = 0;     // workload's own use (e.g. send time)
@@ -74,6 +82,9 @@ class Loop {
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
 
+  // Offer permessage-deflate (client_no_context_takeover) in every
+  // handshake from now on; Conn::deflate says whether the server agreed.
+  void offer_deflate() { offer_deflate_ = true; }
   // Starts a connection to 127.0.0.1:port. Returns nullptr (and counts a
   // connect error) when the socket cannot even be created.
   Conn* connect(std::uint16_t port, Handler* handler, bool raw);
@@ -113,6 +124,7 @@ class Loop {
 
   int epoll_fd_ = -1;
   std::uint16_t port_ = 0;
+  bool offer_deflate_ = false;
   Conn* first_ = nullptr;
   Conn* dead_ = nullptr;  // closed in this poll round; freed after it
   std::size_t live_ = 0;

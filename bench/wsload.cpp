@@ -33,22 +33,27 @@ struct Options {
   std::vector<std::uint16_t> ports;
   std::vector<int> server_pids;
   double seconds = 5;     // measured phase, at most
-  int conns = 100;        // echo, push, idle
+  int conns = 100;        // echo, push, fanout, idle
   int window = 16;        // echo, large: messages in flight per connection
   std::size_t size = 16;  // message payload bytes
   long count = 1000000;   // upper bound on messages/connections
   int concurrency = 16;   // connect: connections in flight
   int idle = 0;           // connect: idle connections held meanwhile
-  long expect = 0;        // push: messages each client should get
+  long expect = 0;        // push, fanout: messages each client should get
   bool raw = false;       // floor: plain TCP echo, no handshake
+  // echo: what each message holds: "fill" (one letter repeated), "json"
+  // (JSON-like records, as line protocols carry) or "base64" (random bytes
+  // in base64: text that DEFLATE can shrink only by its 6-of-8-bit alphabet).
+  std::string payload = "fill";
+  bool offer_deflate = false;  // echo: offer permessage-deflate, send compressed when agreed
 };
 
 [[noreturn]] void usage() {
   std::fprintf(stderr,
-               "usage: wsload connect|echo|push|pingpong|idle|large --port=P [--server-pid=PID]\n"
+               "usage: wsload connect|echo|push|fanout|pingpong|idle|large --port=P [--server-pid=PID]\n"
                "  (idle: --port=P1,P2,... --server-pid=PID1,PID2,... spreads the connections)\n"
                "  [--seconds=S] [--conns=N] [--window=W] [--size=B] [--count=N] [--concurrency=C]\n"
-               "  [--idle=N] [--expect=N] [--raw]\n");
+               "  [--idle=N] [--expect=N] [--raw] [--payload=fill|json|base64] [--offer-deflate]\n");
   std::exit(2);
 }
 
@@ -89,6 +94,8 @@ Options parse(int argc, char** argv) {
     else if (name == "--idle") o.idle = std::stoi(value);
     else if (name == "--expect") o.expect = std::stol(value);
     else if (name == "--raw") o.raw = true;
+    else if (name == "--payload" && (value == "fill" || value == "json" || value == "base64")) o.payload = value;
+    else if (name == "--offer-deflate") o.offer_deflate = true;
     else usage();
   }
   if (o.port == 0) usage();
@@ -297,10 +304,40 @@ int run_connect(const Options& o) {
 
 // ------------------------------------------------------------------ echo
 
-// `conns` connections, each keeping `window` messages in flight.
+// A message of exactly `size` bytes of the kind --payload names.
+std::string make_payload(const std::string& kind, std::size_t size) {
+  std::string text;
+  if (kind == "json") {
+    static const char* const kUsers[] = {"alice", "bob", "carol", "dave"};
+    for (unsigned i = 0; text.size() < size; ++i) {
+      char record[160];
+      std::snprintf(record, sizeof record,
+                    "{\"seq\":%u,\"user\":\"%s\",\"action\":\"update\",\"temperature\":%u.%u,"
+                    "\"status\":\"ok\",\"ts\":\"2026-12-07T18:%02u:%02uZ\"}",
+                    1000 + i * 7, kUsers[i % 4], 18 + i % 7, i % 10, i % 60, (i * 13) % 60);
+      text += record;
+    }
+  } else if (kind == "base64") {
+    static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned state = 12345;  // fixed seed: the same message in every run
+    while (text.size() < size) {
+      state = state * 1103515245u + 12345u;
+      text += kAlphabet[(state >> 16) & 63];
+    }
+  }
+  text.resize(size, 'e');
+  return text;
+}
+
+// `conns` connections, each keeping `window` messages in flight. With
+// --offer-deflate a connection the server agreed it with sends the message
+// compressed (its replies come back compressed when over the server's
+// threshold); message sizes are then checked only on uncompressed replies.
 class Echo final : public Handler {
  public:
-  Echo(Loop& loop, const Options& o) : loop_(loop), o_(o), frame_(make_client_frame(kText, std::string(o.size, 'e'))) {}
+  Echo(Loop& loop, const Options& o)
+      : loop_(loop), o_(o), frame_(make_client_frame(kText, make_payload(o.payload, o.size))),
+        compressed_frame_(make_compressed_client_frame(kText, make_payload(o.payload, o.size))) {}
   long opened = 0, failed = 0, received = 0, sent = 0;
   bool sending = false;
   double stop_at = 0;
@@ -320,7 +357,7 @@ class Echo final : public Handler {
     conns_.push_back(&conn);
   }
   void on_message(Conn& conn, std::uint8_t, std::uint64_t size) override {
-    if (size != o_.size) ++bad_size;
+    if (size != o_.size && !conn.message_compressed) ++bad_size;
     ++received;
     ++conn.received;
     if (sending && now_seconds() < stop_at) send_one(conn);
@@ -330,6 +367,14 @@ class Echo final : public Handler {
     if (fail) ++failed;
     conns_.erase(std::remove(conns_.begin(), conns_.end(), &conn), conns_.end());
   }
+  // Bytes on the wire each way, and connections that agreed on deflate.
+  void add_wire(std::uint64_t& in, std::uint64_t& out, long& deflated) const {
+    for (const Conn* c : conns_) {
+      in += c->wire_in;
+      out += c->wire_out;
+      deflated += c->deflate ? 1 : 0;
+    }
+  }
   long bad_size = 0;
 
  private:
@@ -337,16 +382,18 @@ class Echo final : public Handler {
     if (sent >= o_.count) return;
     ++sent;
     ++conn.sent;
-    loop_.queue(conn, frame_);
+    loop_.queue(conn, conn.deflate ? compressed_frame_ : frame_);
   }
   Loop& loop_;
   const Options& o_;
   std::string frame_;
+  std::string compressed_frame_;
   std::vector<Conn*> conns_;
 };
 
 int run_echo(const Options& o) {
   Loop loop;
+  if (o.offer_deflate) loop.offer_deflate();
   Echo echo(loop, o);
   for (int i = 0; i < o.conns; ++i) {
     if (!loop.connect(o.port, &echo, o.raw)) ++echo.failed;
@@ -358,9 +405,14 @@ int run_echo(const Options& o) {
   loop.run([&] { return now_seconds() >= echo.stop_at && echo.outstanding() == 0; }, echo.stop_at + 10);
   double elapsed = meter.elapsed();
   double cpu = meter.cpu();
-  std::printf("RESULT workload=echo msgs_per_s=%.0f cpu_us_per_msg=%.3f received=%ld sent=%ld conns=%ld "
-              "errors=%ld bad_size=%ld seconds=%.2f ok=%d\n",
-              echo.received / elapsed, echo.received ? cpu * 1e6 / echo.received : 0, echo.received, echo.sent,
+  std::uint64_t wire_in = 0, wire_out = 0;
+  long deflated = 0;
+  echo.add_wire(wire_in, wire_out, deflated);
+  std::printf("RESULT workload=echo msgs_per_s=%.0f cpu_us_per_msg=%.3f wire_in_per_msg=%.1f wire_out_per_msg=%.1f "
+              "deflate_conns=%ld received=%ld sent=%ld conns=%ld errors=%ld bad_size=%ld seconds=%.2f ok=%d\n",
+              echo.received / elapsed, echo.received ? cpu * 1e6 / echo.received : 0,
+              echo.received ? static_cast<double>(wire_in) / echo.received : 0,
+              echo.sent ? static_cast<double>(wire_out) / echo.sent : 0, deflated, echo.received, echo.sent,
               echo.opened, echo.failed, echo.bad_size, elapsed,
               echo.failed == 0 && echo.outstanding() == 0 && echo.bad_size == 0 ? 1 : 0);
   echo.close_all();
@@ -407,6 +459,85 @@ int run_push(const Options& o) {
               push.received / elapsed, push.received ? cpu * 1e6 / push.received : 0, push.received, push.opened,
               push.failed, short_conns, elapsed, done ? 1 : 0,
               done && push.failed == 0 && short_conns == 0 ? 1 : 0);
+  loop.run([&] { return loop.live() == 0; }, now_seconds() + 5);
+  wait_reaped(o.server_pid, 10);
+  return 0;
+}
+
+// ---------------------------------------------------------------- fanout
+
+// Clients of one room: all join (paced, 64 in flight, so the listen backlog
+// never overflows); then each says it is ready (one message: the program
+// starts printing once it has heard from every client) and counts the lines
+// the program prints for all of them, until it ends and the server closes
+// them. The server's RSS is read after the first join, after the last and
+// before the first line: kib_per_client is what each client after the
+// first adds (the first also pays for the room and its program).
+class Fanout final : public Handler {
+ public:
+  Fanout(Loop& loop, const Options& o) : loop_(loop), o_(o), ready_frame_(make_client_frame(kText, "ready")) {}
+  long started = 0, opened = 0, closed = 0, failed = 0, received = 0;
+  std::vector<long> per_conn;
+
+  // Joins clients until `target` have (or failed to).
+  bool top_up(long target) {
+    while (started < target && started - opened - failed < 64) {
+      ++started;
+      if (!loop_.connect(o_.port, this, false)) { ++failed; ++closed; }
+    }
+    return opened + failed >= target;
+  }
+  void say_ready() {
+    for (Conn* conn : joined_) loop_.send(*conn, ready_frame_);
+  }
+  void on_open(Conn& conn) override {
+    ++opened;
+    joined_.push_back(&conn);
+  }
+  void on_message(Conn& conn, std::uint8_t, std::uint64_t) override {
+    ++received;
+    ++conn.received;
+  }
+  void on_closed(Conn& conn, bool fail) override {
+    ++closed;
+    if (fail) ++failed;
+    per_conn.push_back(static_cast<long>(conn.received));
+    joined_.erase(std::remove(joined_.begin(), joined_.end(), &conn), joined_.end());
+  }
+
+ private:
+  Loop& loop_;
+  const Options& o_;
+  std::string ready_frame_;
+  std::vector<Conn*> joined_;
+};
+
+int run_fanout(const Options& o) {
+  Loop loop;
+  Fanout fanout(loop, o);
+  ProcessSample empty = sample_process(o.server_pid);
+  double give_up = now_seconds() + o.seconds;
+  // The first client alone: it also pays for the room and its program,
+  // which the others share.
+  bool joined = loop.run([&] { return fanout.top_up(1); }, give_up);
+  ProcessSample one = sample_process(o.server_pid);
+  joined = joined && loop.run([&] { return fanout.top_up(o.conns); }, give_up);
+  // Joined, before the program prints: what each further client costs.
+  ProcessSample full = sample_process(o.server_pid);
+  Meter meter(o.server_pid);
+  fanout.say_ready();
+  bool done = joined && loop.run([&] { return fanout.closed >= o.conns; }, give_up);
+  double elapsed = meter.elapsed();
+  double cpu = meter.cpu();
+  long short_conns = 0;
+  for (long n : fanout.per_conn) if (o.expect > 0 && n != o.expect) ++short_conns;
+  double kib_per_client = o.conns > 1 ? static_cast<double>(full.rss_kib - one.rss_kib) / (o.conns - 1)
+                                      : static_cast<double>(full.rss_kib - empty.rss_kib);
+  std::printf("RESULT workload=fanout clients=%d msgs_per_s=%.0f cpu_us_per_msg=%.3f kib_per_client=%.2f "
+              "received=%ld errors=%ld incomplete=%ld seconds=%.2f finished=%d ok=%d\n",
+              o.conns, fanout.received / elapsed, fanout.received ? cpu * 1e6 / fanout.received : 0, kib_per_client,
+              fanout.received, fanout.failed, short_conns, elapsed, done ? 1 : 0,
+              done && fanout.failed == 0 && short_conns == 0 ? 1 : 0);
   loop.run([&] { return loop.live() == 0; }, now_seconds() + 5);
   wait_reaped(o.server_pid, 10);
   return 0;
@@ -558,6 +689,7 @@ int main(int argc, char** argv) {
   if (o.workload == "connect") return run_connect(o);
   if (o.workload == "echo") return run_echo(o);
   if (o.workload == "push") return run_push(o);
+  if (o.workload == "fanout") return run_fanout(o);
   if (o.workload == "pingpong") return run_pingpong(o);
   if (o.workload == "idle") return run_idle(o);
   if (o.workload == "large") return run_large(o);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: websocketd (Debian's 0.4.1) against wsbridge.
 #
-#   scripts/bench.sh [--quick] [--rounds=N] [--only=connect,echo,...,hold,floors,saturated] [--no-build]
+#   scripts/bench.sh [--quick] [--rounds=N] [--only=connect,echo,...,hold,fanout,deflate,floors,saturated] [--no-build]
 #                    [--servers=A,B] [--wsbridge-args="ARGS"]
 #
 # --servers names the two servers compared (default websocketd,wsbridge);
@@ -18,6 +18,10 @@
 # idle workload the descriptors each connection costs and so how many
 # connections one process holds under the current limit. Also measures the
 # machine's floors: posix_spawn+waitpid of /bin/cat, and a raw epoll TCP echo.
+# The fanout workload compares rooms instead: wsbridge --broadcast against
+# bench/node_broadcast.js (node + ws), one program printing to 1, 100 and
+# 1,000 clients. The deflate workload compares wsbridge without and with
+# --deflate: bytes on the wire and CPU per message, JSON-like and random text.
 # Raw results: build-bench/bench-results.txt; table: build-bench/bench-summary.md.
 # Never part of ctest: speed is measured, not asserted.
 set -euo pipefail
@@ -68,10 +72,10 @@ WSLOAD=$TOOLS/wsload
 ulimit -n "$(ulimit -Hn)"
 NOFILE=$(ulimit -n)
 if [[ $QUICK == 1 ]]; then
-  SECONDS_PER_RUN=2; PUSH_LINES=200000; IDLE_WANTED=500; HOLD=1000
+  SECONDS_PER_RUN=2; PUSH_LINES=200000; IDLE_WANTED=500; HOLD=1000; FANOUT_DELIVERIES=1000000
   [[ $ROUNDS == 3 ]] && ROUNDS=2
 else
-  SECONDS_PER_RUN=5; PUSH_LINES=1000000; IDLE_WANTED=5000; HOLD=10000
+  SECONDS_PER_RUN=5; PUSH_LINES=1000000; IDLE_WANTED=5000; HOLD=10000; FANOUT_DELIVERIES=2000000
 fi
 IDLE_FIT=$(( (NOFILE - 500) / 4 ))
 IDLE=$(( IDLE_WANTED < IDLE_FIT ? IDLE_WANTED : IDLE_FIT ))
@@ -112,6 +116,11 @@ start_server() {  # name port command...
     websocketd) bin=websocketd ;;
     wsbridge) bin=$WSBRIDGE; extra=("${WSBRIDGE_ARGS[@]}") ;;
     wsbridge-w*) bin=$WSBRIDGE; extra=("${WSBRIDGE_ARGS[@]}" "--workers=${name#wsbridge-w}") ;;
+    wsbridge-deflate) bin=$WSBRIDGE; extra=("${WSBRIDGE_ARGS[@]}" --deflate) ;;
+    # Rooms: every line must reach every client, as in the node script.
+    wsbridge-room) bin=$WSBRIDGE; extra=(--broadcast --slow-client=wait) ;;
+    node-room) NODE_PATH=/usr/share/nodejs node "$ROOT/bench/node_broadcast.js" "$port" "$@" >>"$LOGDIR/$name.log" 2>&1 &
+               SERVER_PID=$!; wait_listening "$port"; return ;;
     echo_floor) "$TOOLS/echo_floor" --port="$port" >"$LOGDIR/echo_floor.log" 2>&1 &
                 SERVER_PID=$!; wait_listening "$port"; return ;;
   esac
@@ -201,6 +210,58 @@ run_workload large cat -- large --size=1048576 --window=1 --seconds="$SECONDS_PE
 run_workload spawn cat -- connect --seconds="$SECONDS_PER_RUN" --concurrency=16 --idle="$IDLE"
 run_hold
 
+# run_fanout: one room program printing to 1, 100 and 1,000 clients, in
+# wsbridge --broadcast and in the node script a user would otherwise write
+# (bench/node_broadcast.js); the same number of lines delivered in each.
+run_fanout() {
+  wanted fanout || return 0
+  command -v node >/dev/null && [[ -d /usr/share/nodejs/ws ]] || { echo "fanout: needs node and node-ws"; return 0; }
+  local clients lines round server port line
+  for clients in 1 100 1000; do
+    lines=$(( FANOUT_DELIVERIES / clients ))
+    echo "== fanout ($clients clients × $lines lines) =="
+    for round in $(seq 1 "$ROUNDS"); do
+      for server in wsbridge-room node-room; do
+        port=$(free_port)
+        start_server "$server" "$port" "$ROOT/bench/fanout_program.sh" "$clients" "$lines"
+        sleep 0.2
+        line=$(timeout 300 "$WSLOAD" fanout --conns="$clients" --expect="$lines" --seconds=120 \
+                 --port="$port" --server-pid="$SERVER_PID" | grep '^RESULT' || true)
+        stop_server
+        [[ -n $line ]] || line="RESULT workload=fanout ok=0"
+        echo "  round $round $server: ${line#RESULT }"
+        echo "fanout$clients $server $round ${line#RESULT }" >>"$RESULTS"
+      done
+    done
+  done
+}
+run_fanout
+
+# run_deflate: the echo load with 256-byte messages of JSON-like text and of
+# random base64, the client offering permessage-deflate to wsbridge without
+# and with --deflate (declined: plain frames; agreed: compressed both ways).
+run_deflate() {
+  wanted deflate || return 0
+  local payload round server port line
+  for payload in json base64; do
+    echo "== deflate ($payload, 256-byte messages) =="
+    for round in $(seq 1 "$ROUNDS"); do
+      for server in wsbridge wsbridge-deflate; do
+        port=$(free_port)
+        start_server "$server" "$port" cat
+        sleep 0.2
+        line=$(timeout 300 "$WSLOAD" echo --conns=100 --window=16 --size=256 --payload="$payload" --offer-deflate \
+                 --seconds="$SECONDS_PER_RUN" --count=1000000000 --port="$port" --server-pid="$SERVER_PID" | grep '^RESULT' || true)
+        stop_server
+        [[ -n $line ]] || line="RESULT workload=echo ok=0"
+        echo "  round $round $server: ${line#RESULT }"
+        echo "deflate_$payload $server $round ${line#RESULT }" >>"$RESULTS"
+      done
+    done
+  done
+}
+run_deflate
+
 if wanted floors; then
   echo "== floors =="
   for round in $(seq 1 "$ROUNDS"); do
@@ -273,8 +334,9 @@ METRICS = [
     ("hold", "kib_per_conn", "server RSS KiB/connection, all instances", False),
     ("hold", "open_s", f"seconds to open all {hold}", False),
 ]
-print(f"| workload | metric | {first} median (min–max) | {second} median (min–max) | {second} ÷ {first} (median of rounds) |")
-print("|---|---|---|---|---|")
+if any(values(name, server, metric) for name, metric, _, _ in METRICS for server in (first, second)):
+    print(f"| workload | metric | {first} median (min–max) | {second} median (min–max) | {second} ÷ {first} (median of rounds) |")
+    print("|---|---|---|---|---|")
 for name, metric, label, higher in METRICS:
     a, b = values(name, first, metric), values(name, second, metric)
     if not a and not b: continue
@@ -321,6 +383,35 @@ for server in (first, second):
 if notes:
     print()
     for n in notes: print(f"- {n}")
+fanout = [n for n in ("fanout1", "fanout100", "fanout1000") if values(n, "wsbridge-room", "msgs_per_s")]
+if fanout:
+    print("\n| fan-out: one program, N clients | metric | wsbridge --broadcast median (min–max) | node + ws script median (min–max) | wsbridge ÷ node |")
+    print("|---|---|---|---|---|")
+    for name in fanout:
+        for metric, label, higher in (("msgs_per_s", "messages/s delivered", True),
+                                      ("cpu_us_per_msg", "server CPU µs/delivered message", False),
+                                      ("kib_per_client", "server RSS KiB/client in the room", False)):
+            # One client also pays for the room and its program: no per-client figure.
+            if metric == "kib_per_client" and name == "fanout1": continue
+            a, b = values(name, "wsbridge-room", metric), values(name, "node-room", metric)
+            ratios = [a[r] / b[r] for r in a if r in b and b[r] > 0]
+            ratio = f"{statistics.median(ratios):.2f}×" if ratios else "—"
+            print(f"| {name[6:]} clients | {label} | {cell(a)} | {cell(b)} | {ratio} |")
+
+deflate = [n for n in ("deflate_json", "deflate_base64") if values(n, "wsbridge-deflate", "msgs_per_s")]
+if deflate:
+    print("\n| permessage-deflate, echo of 256-byte messages | metric | without --deflate median (min–max) | with --deflate median (min–max) | with ÷ without |")
+    print("|---|---|---|---|---|")
+    for name in deflate:
+        for metric, label in (("wire_in_per_msg", "bytes on the wire per message, server to client"),
+                              ("wire_out_per_msg", "bytes on the wire per message, client to server"),
+                              ("msgs_per_s", "messages/s"),
+                              ("cpu_us_per_msg", "server CPU µs/message")):
+            a, b = values(name, "wsbridge", metric), values(name, "wsbridge-deflate", metric)
+            ratios = [b[r] / a[r] for r in a if r in b and a[r] > 0]
+            ratio = f"{statistics.median(ratios):.2f}×" if ratios else "—"
+            print(f"| {name[8:]} | {label} | {cell(a)} | {cell(b)} | {ratio} |")
+
 if bad:
     print("\nRuns that did not complete cleanly (ok=0): " + ", ".join(bad))
 EOF

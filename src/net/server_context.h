@@ -20,6 +20,7 @@
 #include "wsbridge/metrics/metric_set.h"
 #include "wsbridge/tls/tls_context.h"
 #include "wsbridge/ws/deflate_settings.h"
+#include "wsbridge/ws/inflate_state_pool.h"
 #include "wsbridge/ws/shared_deflaters.h"
 
 namespace wsbridge::proc {
@@ -94,6 +95,7 @@ struct ServerContext {
   // The loop's compressors for connections that agreed
   // server_no_context_takeover (owned by the Worker; null before).
   ws::SharedDeflaters* deflaters = nullptr;
+  ws::InflateStatePool* inflate_states = nullptr;  // kept between compressed messages
   std::string utf8_scratch;   // repaired child output
   std::string tls_plaintext;  // decrypted bytes of one socket read
   std::string tls_replies;    // TLS records produced while reading

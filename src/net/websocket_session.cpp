@@ -48,7 +48,7 @@ void WebSocketSession::start(std::string_view handshake_response, const ws::Defl
 }
 
 void WebSocketSession::use_deflate(const ws::DeflateParameters& agreed) {
-  reader_->inflate_compressed_messages(agreed);
+  reader_->inflate_compressed_messages(agreed, context_.inflate_states);
   // With server_no_context_takeover every message starts from an empty
   // window, so the loop's one compressor serves every connection; otherwise
   // this connection keeps its own window (and its memory) between messages.

@@ -25,6 +25,7 @@ Worker::Worker(unsigned number, const ServerContext& prototype, Owner& owner)
   context_->server = this;
   context_->on_last_connection_closed = &Worker::on_last_connection_closed;
   context_->deflaters = &deflaters_;
+  context_->inflate_states = &inflate_states_;
 }
 
 Worker::~Worker() {

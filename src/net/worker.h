@@ -126,6 +126,7 @@ class Worker {
   Owner& owner_;
   std::unique_ptr<ServerContext> context_;
   ws::SharedDeflaters deflaters_;  // this loop's (context_->deflaters)
+  ws::InflateStatePool inflate_states_;  // this loop's (context_->inflate_states)
   uv_loop_t loop_{};
   bool loop_initialized_ = false;
   // parallel: each socket (its fd is this worker's spare copy, never in a

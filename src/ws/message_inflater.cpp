@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <new>
 
+#include "inflate_state.h"
+#include "wsbridge/ws/inflate_state_pool.h"
 #include "zlib_memory.h"
 
 namespace wsbridge::ws {
@@ -36,14 +38,6 @@ std::uint16_t close_code_for(InflateStatus status) noexcept {
   return close_code_for(protocol_error_for(status));
 }
 
-// zlib's stream and the counter its allocations go through. inflateEnd on a
-// stream whose init failed or never ran is a harmless no-op (its state is null).
-struct MessageInflater::State {
-  z_stream stream{};
-  ZlibMemory memory;
-  ~State() { inflateEnd(&stream); }
-};
-
 MessageInflater::MessageInflater(int window_bits, bool no_context_takeover, std::uint64_t max_message_size,
                                  IdleMemory idle) noexcept
     : max_message_size_(max_message_size),
@@ -61,9 +55,14 @@ MessageInflater::MessageInflater(MessageInflater&&) noexcept = default;
 MessageInflater& MessageInflater::operator=(MessageInflater&&) noexcept = default;
 
 bool MessageInflater::make_state() noexcept {
+  if (pool_ != nullptr && no_context_takeover_) {
+    state_ = pool_->take(window_bits_);
+    if (state_) return true;
+  }
   // On the heap so that ZlibMemory, whose address zlib keeps, never moves.
-  state_.reset(new (std::nothrow) State);
+  state_.reset(new (std::nothrow) InflateState);
   if (!state_) return false;
+  state_->window_bits = window_bits_;
   state_->memory.attach(state_->stream);
   if (inflateInit2(&state_->stream, -window_bits_) != Z_OK) {
     state_.reset();
@@ -115,8 +114,14 @@ InflateStatus MessageInflater::inflate_input(const std::uint8_t* data, std::size
   z.next_in = const_cast<Bytef*>(data);
   z.avail_in = static_cast<uInt>(size);
   stream_ended_ = false;
+  // Output room per step: about what this input inflates to, doubling
+  // while it inflates to more, never over a chunk. A small message then
+  // costs a small buffer (resize() fills the room with zeros first), and a
+  // bomb still gets at most one chunk past the limit.
+  std::size_t step = std::clamp<std::size_t>(size * 4, kFirstStep, kChunk);
   for (;;) {
-    std::size_t room = kChunk;
+    std::size_t room = step;
+    step = std::min(step * 2, kChunk);
     if (max_message_size_ != 0) {
       room = static_cast<std::size_t>(std::min<std::uint64_t>(room, max_message_size_ - message_size_ + 1));
     }
@@ -184,15 +189,17 @@ void MessageInflater::end_message() noexcept {
   message_input_ = 0;
   stream_ended_ = false;
   if (!no_context_takeover_ || !state_) return;
-  if (idle_ == IdleMemory::Release) {
-    state_.reset();
-  } else {
+  if (idle_ == IdleMemory::Keep) {
     inflateReset(&state_->stream);
+  } else if (pool_ != nullptr) {
+    pool_->give_back(std::move(state_));
+  } else {
+    state_.reset();
   }
 }
 
 std::size_t MessageInflater::allocated_bytes() const noexcept {
-  return state_ ? sizeof(State) + state_->memory.bytes() : 0;
+  return state_ ? sizeof(InflateState) + state_->memory.bytes() : 0;
 }
 
 }  // namespace wsbridge::ws

@@ -17,9 +17,10 @@ constexpr std::size_t kRetainedBufferCapacity = 64 * 1024;
 
 }  // namespace
 
-void MessageReader::inflate_compressed_messages(const DeflateParameters& agreed) {
+void MessageReader::inflate_compressed_messages(const DeflateParameters& agreed, InflateStatePool* pool) {
   inflater_ = std::make_unique<MessageInflater>(
       MessageInflater::for_server(agreed, max_message_size_, IdleMemory::Release));
+  inflater_->share_states(pool);
   decoder_.allow_compressed_messages();
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "wsbridge/ws/inflate_state_pool.h"
 #include "wsbridge/ws/message_deflater.h"
 #include "wsbridge/ws/message_inflater.h"
 
@@ -245,4 +246,73 @@ TEST_CASE("the window is made on first use and released by mode", "[ws_message_i
   MessageInflater small(9, false, 0, IdleMemory::Keep);
   CHECK(inflate_whole(small, hello) == "Hello");
   CHECK(small.allocated_bytes() + (std::size_t{1} << 15) - (std::size_t{1} << 9) == busy);
+}
+
+TEST_CASE("a loop's pool lends one state to each message in turn", "[ws_message_inflater_test]") {
+  const std::vector<std::uint8_t> hello = {0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00};
+  DeflateParameters agreed;
+  agreed.client_no_context_takeover = true;
+  wsbridge::ws::InflateStatePool pool;
+  MessageInflater first = MessageInflater::for_server(agreed, 0, IdleMemory::Release);
+  MessageInflater second = MessageInflater::for_server(agreed, 0, IdleMemory::Release);
+  first.share_states(&pool);
+  second.share_states(&pool);
+
+  CHECK(inflate_whole(first, hello) == "Hello");
+  // Given back at the message's end: the connection holds nothing idle.
+  CHECK(first.allocated_bytes() == 0);
+  CHECK(pool.kept() == 1);
+  const std::size_t one_state = pool.allocated_bytes();
+  CHECK(one_state > (std::size_t{1} << 15));
+
+  // The other connection's message, fed in two pieces, uses that state.
+  std::string out;
+  REQUIRE(second.feed(hello.data(), 3, out) == InflateStatus::Ok);
+  CHECK(pool.kept() == 0);
+  CHECK(second.allocated_bytes() == one_state);
+  REQUIRE(second.feed(hello.data() + 3, hello.size() - 3, out) == InflateStatus::Ok);
+  REQUIRE(second.finish(out) == InflateStatus::Ok);
+  CHECK(out == "Hello");
+  CHECK(pool.kept() == 1);
+  CHECK(pool.allocated_bytes() == one_state);
+
+  // Two messages in flight at once need two states; both are kept after.
+  std::string a, b;
+  REQUIRE(first.feed(hello.data(), 3, a) == InflateStatus::Ok);
+  REQUIRE(second.feed(hello.data(), 3, b) == InflateStatus::Ok);
+  CHECK(pool.kept() == 0);
+  REQUIRE(first.feed(hello.data() + 3, hello.size() - 3, a) == InflateStatus::Ok);
+  REQUIRE(second.feed(hello.data() + 3, hello.size() - 3, b) == InflateStatus::Ok);
+  REQUIRE(first.finish(a) == InflateStatus::Ok);
+  REQUIRE(second.finish(b) == InflateStatus::Ok);
+  CHECK(a == "Hello");
+  CHECK(b == "Hello");
+  CHECK(pool.kept() == 2);
+}
+
+TEST_CASE("the pool keeps at most kMostKept states and frees the rest", "[ws_message_inflater_test]") {
+  const std::vector<std::uint8_t> hello = {0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00};
+  DeflateParameters agreed;
+  agreed.client_no_context_takeover = true;
+  wsbridge::ws::InflateStatePool pool;
+  constexpr std::size_t kMany = wsbridge::ws::InflateStatePool::kMostKept + 3;
+  std::vector<MessageInflater> inflaters;
+  for (std::size_t i = 0; i < kMany; ++i) {
+    inflaters.push_back(MessageInflater::for_server(agreed, 0, IdleMemory::Release));
+    inflaters.back().share_states(&pool);
+  }
+  std::vector<std::string> outs(kMany);
+  for (std::size_t i = 0; i < kMany; ++i) REQUIRE(inflaters[i].feed(hello.data(), 3, outs[i]) == InflateStatus::Ok);
+  for (std::size_t i = 0; i < kMany; ++i) {
+    REQUIRE(inflaters[i].feed(hello.data() + 3, hello.size() - 3, outs[i]) == InflateStatus::Ok);
+    REQUIRE(inflaters[i].finish(outs[i]) == InflateStatus::Ok);
+    CHECK(outs[i] == "Hello");
+  }
+  CHECK(pool.kept() == wsbridge::ws::InflateStatePool::kMostKept);
+
+  // A different window size is never handed a 15-bit state.
+  MessageInflater small(9, true, 0, IdleMemory::Release);
+  small.share_states(&pool);
+  CHECK(inflate_whole(small, hello) == "Hello");
+  CHECK(pool.kept() == wsbridge::ws::InflateStatePool::kMostKept);  // full: the 9-bit one was freed
 }

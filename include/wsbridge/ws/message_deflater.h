@@ -25,7 +25,7 @@ class MessageDeflater {
   // zlib's memLevel: 1..9; deflate holds 2^(memLevel+9) bytes of hash table
   // and pending output plus 4 * 2^window_bits of window. 8 is zlib's default;
   // docs/deflate.md has the measured sizes and ratios behind the choice.
-  static constexpr int kDefaultMemLevel = 8;
+  static constexpr int kDefaultMemLevel = 4;
 
   // window_bits 8..15 (8 compresses with a 9-bit window, which zlib never
   // lets refer back more than 250 bytes, so an 8-bit window can follow it);

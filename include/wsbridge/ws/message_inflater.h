@@ -16,6 +16,9 @@
 
 namespace wsbridge::ws {
 
+struct InflateState;
+class InflateStatePool;
+
 enum class InflateStatus : std::uint8_t {
   Ok,
   MessageTooBig,  // inflated past the limit → ProtocolError::MessageTooBig, 1009
@@ -33,6 +36,7 @@ class MessageInflater {
  public:
   // The most output produced per call into zlib.
   static constexpr std::size_t kChunk = 16 * 1024;
+  static constexpr std::size_t kFirstStep = 1024;
 
   // window_bits 8..15: the client's agreed client_max_window_bits.
   // max_message_size: the inflated size allowed per message; 0 = unlimited.
@@ -55,11 +59,15 @@ class MessageInflater {
   // inflater ready for the next one.
   [[nodiscard]] InflateStatus finish(std::string& out);
 
+  // With IdleMemory::Release and no context takeover: take the zlib state
+  // for each message from `pool` and give it back at the message's end,
+  // instead of making and freeing one per message. The pool outlives this.
+  void share_states(InflateStatePool* pool) noexcept { pool_ = pool; }
+
   // Bytes held for zlib right now: its allocations plus the stream record.
   std::size_t allocated_bytes() const noexcept;
 
  private:
-  struct State;
   bool make_state() noexcept;
   InflateStatus inflate_input(const std::uint8_t* data, std::size_t size, std::string& out);
   InflateStatus fail(InflateStatus status) noexcept;
@@ -67,7 +75,8 @@ class MessageInflater {
   void reserve_output(std::string& out, std::size_t needed) const;
   void end_message() noexcept;
 
-  std::unique_ptr<State> state_;
+  std::unique_ptr<InflateState> state_;
+  InflateStatePool* pool_ = nullptr;
   std::uint64_t max_message_size_;
   std::uint64_t message_size_ = 0;  // inflated bytes of the current message
   std::uint64_t message_input_ = 0;  // compressed bytes of the current message

@@ -42,9 +42,10 @@ class MessageReader {
   // permessage-deflate was agreed (`agreed`): a message whose first frame
   // has RSV1 is inflated as it arrives, its inflated size is what the
   // message limit bounds, and its UTF-8 is checked after inflating. The
-  // inflater's memory is made for each compressed message and freed after
-  // it (with client_no_context_takeover), so an idle connection pays none.
-  void inflate_compressed_messages(const DeflateParameters& agreed);
+  // inflater's memory is taken for each compressed message and given back
+  // after it (with client_no_context_takeover): to `pool`, the loop's, when
+  // given, else freed. Either way an idle connection pays none.
+  void inflate_compressed_messages(const DeflateParameters& agreed, InflateStatePool* pool = nullptr);
 
   // Consumes bytes from data[0, size) (unmasking them in place) until one
   // event is ready; `consumed` tells how many bytes were used. A message that
