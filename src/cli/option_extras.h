@@ -3,6 +3,7 @@
 // fields once every option has been read.
 #pragma once
 #include <string>
+#include <vector>
 
 namespace wsbridge::cli {
 
@@ -15,6 +16,9 @@ struct OptionExtras {
   std::string slow_client = "close";
   std::string unixsocket_mode = "0666";
   std::string logformat = "text";
+  std::string exit_close_codes = "1011";  // → Config::exit_status_close_codes
+  std::vector<std::string> subprotocols;  // comma-separated lists → Config::subprotocols
+  std::string framing = "line";           // → Config::framing
   bool version = false;
   bool license = false;
 };

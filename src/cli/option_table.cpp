@@ -105,7 +105,7 @@ std::unique_ptr<CLI::App> make_app() {
 }
 
 // websocketd 0.4.1's listening and bridging options.
-void add_bridge_options(CLI::App& app, Config& config) {
+void add_bridge_options(CLI::App& app, Config& config, OptionExtras& extras) {
   app.add_option("--port", config.port, "TCP port, 1-65535; 0 means 80 (443 with\n--ssl).")
       ->type_name("PORT")
       ->transform(integer_in(0, kMaxPort, kPortRange));
@@ -151,6 +151,29 @@ void add_bridge_options(CLI::App& app, Config& config) {
       ->transform(byte_size_up_to(kMaxMessageLimit, kThresholdRange))
       ->type_name("BYTES")
       ->default_str(format_size(config.deflate_threshold));
+  app.add_option("--exit-close-codes", extras.exit_close_codes,
+                 "Close code when COMMAND ends: exit 0 closes\n"
+                 "with 1000; 1011 (default): a non-zero exit\n"
+                 "N closes with 1011 \"exit status N\"; 4000:\n"
+                 "with 4000+N. A signal: 1011 \"killed by SIGSEGV\".")
+      ->type_name("1011|4000")
+      ->transform(one_of({"1011", "4000"}));
+  app.add_option("--framing", extras.framing,
+                 "How messages are delimited on COMMAND's\n"
+                 "stdin and stdout: line (one per line), nul\n"
+                 "(each ends with a NUL byte; binary with\n"
+                 "--binary), length (a 4-byte big-endian\n"
+                 "length, then the bytes; binary messages).")
+      ->type_name("line|nul|length")
+      ->transform(one_of({"line", "nul", "length"}));
+  add_list(app, "--subprotocol", extras.subprotocols,
+           "Subprotocols this endpoint speaks, in order\n"
+           "of preference; the first the client offered\n"
+           "is answered and given as WEBSOCKET_PROTOCOL.\n"
+           "An offer of none of them gets 400. None:\n"
+           "no protocol is ever answered.",
+           "LIST")
+      ->transform(subprotocol_list());
 }
 
 // Who may connect and what the responses carry.
@@ -354,7 +377,7 @@ void add_room_options(CLI::App& app, Config& config, OptionExtras& extras) {
 
 std::unique_ptr<CLI::App> build_app(Config& config, OptionExtras& extras) {
   std::unique_ptr<CLI::App> app = make_app();
-  add_bridge_options(*app, config);
+  add_bridge_options(*app, config, extras);
   add_access_options(*app, config, extras);
   add_logging_options(*app, config, extras);
   add_files_and_tls_options(*app, config);

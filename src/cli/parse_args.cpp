@@ -29,6 +29,9 @@
 namespace wsbridge::cli {
 namespace {
 
+// --framing=length: the largest length its 4-byte prefix can give.
+constexpr std::uint64_t kMaxLengthFramed = 0xFFFFFFFFu;
+
 ParseOutcome fail(int exit_code, std::string message, bool with_usage) {
   ParseOutcome outcome;
   outcome.exit_code = exit_code;
@@ -87,6 +90,13 @@ std::optional<ParseOutcome> convert_extras(const OptionExtras& extras, Config& c
     return fail(1, "Incorrect logformat flag '" + extras.logformat + "'. Use text or json.", true);
   }
   config.log_json = extras.logformat == "json";
+  config.exit_status_close_codes = extras.exit_close_codes == "4000";
+  config.framing = extras.framing == "nul"      ? Framing::Nul
+                   : extras.framing == "length" ? Framing::Length
+                                                : Framing::Line;
+  for (const std::string& list : extras.subprotocols) {
+    for (std::string& name : split_subprotocols(list)) config.subprotocols.push_back(std::move(name));
+  }
   config.unixsocket_mode = parse_file_mode(extras.unixsocket_mode).value_or(config.unixsocket_mode);
   if (!extras.ping_interval.empty()) {
     config.pingms = static_cast<unsigned>(seconds_to_ms(parse_seconds(extras.ping_interval).value_or(0)));
@@ -124,6 +134,16 @@ void move_unix_addresses(Config& config) {
 // order and words (exit 1).
 std::optional<ParseOutcome> check_combinations(const Config& config, const PrePass& pass) {
   if (config.passstderr && config.binary) return fail(1, "--passstderr cannot be used with --binary.", false);
+  // stderr's lines are JSON text messages: they cannot share a NUL- or
+  // length-framed stream's boundaries.
+  if (config.passstderr && config.framing != Framing::Line) {
+    return fail(1, "--passstderr cannot be used with --framing=nul or --framing=length.", false);
+  }
+  // Every message's 4-byte prefix must be able to hold its length.
+  if (config.framing == Framing::Length && (config.max_message == 0 || config.max_message > kMaxLengthFramed)) {
+    return fail(1, "--framing=length needs --maxmessage of at most 4294967295 bytes (4G - 1), not 0 (unlimited).",
+                false);
+  }
   if (config.ssl && (config.sslcert.empty() || config.sslkey.empty())) {
     return fail(1, "Please specify both --sslcert and --sslkey when requesting --ssl.", false);
   }

@@ -13,6 +13,7 @@
 #include "wsbridge/bridge/client_address.h"
 #include "wsbridge/cli/option_limits.h"
 #include "wsbridge/http/token.h"
+#include "wsbridge/ws/subprotocol.h"
 
 namespace wsbridge::cli {
 namespace {
@@ -171,6 +172,39 @@ CLI::Validator integer_in(long long min, long long max, std::string allowed) {
     if (*number < min || *number > max) return "out of range; allowed: " + allowed;
     value = std::to_string(*number);
     return {};
+  });
+}
+
+std::vector<std::string> split_subprotocols(const std::string& list) {
+  std::vector<std::string> names;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = list.find(',', start);
+    names.push_back(list.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) return names;
+    start = comma + 1;
+  }
+}
+
+CLI::Validator subprotocol_list() {
+  return validator([](std::string& value) -> std::string {
+    const std::string allowed = "; allowed: protocol names (letters, digits and !#$%&'*+-.^_`|~), comma-separated";
+    for (const std::string& name : split_subprotocols(value)) {
+      if (name.empty()) return "an empty protocol name" + allowed;
+      if (!ws::is_subprotocol_token(name)) return "'" + name + "' is not a protocol name" + allowed;
+    }
+    return {};
+  });
+}
+
+CLI::Validator one_of(std::vector<std::string> words) {
+  std::string allowed;
+  for (const std::string& word : words) allowed += (allowed.empty() ? "" : ", ") + word;
+  return validator([words = std::move(words), allowed](std::string& value) -> std::string {
+    for (const std::string& word : words) {
+      if (value == word) return {};
+    }
+    return "not one of the choices; allowed: " + allowed;
   });
 }
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace wsbridge::cli {
 
@@ -49,6 +50,14 @@ CLI::Validator seconds_up_to(unsigned max_ms, bool zero_allowed, std::string all
 CLI::Validator connection_rate(long long max);
 // --unixsocket-mode.
 CLI::Validator file_mode();
+// --subprotocol: a comma-separated list of RFC 6455 subprotocol names
+// (tokens: visible ASCII without separators), none empty.
+CLI::Validator subprotocol_list();
+// Splits an accepted --subprotocol value into its names.
+std::vector<std::string> split_subprotocols(const std::string& list);
+// A value that must be one of `words` exactly (--exit-close-codes,
+// --framing); refused with "allowed: " and the words.
+CLI::Validator one_of(std::vector<std::string> words);
 
 // --header, --header-ws, --header-http: "Name: value" with a token for a
 // name and no line break in the value (it is copied into responses).

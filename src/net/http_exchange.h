@@ -157,6 +157,9 @@ class HttpExchange final : public ClientStream::Handler,
   [[nodiscard]] bool refuse_when_room_full(const Room& room) noexcept;
   void open_room(proc::SpawnedChild& spawned, char* rest, std::size_t rest_size) noexcept;
   void join_room(Room& room, char* rest, std::size_t rest_size) noexcept;
+  // --subprotocol: picks the protocol into subprotocol_; false when the
+  // request was refused (an offer with nothing supported).
+  [[nodiscard]] bool choose_subprotocol(const http::Request& request) noexcept;
 
   // ResponseSink (static files, CGI output)
   void send_response_bytes(const char* data, std::size_t size) noexcept override;
@@ -200,6 +203,7 @@ class HttpExchange final : public ClientStream::Handler,
   std::unique_ptr<PendingAnswer> pending_;
   std::vector<std::pair<std::string, std::string>> auth_variables_;  // REMOTE_USER=, AUTH_*=
   std::string room_key_;                          // --broadcast: this request's room
+  std::string subprotocol_;  // the --subprotocol answered, or empty
   std::uint64_t unique_id_ = 0;                   // UNIQUE_ID and the log's id:'...'
   std::uint64_t request_completed_ns_ = 0;        // uv_hrtime, for the metrics' launch time
   std::uint64_t body_unread_ = 0;  // request body bytes announced and not yet received (max: unknown)

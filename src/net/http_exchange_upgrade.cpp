@@ -1,7 +1,9 @@
 // HttpExchange, continued: the WebSocket upgrade. websocketd's checks in its
-// order (fork limit, handshake, origin), the optional reverse lookup, and
+// order (fork limit, handshake, origin), then --subprotocol's choice, the
+// optional reverse lookup, and
 // starting the endpoint's program before the 101, so that a command that
 // cannot start gets a clear HTTP error instead of a dropped connection.
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <new>
@@ -13,6 +15,7 @@
 #include "proc/spawner.h"
 #include "wsbridge/http/response.h"
 #include "wsbridge/ws/handshake.h"
+#include "wsbridge/ws/subprotocol.h"
 
 namespace wsbridge::net {
 
@@ -50,6 +53,7 @@ void HttpExchange::start_websocket(const http::Request& request, const route::Ro
     refuse(http::Refusal::OriginNotAllowed, bridge::describe(verdict));
     return;
   }
+  if (!choose_subprotocol(request)) return;
   phase_ = Phase::Upgrading;
   if (context_.host_name_lookups != nullptr) {
     look_up_remote_host(route, rest, rest_size);
@@ -77,6 +81,26 @@ bool HttpExchange::refuse_when_room_full(const Room& room) noexcept {
   log::write(LogLevel::Access, "session", log_fields_, "Room " + room.key() + " is full, upgrade rejected");
   refuse(http::Refusal::RoomFull);
   return true;
+}
+
+bool HttpExchange::choose_subprotocol(const http::Request& request) noexcept {
+  const std::vector<std::string>& supported = context_.config->subprotocols;
+  try {
+    ws::SubprotocolChoice choice = ws::choose_subprotocol(supported, request);
+    if (choice.outcome == ws::SubprotocolOutcome::Chosen) subprotocol_ = std::move(choice.chosen);
+    // Offers but no list (websocketd's way), or no offer at all: the
+    // connection goes ahead with no protocol.
+    if (choice.outcome != ws::SubprotocolOutcome::NotSupported) return true;
+    std::string names;
+    for (const std::string& name : supported) names += (names.empty() ? "" : ", ") + name;
+    const std::string detail = "no offered subprotocol is supported; supported: " + names;
+    log::write(LogLevel::Access, "session", log_fields_,
+               "Unable to Upgrade: " + detail + " (offered: " + request.joined_header("Sec-WebSocket-Protocol") + ")");
+    refuse(http::Refusal::SubprotocolNotSupported, detail);
+  } catch (const std::bad_alloc&) {
+    refuse(http::Refusal::ShortOfResources);
+  }
+  return false;
 }
 
 void HttpExchange::look_up_remote_host(const route::Route& route, char* rest, std::size_t rest_size) noexcept {
@@ -171,6 +195,13 @@ void HttpExchange::launch_child(const route::Route& route, const std::string& re
     // A room's program is told which room it serves; the other variables
     // describe the client that opened the room.
     if (context_.config->broadcast) launch->env.push_back("ROOM=" + room_key_);
+    if (!subprotocol_.empty()) {
+      // The chosen protocol, over a --passenv'd variable of the same name.
+      const std::string entry = "WEBSOCKET_PROTOCOL=" + subprotocol_;
+      auto same_name = [](const std::string& e) { return e.rfind("WEBSOCKET_PROTOCOL=", 0) == 0; };
+      launch->env.erase(std::remove_if(launch->env.begin(), launch->env.end(), same_name), launch->env.end());
+      launch->env.push_back(entry);
+    }
     if (log::enabled(LogLevel::Debug)) {
       for (const auto& entry : launch->env) {
         log::write(LogLevel::Debug, "process", log_fields_, "Std. variable: " + entry);
@@ -242,6 +273,7 @@ bool HttpExchange::make_upgrade_response(std::string& response, ws::DeflateNegot
       deflate = ws::negotiate_deflate(request.joined_header("Sec-WebSocket-Extensions"), context_.deflate);
       if (deflate.accepted) headers.push_back({"Sec-WebSocket-Extensions", deflate.response});
     }
+    if (!subprotocol_.empty()) headers.push_back({"Sec-WebSocket-Protocol", subprotocol_});
     response = http::format_switching_protocols(accept_key, headers);
   } catch (const std::bad_alloc&) {
     return false;

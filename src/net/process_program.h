@@ -19,7 +19,10 @@
 #include "net/program.h"
 #include "net/server_context.h"
 #include "proc/spawn.h"
+#include "wsbridge/bridge/framing_error.h"
+#include "wsbridge/bridge/length_prefix_splitter.h"
 #include "wsbridge/bridge/line_splitter.h"
+#include "wsbridge/bridge/nul_splitter.h"
 
 namespace wsbridge::net {
 
@@ -47,6 +50,12 @@ class ProcessProgram final : public Program, private ChildSession::Owner {
 
  private:
   void give_tail() noexcept;
+  // --framing=nul or length: each complete message of `input` to the
+  // listener; None, or the error that ends the output.
+  bridge::FramingError give_framed_messages(std::string_view input);
+  // Malformed framed output: what was framed before it has been given; the
+  // listener ends the connection.
+  void report_framing_error(bridge::FramingError error) noexcept;
 
   // ChildSession::Owner
   void on_child_stdout(char* data, std::size_t size) noexcept override;
@@ -62,6 +71,10 @@ class ProcessProgram final : public Program, private ChildSession::Owner {
   const std::string& log_fields_;
   Listener* listener_ = nullptr;
   bridge::LineSplitter stdout_lines_;
+  // Only the one --framing names is used; an unused one holds no memory.
+  bridge::NulSplitter stdout_nul_messages_;
+  bridge::LengthPrefixSplitter stdout_length_messages_;
+  bool framing_failed_ = false;  // malformed framed output was reported
   ChildSession child_;
 };
 

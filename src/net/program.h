@@ -27,6 +27,9 @@ class Program {
     virtual void on_program_output_end(int uv_status) noexcept = 0;
     // Output could not be buffered: what was given of this read is lost.
     virtual void on_program_out_of_memory() noexcept = 0;
+    // --framing=nul or length: the output broke its framing (`reason`); every
+    // message before it was given and sent. The connection ends (1011).
+    virtual void on_program_output_malformed(std::string_view reason) noexcept = 0;
     // Input has room again after input_backlogged(), or it can take no more
     // at all (later messages are dropped): read the client again.
     virtual void on_program_input_drained() noexcept = 0;

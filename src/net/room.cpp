@@ -305,12 +305,21 @@ void Room::on_program_out_of_memory() noexcept {
   sending_to_.clear();
 }
 
+void Room::on_program_output_malformed(std::string_view reason) noexcept {
+  // --framing: what was framed before the fault goes out first; then each
+  // client is closed with 1011 and the reason, as with a program of its own.
+  (void)send_frames();
+  sending_to_.assign(members_.begin(), members_.end());
+  for (RoomMember* member : sending_to_) member->listener().on_program_output_malformed(reason);
+  sending_to_.clear();
+}
+
 void Room::on_program_output_end(int uv_status) noexcept {
   // The program writes no more (the rest of a line was sent): the next
   // client starts a new room, and every member gets the session's close.
   (void)send_frames();
   output_ended_ = true;
-  stop_taking_members();
+  stop_taking_members();  // and stops a program that closed its output but runs on
   sending_to_.assign(members_.begin(), members_.end());
   for (RoomMember* member : sending_to_) member->listener().on_program_output_end(uv_status);
   sending_to_.clear();

@@ -56,6 +56,8 @@ class Room final : private Program::Listener, private PartOwner {
   const std::string& key() const noexcept { return key_; }
   // --room-max-clients reached.
   bool full() const noexcept;
+  // The program's output has ended: its members wait for its exit status.
+  bool output_ended() const noexcept { return output_ended_; }
 
   // For RoomMember: joining (false when out of memory) and leaving (from
   // start_output and stop), the shared stdin, and a member's stream having
@@ -80,6 +82,7 @@ class Room final : private Program::Listener, private PartOwner {
   bool on_program_output_done() noexcept override;
   void on_program_output_end(int uv_status) noexcept override;
   void on_program_out_of_memory() noexcept override;
+  void on_program_output_malformed(std::string_view reason) noexcept override;
   void on_program_input_drained() noexcept override;
   void on_program_exited(int wait_status) noexcept override;
   // Never called: the room's own program frames nothing for it.

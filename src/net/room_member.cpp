@@ -34,6 +34,15 @@ bool RoomMember::input_backlogged() const noexcept {
   return room_ != nullptr && room_->program().input_backlogged();
 }
 
+void RoomMember::stop() noexcept {
+  // Once the room's output has ended, a session's stop() is only its bound
+  // on a program that closed its output but runs on; the room applies that
+  // bound itself and tells every member the real exit status
+  // (on_room_ended), which the close frame reports.
+  if (room_ != nullptr && room_->output_ended()) return;
+  leave(0);
+}
+
 void RoomMember::resume_output() noexcept {
   if (room_ != nullptr) room_->on_member_drained();
 }

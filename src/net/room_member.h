@@ -27,7 +27,7 @@ class RoomMember final : public Program {
   bool deliver(bool binary, std::string_view payload) noexcept override;
   bool input_backlogged() const noexcept override;
   void resume_output() noexcept override;
-  void stop() noexcept override { leave(0); }
+  void stop() noexcept override;
   void release() noexcept override {}
 
   // For the Room.

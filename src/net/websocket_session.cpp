@@ -4,6 +4,7 @@
 
 #include "log/logger.h"
 #include "net/uv_cast.h"
+#include "wsbridge/bridge/exit_close.h"
 #include "wsbridge/bridge/tagged_output.h"
 
 namespace wsbridge::net {
@@ -280,14 +281,32 @@ void WebSocketSession::on_program_out_of_memory() noexcept {
   program_.stop();
 }
 
+void WebSocketSession::on_program_output_malformed(std::string_view reason) noexcept {
+  // Logged by the program's side; the client hears why in the close frame.
+  send_close(ws::close_code::kInternalError, reason);
+  program_.stop();
+}
+
 void WebSocketSession::on_stream_drained() noexcept { program_.resume_output(); }
 
 void WebSocketSession::on_program_output_end(int /*uv_status*/) noexcept {
-  // The program will write no more (the rest of a line was sent): close
-  // normally.
-  send_close(ws::close_code::kNormal, {});
+  // The program will write no more (the rest of a line was sent). The
+  // close frame waits for its exit status; a program that closed its output
+  // but runs on is ended by the stop sequence, so the wait is bounded.
+  output_ended_ = true;
   program_.stop();
+  close_for_program_end();
   advance_teardown();
+}
+
+void WebSocketSession::close_for_program_end() noexcept {
+  // Both are needed: the exit can be seen before the last output is read,
+  // and the output can end (closed by the program) before the exit.
+  if (!output_ended_ || !program_exited_) return;
+  const auto mapping = context_.config->exit_status_close_codes ? bridge::ExitCodeMapping::Private
+                                                                : bridge::ExitCodeMapping::Standard;
+  const bridge::ExitClose close = bridge::close_for_exit(exit_status_, mapping);
+  send_close(close.code, close.reason);
 }
 
 // ------------------------------------------------------ pings and timeouts
@@ -323,8 +342,10 @@ void WebSocketSession::on_stream_closed() noexcept {
   advance_teardown();
 }
 
-void WebSocketSession::on_program_exited(int /*wait_status*/) noexcept {
+void WebSocketSession::on_program_exited(int wait_status) noexcept {
   program_exited_ = true;
+  exit_status_ = wait_status;
+  close_for_program_end();
   advance_teardown();
 }
 

@@ -67,6 +67,9 @@ class WebSocketSession final : public ClientStream::Handler,
   std::string_view maybe_compress(std::string_view payload, bool& compressed);
   void use_deflate(const ws::DeflateParameters& agreed);
   void send_close(std::uint16_t code, std::string_view reason) noexcept;
+  // Once the program's output has ended and the program has exited: the
+  // close frame says how it ended (bridge::close_for_exit).
+  void close_for_program_end() noexcept;
   // True to go on reading (NeedMore), false once the session is closing.
   bool handle_event(const ws::MessageReader::Event& event) noexcept;
   void count_message_out(std::size_t size) noexcept;
@@ -81,6 +84,7 @@ class WebSocketSession final : public ClientStream::Handler,
   bool on_program_output_done() noexcept override;
   void on_program_output_end(int uv_status) noexcept override;
   void on_program_out_of_memory() noexcept override;
+  void on_program_output_malformed(std::string_view reason) noexcept override;
   void on_program_input_drained() noexcept override;
   void on_program_exited(int wait_status) noexcept override;
   bool on_program_frames(std::string_view frames, std::size_t messages, std::size_t payload_bytes) noexcept override;
@@ -101,6 +105,8 @@ class WebSocketSession final : public ClientStream::Handler,
   bool close_sent_ = false;
   bool close_received_ = false;
   bool program_exited_ = false;
+  bool output_ended_ = false;
+  int exit_status_ = 0;  // the program's wait status, once program_exited_
   bool released_ = false;
   bool output_failed_ = false;  // a line of this read could not be framed
   std::uint8_t silent_ping_intervals_ = 0;  // --pingms intervals with nothing from the peer

@@ -17,7 +17,7 @@ from wsb import script
 DIFFERENCES = {
     "env:HTTP_PROXY": "httpoxy: wsbridge does not turn a Proxy request header into HTTP_PROXY",
     "exit:close_code": "child exit: websocketd drops TCP with no close frame (1006); "
-                       "wsbridge sends close 1000",
+                       "wsbridge sends a close frame that says how it ended (1000 for exit 0)",
     "partial:lines": "websocketd drops an unterminated last line at EOF; wsbridge delivers it",
     "invalid_utf8_output:payloads": "websocketd puts invalid UTF-8 in text frames; wsbridge "
                                     "replaces it with U+FFFD so clients do not fail",

@@ -58,9 +58,11 @@ def test_dead_child_closes_its_connection_only(start_server, stray, fault):
         else:
             assert echo_ok(victim, "alive")
             os.kill(pid, signal.SIGKILL)
-        code, _, extra = victim.expect_close(timeout=5)
+        code, reason, extra = victim.expect_close(timeout=5)
         assert extra == [], f"unexpected messages after the child died: {extra}"
-        assert code == 1000, f"close code {code} after the child died"
+        # The close frame says how the child died.
+        expected = b"killed by SIGSEGV" if fault == "segfault" else b"killed by SIGKILL"
+        assert (code, reason) == (1011, expected), f"close {code} {reason!r} after the child died"
         # This client never answers the close: the server's close-handshake
         # timer (2 s) ends the connection; 10 s is the hang bound.
         assert victim.wait_eof(10), "TCP stayed open after the close frame"

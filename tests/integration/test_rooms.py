@@ -383,3 +383,43 @@ def test_room_tagged_tells_the_program_who_and_sends_its_tagged_lines_to_one_cli
     a_heard, b_heard = run(go())
     assert a_heard == ["you said join", "all join", "all join", "you said hi", "all hi", "all leave"]
     assert b_heard == ["you said join", "all join", "all hi"]
+
+
+@pytest.mark.parametrize("body, flags, code, reason", [
+    ('read line\necho "got $line"\nexit 3', [], 1011, "exit status 3"),
+    ('read line\necho "got $line"\nexit 3', ["--exit-close-codes=4000"], 4003, "exit status 3"),
+    ('read line\necho "got $line"\nkill -SEGV $$', [], 1011, "killed by SIGSEGV"),
+])
+def test_every_client_of_a_room_is_told_why_its_program_ended(start_server, tmp_path, stray, body, flags, code,
+                                                                reason):
+    srv = start_server([program(tmp_path, "ends", body)], flags=[*ROOMS, *flags])
+
+    async def go():
+        clients = [await connect(srv.url("/ends")) for _ in range(2)]
+        await clients[0].send("hello")
+        results = []
+        for ws in clients:
+            line = await asyncio.wait_for(ws.recv(), 5)
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 5)
+            results.append((line, ws.close_code, ws.close_reason))
+        return results
+
+    assert run(go()) == [("got hello", code, reason)] * 2
+    stray.add(*pids(tmp_path, "ends"))
+
+
+@pytest.mark.parametrize("framing, message", [("nul", "two\nlines"), ("length", b"bin\x00\nary")])
+def test_framing_keeps_a_rooms_messages_exact(start_server, tmp_path, stray, framing, message):
+    srv = start_server([program(tmp_path, "framed", "exec cat")], flags=[*ROOMS, f"--framing={framing}"])
+
+    async def go():
+        a, b = [await connect(srv.url("/framed")) for _ in range(2)]
+        await a.send(message)
+        got = [await asyncio.wait_for(ws.recv(), 5) for ws in (a, b)]
+        await a.close()
+        await b.close()
+        return got
+
+    assert run(go()) == [message, message]
+    stray.add(*pids(tmp_path, "framed"))

@@ -119,7 +119,8 @@ const std::vector<std::string> kAllOptions = {
     "user",       "group",     "logformat", "unixsocket-mode", "ping-interval",
     "trusted-proxy", "proxy-protocol", "shutdown-timeout", "workers", "metrics",
     "maxconn-per-client", "connect-rate", "auth", "auth-timeout", "deflate", "deflate-threshold",
-    "broadcast", "room-queue", "slow-client", "room-max-clients", "room-linger", "room-replay", "room-tagged"};
+    "broadcast", "room-queue", "slow-client", "room-max-clients", "room-linger", "room-replay", "room-tagged",
+    "exit-close-codes", "subprotocol", "framing"};
 
 }  // namespace
 

@@ -173,6 +173,14 @@ const std::vector<Refusal> kRefusals = {
     {"--room-replay=-1", "out of range; allowed: 0 (none) to 100000"},
     {"--room-replay=100001", "out of range"},
     {"--room-replay=all", "not an integer"},
+    {"--exit-close-codes=5000", "not one of the choices; allowed: 1011, 4000"},
+    {"--exit-close-codes=", "not one of the choices"},
+    {"--framing=lines", "not one of the choices; allowed: line, nul, length"},
+    {"--framing=", "not one of the choices"},
+    {"--subprotocol=chat v2", "'chat v2' is not a protocol name; allowed: protocol names"},
+    {"--subprotocol=chat,", "an empty protocol name"},
+    {"--subprotocol=", "an empty protocol name"},
+    {"--subprotocol=a,b/c", "'b/c' is not a protocol name"},
 };
 
 // Options whose value is free text, or a word checked elsewhere (exit 1, as
@@ -249,6 +257,12 @@ TEST_CASE("boundary values are accepted and stored as given", "[cli_value_checks
   CHECK(config_of("--pingms=0").pingms == 0u);
   CHECK(config_of("--pingms=86400000").pingms == 86400000u);
   CHECK(config_of("--workers=64").workers == 64u);
+  CHECK(config_of("--exit-close-codes=4000").exit_status_close_codes);
+  CHECK_FALSE(config_of("--exit-close-codes=1011").exit_status_close_codes);
+  CHECK(config_of("--framing=nul").framing == wsbridge::cli::Framing::Nul);
+  CHECK(config_of("--framing=length").framing == wsbridge::cli::Framing::Length);
+  CHECK(config_of("--framing=line").framing == wsbridge::cli::Framing::Line);
+  CHECK(config_of("--subprotocol=v2.chat,mqtt").subprotocols == std::vector<std::string>{"v2.chat", "mqtt"});
   CHECK(config_of("--maxmessage=0").max_message == 0u);
   CHECK(config_of("--maxmessage=1T").max_message == wsbridge::cli::kMaxMessageLimit);
   CHECK(config_of("--maxmessage=1099511627776").max_message == wsbridge::cli::kMaxMessageLimit);

@@ -16,6 +16,11 @@ enum class LogLevel { Debug, Trace, Access, Info, Error, Fatal, None };
 // --slow-client: what a room does with a client whose queue is full.
 enum class SlowClientPolicy { Close, Drop, Wait };
 
+// --framing: how messages are delimited on the program's stdin and stdout.
+// Line is websocketd's; Nul ends each message with a NUL byte; Length puts
+// a 4-byte big-endian length before each (binary messages).
+enum class Framing { Line, Nul, Length };
+
 struct Config {
   // Listening.
   int port = 0;                        // 0 → 80 (443 with --ssl), as websocketd
@@ -51,6 +56,13 @@ struct Config {
   unsigned room_linger_ms = 0;
   unsigned room_replay = 0;  // --room-replay: messages a joining client gets first
   bool room_tagged = false;  // --room-tagged: "ID<TAB>message" both ways
+  // --exit-close-codes=4000: a program's non-zero exit status N closes its
+  // connection with 4000 + N instead of 1011 (bridge::close_for_exit).
+  bool exit_status_close_codes = false;
+  // --subprotocol: the protocols this endpoint speaks, in the server's order
+  // of preference (empty: it never answers one, as websocketd).
+  std::vector<std::string> subprotocols;
+  Framing framing = Framing::Line;
   // Policy.
   std::string origin;                  // comma-separated allow list
   bool sameorigin = false;
