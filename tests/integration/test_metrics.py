@@ -187,6 +187,9 @@ def test_a_stalled_scraper_does_not_hold_the_server(metrics_server):
             s.close()
 
 
+# Prometheus itself takes seconds to start on a loaded machine; the loop
+# below waits at most 60 s for its reading, so the hang bound is above both.
+@pytest.mark.timeout(120)
 def test_a_real_prometheus_scrapes_and_reads_back_the_counters(metrics_server, tmp_path):
     srv, mport = metrics_server()
     prom_port = wsb.free_port()
