@@ -10,6 +10,7 @@ import socket
 import pytest
 import websockets
 
+import procstat
 import wsb
 from procstat import RssWatch
 
@@ -423,3 +424,27 @@ def test_framing_keeps_a_rooms_messages_exact(start_server, tmp_path, stray, fra
 
     assert run(go()) == [message, message]
     stray.add(*pids(tmp_path, "framed"))
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("policy", ["close", "drop", "wait"])
+def test_memory_stays_bounded_with_non_readers_and_a_program_printing_as_fast_as_it_can(
+        start_server, bin_path, tmp_path, stray, policy):
+    # No throttle: `yes` writes 1 KiB lines as fast as the pipe takes them.
+    srv = start_server([program(tmp_path, "yes", 'exec yes "$(head -c 1000 /dev/zero | tr \'\\0\' y)"')],
+                       flags=[*ROOMS, "--room-queue=64K", f"--slow-client={policy}"])
+    slow = [never_reading_client(srv.port, "/firehose") for _ in range(3)]
+    watch = RssWatch(srv.pid)
+    watch.sample_for(3.0)
+    # The loop still serves: a client of another room gets that room's lines.
+    other = wsb.RawWS(srv.port, "/other-room")
+    opcode, payload = other.recv_message()
+    assert (opcode, payload[:3]) == (wsb.OP_TEXT, b"yyy")
+    other.sock.close()
+    watch.sample_for(1.0)
+    for ws in slow:
+        ws.sock.close()
+    stray.add(*pids(tmp_path, "yes"))
+    # Under AddressSanitizer RSS is mostly its quarantine of freed frames.
+    if not procstat.is_asan_build(bin_path):
+        assert watch.peak - watch.baseline < 32 * 1024, f"RSS grew by {watch.peak - watch.baseline} KiB ({policy})"
