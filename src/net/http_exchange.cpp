@@ -96,6 +96,10 @@ void HttpExchange::on_stream_input_ended(int uv_status) noexcept {
 }
 
 void HttpExchange::on_stream_timer() noexcept {
+  if (room_wait_) {
+    on_room_wait_tick();
+    return;
+  }
   if (phase_ == Phase::ReadingRequest) {
     log::write(LogLevel::Access, "http", log_fields_,
                "Request head not received within " + std::to_string(kRequestTimeoutMs) + " ms");

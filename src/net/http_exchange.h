@@ -95,6 +95,7 @@ class HttpExchange final : public ClientStream::Handler,
 
  private:
   enum class Phase : std::uint8_t { ReadingRequest, Authorizing, Responding, Upgrading };
+  static constexpr const char* kNoForkLeft = "Max of possible forks already active, upgrade rejected";
 
   // The request (http_exchange.cpp).
   void on_request_bytes(char* data, std::size_t size) noexcept;
@@ -152,11 +153,17 @@ class HttpExchange final : public ClientStream::Handler,
   [[nodiscard]] bool make_upgrade_response(std::string& response, ws::DeflateNegotiation& deflate) noexcept;
   // --broadcast: the room of this request's path (room_key_) is chosen
   // before the handshake checks (false: refused), opened with the spawned
-  // child unless another client opened it meanwhile, and joined.
+  // child unless another client opened it meanwhile (possible only when
+  // the table could not note the opening), and joined.
   [[nodiscard]] bool choose_room(const http::Request& request, const route::Route& route) noexcept;
   [[nodiscard]] bool refuse_when_room_full(const Room& room) noexcept;
   void open_room(proc::SpawnedChild& spawned, char* rest, std::size_t rest_size) noexcept;
   void join_room(Room& room, char* rest, std::size_t rest_size) noexcept;
+  // Another client's launch is opening this room: hold this client until
+  // the room can be joined (or, if that launch failed, launch its own).
+  void wait_for_room(const route::Route& route, const std::string& remote_host, char* rest,
+                     std::size_t rest_size) noexcept;
+  void on_room_wait_tick() noexcept;
   // --subprotocol: picks the protocol into subprotocol_; false when the
   // request was refused (an offer with nothing supported).
   [[nodiscard]] bool choose_subprotocol(const http::Request& request) noexcept;
@@ -203,6 +210,14 @@ class HttpExchange final : public ClientStream::Handler,
   std::unique_ptr<PendingAnswer> pending_;
   std::vector<std::pair<std::string, std::string>> auth_variables_;  // REMOTE_USER=, AUTH_*=
   std::string room_key_;                          // --broadcast: this request's room
+  struct RoomWait {
+    route::Route route;
+    std::string remote_host;
+    std::string early_bytes;  // what came after the request head
+    unsigned ticks = 0;
+  };
+  std::unique_ptr<RoomWait> room_wait_;  // waiting for another client's launch to open the room
+  bool opening_room_ = false;            // this client's launch is opening room_key_
   std::string subprotocol_;  // the --subprotocol answered, or empty
   std::uint64_t unique_id_ = 0;                   // UNIQUE_ID and the log's id:'...'
   std::uint64_t request_completed_ns_ = 0;        // uv_hrtime, for the metrics' launch time

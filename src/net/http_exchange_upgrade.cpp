@@ -21,10 +21,6 @@ namespace wsbridge::net {
 
 using log::LogLevel;
 
-namespace {
-constexpr const char* kNoForkLeft = "Max of possible forks already active, upgrade rejected";
-}  // namespace
-
 void HttpExchange::start_websocket(const http::Request& request, const route::Route& route, char* rest,
                                    std::size_t rest_size) noexcept {
   const cli::Config& config = *context_.config;
@@ -60,27 +56,6 @@ void HttpExchange::start_websocket(const http::Request& request, const route::Ro
     return;
   }
   launch_child(route, {}, rest, rest_size);
-}
-
-bool HttpExchange::choose_room(const http::Request& request, const route::Route& route) noexcept {
-  try {
-    // With --dir the room is the script and its PATH_INFO, otherwise the
-    // URL path; the query string is not part of it.
-    room_key_ = route.kind == route::RouteKind::WebSocketScript ? route.script_name + route.path_info : request.path;
-  } catch (const std::bad_alloc&) {
-    refuse(http::Refusal::ShortOfResources);
-    return false;
-  }
-  const Room* room = context_.rooms->find(room_key_);
-  if (room == nullptr) return !refuse_when_out_of_forks(kNoForkLeft);
-  return !refuse_when_room_full(*room);
-}
-
-bool HttpExchange::refuse_when_room_full(const Room& room) noexcept {
-  if (!room.full()) return false;
-  log::write(LogLevel::Access, "session", log_fields_, "Room " + room.key() + " is full, upgrade rejected");
-  refuse(http::Refusal::RoomFull);
-  return true;
 }
 
 bool HttpExchange::choose_subprotocol(const http::Request& request) noexcept {
@@ -180,6 +155,12 @@ void HttpExchange::launch_child(const route::Route& route, const std::string& re
       join_room(*room, rest, rest_size);
       return;
     }
+    // Another client's launch is starting this room's program: wait for
+    // the room rather than start a second program.
+    if (context_.rooms->opening(room_key_)) {
+      wait_for_room(route, remote_host, rest, rest_size);
+      return;
+    }
   }
   // The fork slot is taken before the child is started off the loop, so
   // --maxforks stays exact while spawns are in flight. Reading is held until
@@ -228,6 +209,7 @@ void HttpExchange::launch_child(const route::Route& route, const std::string& re
     return;
   }
   stream_.pause_reading(ClientStream::kHeldForProgram);
+  if (context_.config->broadcast) opening_room_ = context_.rooms->begin_opening(room_key_);
   launch->start(stream_.loop(), *context_.spawner, *this, context_.launches);
   launch_ = std::move(launch);
 }
@@ -240,6 +222,11 @@ bool HttpExchange::launch_still_wanted() noexcept {
 
 void HttpExchange::on_child_launched() noexcept {
   std::unique_ptr<ChildLaunch> launch = std::move(launch_);
+  // Whatever the outcome, the clients waiting for this room look again.
+  if (opening_room_) {
+    opening_room_ = false;
+    context_.rooms->end_opening(room_key_);
+  }
   if (stream_.closed() || launch->error == ECANCELED) {
     // The client left (or the server is stopping) before or while the child
     // was starting: it never gets a pipe to the client, so end it, and
@@ -299,39 +286,6 @@ void HttpExchange::hand_over(proc::SpawnedChild& spawned, char* rest, std::size_
     return;
   }
   parser_.reset();  // the session has what it needs
-}
-
-void HttpExchange::open_room(proc::SpawnedChild& spawned, char* rest, std::size_t rest_size) noexcept {
-  // Another client of the same path may have opened the room while this
-  // child was starting: join that one and end this child, so that a room
-  // has one program.
-  Room* room = context_.rooms->find(room_key_);
-  if (room == nullptr) {
-    room = context_.rooms->open(room_key_, log_fields_, stream_.loop(), spawned, request_completed_ns_);
-    if (room == nullptr) {
-      context_.release_fork_slot();
-      proc::discard_child(spawned);
-      refuse(http::Refusal::ShortOfResources);
-      return;
-    }
-  } else {
-    context_.release_fork_slot();
-    proc::discard_child(spawned);
-  }
-  join_room(*room, rest, rest_size);
-}
-
-void HttpExchange::join_room(Room& room, char* rest, std::size_t rest_size) noexcept {
-  if (refuse_when_room_full(room)) return;
-  std::string response;
-  ws::DeflateNegotiation deflate;
-  const bool ready = make_upgrade_response(response, deflate);
-  const ws::DeflateParameters* agreed = deflate.accepted ? &deflate.parameters : nullptr;
-  if (!ready || !owner_.join_room(room, std::to_string(unique_id_), response, agreed, rest, rest_size)) {
-    refuse(http::Refusal::ShortOfResources);
-    return;
-  }
-  parser_.reset();
 }
 
 }  // namespace wsbridge::net

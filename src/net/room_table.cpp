@@ -30,6 +30,16 @@ Room* RoomTable::open(const std::string& key, const std::string& log_fields, uv_
   return room;
 }
 
+bool RoomTable::begin_opening(const std::string& key) noexcept {
+  try {
+    return opening_.insert(key).second;
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+}
+
+void RoomTable::end_opening(const std::string& key) noexcept { opening_.erase(key); }
+
 void RoomTable::forget(Room& room) noexcept {
   auto found = taking_members_.find(room.key());
   if (found != taking_members_.end() && found->second == &room) taking_members_.erase(found);

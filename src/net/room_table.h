@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "net/room.h"
@@ -27,6 +28,15 @@ class RoomTable {
   // child is not taken then).
   Room* open(const std::string& key, const std::string& log_fields, uv_loop_t* loop,
              const proc::SpawnedChild& spawned, std::uint64_t requested_at_ns) noexcept;
+  // A client's launch is starting the first program of `key`: other
+  // clients of that key wait for the room instead of starting a second
+  // program. False when out of memory (they would then start their own,
+  // and all but the first end as before).
+  [[nodiscard]] bool begin_opening(const std::string& key) noexcept;
+  // That launch has ended, whatever its outcome (the room is open by now,
+  // or it failed and a waiting client starts its own).
+  void end_opening(const std::string& key) noexcept;
+  bool opening(const std::string& key) const noexcept { return opening_.count(key) != 0; }
   // For Room: it takes no more members (find no longer returns it).
   void forget(Room& room) noexcept;
   // For Room: its handles are closed; frees it.
@@ -39,6 +49,7 @@ class RoomTable {
  private:
   ServerContext& context_;
   std::unordered_map<std::string, Room*> taking_members_;
+  std::unordered_set<std::string> opening_;
   std::vector<std::unique_ptr<Room>> rooms_;
 };
 

@@ -448,3 +448,22 @@ def test_memory_stays_bounded_with_non_readers_and_a_program_printing_as_fast_as
     # Under AddressSanitizer RSS is mostly its quarantine of freed frames.
     if not procstat.is_asan_build(bin_path):
         assert watch.peak - watch.baseline < 32 * 1024, f"RSS grew by {watch.peak - watch.baseline} KiB ({policy})"
+
+
+@pytest.mark.parametrize("flags", [[], ["--maxforks=1"]])
+def test_clients_arriving_together_start_one_program_and_all_join_it(start_server, tmp_path, stray, flags):
+    # The program takes a moment to start, so every client arrives while
+    # the first one's launch is still in flight.
+    srv = start_server([program(tmp_path, "slow", "sleep 0.3\nexec cat")], flags=[*ROOMS, *flags])
+
+    async def go():
+        clients = await asyncio.gather(*(connect(srv.url("/together")) for _ in range(12)))
+        await clients[5].send("one program for all")
+        heard = [await asyncio.wait_for(ws.recv(), 10) for ws in clients]
+        for ws in clients:
+            await ws.close()
+        return heard
+
+    assert run(go()) == ["one program for all"] * 12
+    stray.add(*pids(tmp_path, "slow"))
+    assert len(pids(tmp_path, "slow")) == 1
