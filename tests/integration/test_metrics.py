@@ -255,23 +255,25 @@ def test_the_example_scrape_config_and_alert_rules_are_valid(metrics_server):
     assert named <= exported, named - exported
 
 
-@pytest.mark.parametrize("policy, series", [("drop", "wsbridge_room_messages_dropped_total"),
-                                            ("close", "wsbridge_room_slow_clients_closed_total")])
-def test_rooms_and_their_slow_clients_are_counted(metrics_server, policy, series):
-    # A room whose program prints as fast as it can, and two clients that
-    # stop reading (one after its first message, one at once, with a 4 KiB
-    # receive buffer): their queues fill within moments.
-    srv, mport = metrics_server(["sh", "-c", 'exec yes "$(head -c 1000 /dev/zero | tr \'\\0\' y)"'],
-                                ["--broadcast", "--workers=1", "--room-queue=64K", f"--slow-client={policy}"])
-    reader = wsb.RawWS(srv.port, "/feed")
-    assert reader.recv_message()[0] == wsb.OP_TEXT
-    stalled = wsb.RawWS(srv.port, "/feed", rcvbuf=4096)
-    text = wait_value(mport, "wsbridge_room_clients", 2)
-    assert value(text, "wsbridge_rooms_open") == 1
-    assert value(text, "wsbridge_room_clients") == 2
-    assert wsb.wait_until(lambda: (value(scrape(mport), series) or 0) > 0, 20), scrape(mport)
-    for ws in (reader, stalled):
+def test_rooms_and_their_clients_are_gauged(metrics_server):
+    srv, mport = metrics_server(["cat"], ["--broadcast", "--workers=1"])
+    clients = [wsb.RawWS(srv.port, "/lobby") for _ in range(2)] + [wsb.RawWS(srv.port, "/other")]
+    text = wait_value(mport, "wsbridge_room_clients", 3)
+    assert (value(text, "wsbridge_rooms_open"), value(text, "wsbridge_room_clients")) == (2, 3)
+    for ws in clients:
         ws.sock.close()
     text = wait_value(mport, "wsbridge_rooms_open", 0)
-    assert value(text, "wsbridge_rooms_open") == 0
-    assert value(text, "wsbridge_room_clients") == 0
+    assert (value(text, "wsbridge_rooms_open"), value(text, "wsbridge_room_clients")) == (0, 0)
+
+
+@pytest.mark.parametrize("policy, series", [("drop", "wsbridge_room_messages_dropped_total"),
+                                            ("close", "wsbridge_room_slow_clients_closed_total")])
+def test_slow_room_clients_are_counted(metrics_server, policy, series):
+    # A room whose program prints as fast as it can, and a client that never
+    # reads (a 4 KiB receive buffer): its queue fills within moments.
+    srv, mport = metrics_server(["sh", "-c", 'exec yes "$(head -c 1000 /dev/zero | tr \'\\0\' y)"'],
+                                ["--broadcast", "--workers=1", "--room-queue=64K", f"--slow-client={policy}"])
+    assert value(scrape(mport), series) == 0
+    stalled = wsb.RawWS(srv.port, "/feed", rcvbuf=4096)
+    assert wsb.wait_until(lambda: (value(scrape(mport), series) or 0) > 0, 20), scrape(mport)
+    stalled.sock.close()
