@@ -171,3 +171,15 @@ def is_asan_build(binary: str) -> bool:
             return b"__asan_init" in f.read()
     except OSError:
         return False
+
+
+def is_sanitized_build(binary: str) -> bool:
+    """True when the binary links AddressSanitizer or ThreadSanitizer: its
+    RSS then holds the sanitizer's shadow memory and bookkeeping, which
+    grows with every allocation, so RSS bounds say nothing about leaks."""
+    try:
+        with open(binary, "rb") as f:
+            image = f.read()
+        return b"__asan_init" in image or b"__tsan_init" in image
+    except OSError:
+        return False
