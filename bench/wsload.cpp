@@ -423,21 +423,35 @@ int run_echo(const Options& o) {
 
 // ------------------------------------------------------------------ push
 
-// The server's child prints lines as fast as it can; count what arrives.
-class Push final : public Handler {
- public:
+// What the push and fanout clients count: messages in all and per
+// connection, and how the connections ended.
+struct ReceiveTally {
   long opened = 0, closed = 0, failed = 0, received = 0;
-  void on_open(Conn&) override { ++opened; }
-  void on_message(Conn& conn, std::uint8_t, std::uint64_t) override {
+  std::vector<long> per_conn;  // messages each closed connection received
+
+  void count_message(Conn& conn) {
     ++received;
     ++conn.received;
   }
-  void on_closed(Conn& conn, bool fail) override {
+  void count_close(const Conn& conn, bool fail) {
     ++closed;
     if (fail) ++failed;
     per_conn.push_back(static_cast<long>(conn.received));
   }
-  std::vector<long> per_conn;
+  // Connections that did not receive exactly `expect` messages (0: any count).
+  long incomplete(long expect) const {
+    long n = 0;
+    for (long got : per_conn) n += expect > 0 && got != expect ? 1 : 0;
+    return n;
+  }
+};
+
+// The server's child prints lines as fast as it can; count what arrives.
+class Push final : public Handler, public ReceiveTally {
+ public:
+  void on_open(Conn&) override { ++opened; }
+  void on_message(Conn& conn, std::uint8_t, std::uint64_t) override { count_message(conn); }
+  void on_closed(Conn& conn, bool fail) override { count_close(conn, fail); }
 };
 
 int run_push(const Options& o) {
@@ -452,8 +466,7 @@ int run_push(const Options& o) {
   bool done = loop.run([&] { return push.closed + not_started >= o.conns; }, meter.start + o.seconds);
   double elapsed = meter.elapsed();
   double cpu = meter.cpu();
-  long short_conns = 0;
-  for (long n : push.per_conn) if (o.expect > 0 && n != o.expect) ++short_conns;
+  const long short_conns = push.incomplete(o.expect);
   std::printf("RESULT workload=push msgs_per_s=%.0f cpu_us_per_msg=%.3f received=%ld conns=%ld errors=%ld "
               "incomplete=%ld seconds=%.2f finished=%d ok=%d\n",
               push.received / elapsed, push.received ? cpu * 1e6 / push.received : 0, push.received, push.opened,
@@ -473,11 +486,10 @@ int run_push(const Options& o) {
 // them. The server's RSS is read after the first join, after the last and
 // before the first line: kib_per_client is what each client after the
 // first adds (the first also pays for the room and its program).
-class Fanout final : public Handler {
+class Fanout final : public Handler, public ReceiveTally {
  public:
   Fanout(Loop& loop, const Options& o) : loop_(loop), o_(o), ready_frame_(make_client_frame(kText, "ready")) {}
-  long started = 0, opened = 0, closed = 0, failed = 0, received = 0;
-  std::vector<long> per_conn;
+  long started = 0;
 
   // Joins clients until `target` have (or failed to).
   bool top_up(long target) {
@@ -494,14 +506,9 @@ class Fanout final : public Handler {
     ++opened;
     joined_.push_back(&conn);
   }
-  void on_message(Conn& conn, std::uint8_t, std::uint64_t) override {
-    ++received;
-    ++conn.received;
-  }
+  void on_message(Conn& conn, std::uint8_t, std::uint64_t) override { count_message(conn); }
   void on_closed(Conn& conn, bool fail) override {
-    ++closed;
-    if (fail) ++failed;
-    per_conn.push_back(static_cast<long>(conn.received));
+    count_close(conn, fail);
     joined_.erase(std::remove(joined_.begin(), joined_.end(), &conn), joined_.end());
   }
 
@@ -529,8 +536,7 @@ int run_fanout(const Options& o) {
   bool done = joined && loop.run([&] { return fanout.closed >= o.conns; }, give_up);
   double elapsed = meter.elapsed();
   double cpu = meter.cpu();
-  long short_conns = 0;
-  for (long n : fanout.per_conn) if (o.expect > 0 && n != o.expect) ++short_conns;
+  const long short_conns = fanout.incomplete(o.expect);
   double kib_per_client = o.conns > 1 ? static_cast<double>(full.rss_kib - one.rss_kib) / (o.conns - 1)
                                       : static_cast<double>(full.rss_kib - empty.rss_kib);
   std::printf("RESULT workload=fanout clients=%d msgs_per_s=%.0f cpu_us_per_msg=%.3f kib_per_client=%.2f "
