@@ -88,6 +88,15 @@ def test_two_paths_are_two_rooms_and_the_program_is_told_its_room(start_server, 
     assert len(pids(tmp_path, "room")) == 2
 
 
+async def line_then_close(ws) -> tuple:
+    """The one line a client hears before the server closes it, and the
+    close code and reason it closed with."""
+    line = await asyncio.wait_for(ws.recv(), 5)
+    with pytest.raises(websockets.ConnectionClosed):
+        await asyncio.wait_for(ws.recv(), 5)
+    return line, ws.close_code, ws.close_reason
+
+
 def test_program_exit_closes_every_client_and_the_next_one_starts_a_new_program(start_server, tmp_path, stray):
     # The program answers the first line and ends.
     srv = start_server([program(tmp_path, "once", 'read line\necho "got $line"')], flags=[*ROOMS])
@@ -95,12 +104,7 @@ def test_program_exit_closes_every_client_and_the_next_one_starts_a_new_program(
     async def go():
         clients = [await connect(srv.url("/once")) for _ in range(3)]
         await clients[1].send("hello")
-        results = []
-        for ws in clients:
-            line = await asyncio.wait_for(ws.recv(), 5)
-            with pytest.raises(websockets.ConnectionClosed):
-                await asyncio.wait_for(ws.recv(), 5)
-            results.append((line, ws.close_code))
+        results = [(await line_then_close(ws))[:2] for ws in clients]
         again = await connect(srv.url("/once"))
         await again.send("second")
         results.append((await asyncio.wait_for(again.recv(), 5), None))
@@ -398,13 +402,7 @@ def test_every_client_of_a_room_is_told_why_its_program_ended(start_server, tmp_
     async def go():
         clients = [await connect(srv.url("/ends")) for _ in range(2)]
         await clients[0].send("hello")
-        results = []
-        for ws in clients:
-            line = await asyncio.wait_for(ws.recv(), 5)
-            with pytest.raises(websockets.ConnectionClosed):
-                await asyncio.wait_for(ws.recv(), 5)
-            results.append((line, ws.close_code, ws.close_reason))
-        return results
+        return [await line_then_close(ws) for ws in clients]
 
     assert run(go()) == [("got hello", code, reason)] * 2
     stray.add(*pids(tmp_path, "ends"))
