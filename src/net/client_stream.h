@@ -81,6 +81,9 @@ class ClientStream final : private WriteQueue::Owner {
   // reported later as a close.
   bool write(const uv_buf_t* bufs, unsigned count) noexcept { return queue_.write(bufs, count); }
   bool write(const char* data, std::size_t size) noexcept { return queue_.write(data, size); }
+  // A block other streams send too (a room's frames): queued by reference,
+  // except under TLS, where it is encrypted for this stream.
+  bool write_shared(const SharedBytes& block) noexcept { return queue_.write_shared(block); }
   bool backlogged() const noexcept { return queue_.over_high_water(); }
   std::size_t queued_bytes() const noexcept { return queue_.pending(); }
   // Sends what is queued (and TLS close_notify), then FIN, then closes.

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "net/shared_bytes.h"
+
 namespace wsbridge::net {
 
 class Program {
@@ -38,9 +40,10 @@ class Program {
 
     // A program shared by many sessions (a Room) encodes each output
     // message once: `frames` are whole WebSocket frames (`messages` of them,
-    // `payload_bytes` of payload), to be written as they are. False while
-    // the client is behind, as on_program_output_done.
-    virtual bool on_program_frames(std::string_view frames, std::size_t messages,
+    // `payload_bytes` of payload), to be written as they are, shared with
+    // the other sessions (keep a reference, not a copy). False while the
+    // client is behind, as on_program_output_done.
+    virtual bool on_program_frames(const SharedBytes& frames, std::size_t messages,
                                    std::size_t payload_bytes) noexcept = 0;
     // Bytes written for this client and not yet taken by its socket.
     virtual std::size_t program_output_queued() const noexcept = 0;

@@ -118,19 +118,30 @@ bool Room::deliver_from(RoomMember& member, bool binary, std::string_view payloa
 
 // --------------------------------------------------- program → members
 
-void Room::append_frame(bool binary, std::string_view payload) {
+namespace {
+// Appends one unmasked, uncompressed frame to `out` (may throw std::bad_alloc).
+void append_server_frame(std::string& out, ws::Opcode opcode, std::string_view payload) {
   std::uint8_t header[ws::kMaxServerFrameHeaderSize];
-  const std::size_t header_size =
-      ws::encode_frame_header(header, binary ? ws::Opcode::Binary : ws::Opcode::Text, true, payload.size(), false);
-  frames_.append(reinterpret_cast<char*>(header), header_size);
-  frames_.append(payload);
+  const std::size_t header_size = ws::encode_frame_header(header, opcode, true, payload.size(), false);
+  out.append(reinterpret_cast<char*>(header), header_size);
+  out.append(payload);
+}
+}  // namespace
+
+void Room::append_frame(bool binary, std::string_view payload) {
+  // The block of the last read is reused when every queue is done with it.
+  // (While frames of this read are in it, no queue has it yet.)
+  std::string* frames = frame_messages_ != 0 ? frames_.unshared_bytes() : nullptr;
+  if (frames == nullptr) frames = &frames_.rewrite();
+  const std::size_t start = frames->size();
+  append_server_frame(*frames, binary ? ws::Opcode::Binary : ws::Opcode::Text, payload);
   ++frame_messages_;
   frame_payload_bytes_ += payload.size();
-  if (context_.config->room_replay != 0) keep_for_replay(frames_.size() - header_size - payload.size(), payload.size());
+  if (context_.config->room_replay != 0) keep_for_replay(start, payload.size());
 }
 
 void Room::keep_for_replay(std::size_t start, std::size_t payload_size) {
-  replay_.push_back({frames_.substr(start), payload_size});
+  replay_.push_back({std::string(frames_.view().substr(start)), payload_size});
   replay_bytes_ += replay_.back().frame.size();
   while (!replay_.empty() &&
          (replay_.size() > context_.config->room_replay || replay_bytes_ > kRoomReplayBytes)) {
@@ -141,12 +152,15 @@ void Room::keep_for_replay(std::size_t start, std::size_t payload_size) {
 
 void Room::replay_to(RoomMember& member) noexcept {
   if (replay_.empty()) return;
-  std::string frames;
+  // A block of its own, for this one member: the kept frames are the
+  // room's, and later messages may push them out while this one is queued.
+  SharedBytes frames;
   std::size_t payload_bytes = 0;
   try {
-    frames.reserve(replay_bytes_);
+    std::string& bytes = frames.rewrite();
+    bytes.reserve(replay_bytes_);
     for (const KeptFrame& kept : replay_) {
-      frames += kept.frame;
+      bytes += kept.frame;
       payload_bytes += kept.payload_size;
     }
   } catch (const std::bad_alloc&) {
@@ -193,7 +207,7 @@ bool Room::over_queue_limit(RoomMember& member, std::size_t size) const noexcept
   return member.listener().program_output_queued() + size > context_.config->room_queue;
 }
 
-bool Room::send_to(RoomMember& member, std::string_view frames, std::size_t messages, std::size_t payload_bytes,
+bool Room::send_to(RoomMember& member, const SharedBytes& frames, std::size_t messages, std::size_t payload_bytes,
                    SlowClients& slow) noexcept {
   const SlowClientPolicy policy = context_.config->slow_client;
   Program::Listener& client = member.listener();
@@ -211,7 +225,7 @@ bool Room::send_to(RoomMember& member, std::string_view frames, std::size_t mess
 }
 
 bool Room::send_frames() noexcept {
-  if (frames_.empty()) return true;
+  if (frame_messages_ == 0) return true;
   SlowClients slow;
   bool all_keep_up = true;
   // A member closed for being slow leaves the room in the middle of this:
@@ -221,8 +235,9 @@ bool Room::send_frames() noexcept {
     all_keep_up = send_to(*member, frames_, frame_messages_, frame_payload_bytes_, slow) && all_keep_up;
   }
   sending_to_.clear();
-  frames_.clear();
-  if (frames_.capacity() > kKeepFramesCapacity) std::string().swap(frames_);
+  // Kept for the next read, which reuses it if no queue holds it by then;
+  // one that a burst made large is not kept once no queue holds it.
+  if (frames_.holders() == 1 && frames_.capacity() > kKeepFramesCapacity) frames_.reset();
   frame_messages_ = 0;
   frame_payload_bytes_ = 0;
   if (slow.dropped != 0 || slow.closed != 0) note_slow_clients(slow.dropped, slow.closed);
@@ -253,16 +268,12 @@ bool Room::send_to_one(std::string_view line) {
   // Sending may have closed that member (too slow): look again.
   RoomMember* target = find_member(id);
   if (target == nullptr) return true;
-  std::string& frame = context_.frame_scratch;
-  frame.clear();
+  // A block too, reused once that member's queue is done with it: its
+  // queue keeps a reference to what the socket does not take at once.
   const std::string_view text = line.substr(tab + 1);
-  std::uint8_t header[ws::kMaxServerFrameHeaderSize];
-  const std::size_t header_size = ws::encode_frame_header(header, ws::Opcode::Text, true, text.size(), false);
-  frame.append(reinterpret_cast<char*>(header), header_size);  // may throw: the caller catches
-  frame.append(text);
+  append_server_frame(unicast_frame_.rewrite(), ws::Opcode::Text, text);  // may throw: the caller catches
   SlowClients slow;
-  if (!send_to(*target, frame, 1, text.size(), slow)) output_behind_ = true;
-  frame.clear();
+  if (!send_to(*target, unicast_frame_, 1, text.size(), slow)) output_behind_ = true;
   if (slow.dropped != 0 || slow.closed != 0) note_slow_clients(slow.dropped, slow.closed);
   return true;
 }
@@ -296,7 +307,7 @@ void Room::say_slow_clients() noexcept {
 }
 
 void Room::on_program_out_of_memory() noexcept {
-  frames_.clear();
+  frames_.reset();
   frame_messages_ = 0;
   frame_payload_bytes_ = 0;
   // As for a program of its own: each client is closed with 1011.

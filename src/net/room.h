@@ -3,10 +3,14 @@
 // its Listener; each client's WebSocketSession reaches it through its own
 // RoomMember, so the session does not know its program is shared.
 //
-//   output: each stdout line is framed ONCE into frames_, and the frames of
-//           one read go to every member's stream (the kernel takes them
-//           from that one buffer; only what a socket refuses is copied into
-//           its queue). A member whose queue would pass --room-queue is
+//   output: each stdout line is framed ONCE into frames_, a block shared
+//           (SharedBytes) by every member's stream: the kernel takes what
+//           it can straight from it, and what a socket refuses stays in the
+//           block, its queue holding a reference rather than a copy, so N
+//           slow members hold one copy of the output, not N. The block is
+//           reused for the next read once no queue holds it. A TLS member
+//           cannot share ciphertext: its stream encrypts the frames for it
+//           alone, as for any output. A member whose queue would pass --room-queue is
 //           closed with 1008 (--slow-client=close), skipped and counted
 //           (drop), or waited for: the room stops reading the program's
 //           stdout until every member's stream is under its high-water
@@ -33,6 +37,7 @@
 #include "net/process_program.h"
 #include "net/program.h"
 #include "net/server_context.h"
+#include "net/shared_bytes.h"
 #include "proc/spawn.h"
 
 namespace wsbridge::net {
@@ -86,13 +91,14 @@ class Room final : private Program::Listener, private PartOwner {
   void on_program_input_drained() noexcept override;
   void on_program_exited(int wait_status) noexcept override;
   // Never called: the room's own program frames nothing for it.
-  bool on_program_frames(std::string_view, std::size_t, std::size_t) noexcept override { return true; }
+  bool on_program_frames(const SharedBytes&, std::size_t, std::size_t) noexcept override { return true; }
   std::size_t program_output_queued() const noexcept override { return 0; }
   void on_program_closes_client(std::uint16_t, std::string_view) noexcept override {}
   // PartOwner: the program's pipes or the linger timer are closed.
   void on_part_closed() noexcept override;
 
-  // Appends one message's frame to frames_ (may throw std::bad_alloc).
+  // Appends one message's frame to frames_, starting a fresh block for the
+  // first message of a read (may throw std::bad_alloc).
   void append_frame(bool binary, std::string_view payload);
   // --room-replay: keeps the frame just appended (from `start` in frames_).
   void keep_for_replay(std::size_t start, std::size_t payload_size);
@@ -104,7 +110,7 @@ class Room final : private Program::Listener, private PartOwner {
   };
   // Sends frames to one member under the slow-client policy. False when
   // (under wait) the member is behind.
-  bool send_to(RoomMember& member, std::string_view frames, std::size_t messages, std::size_t payload_bytes,
+  bool send_to(RoomMember& member, const SharedBytes& frames, std::size_t messages, std::size_t payload_bytes,
                SlowClients& slow) noexcept;
   // Sends frames_ to every member; false when (under wait) one is behind.
   bool send_frames() noexcept;
@@ -138,7 +144,10 @@ class Room final : private Program::Listener, private PartOwner {
   uv_timer_t linger_timer_{};
   std::vector<RoomMember*> members_;
   std::vector<RoomMember*> sending_to_;  // members_ while a fan-out may change it
-  std::string frames_;                   // the frames of one read of output
+  // The frames of one read of output (frame_messages_ of them; the block
+  // may still hold the last read's, sent, until the next read rewrites it).
+  SharedBytes frames_;
+  SharedBytes unicast_frame_;            // --room-tagged: a line for one member
   struct KeptFrame {
     std::string frame;
     std::size_t payload_size;

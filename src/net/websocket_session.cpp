@@ -260,11 +260,14 @@ bool WebSocketSession::on_program_output_done() noexcept {
   return !stream_.backlogged();
 }
 
-bool WebSocketSession::on_program_frames(std::string_view frames, std::size_t messages,
+bool WebSocketSession::on_program_frames(const SharedBytes& frames, std::size_t messages,
                                          std::size_t payload_bytes) noexcept {
   // Closing: dropped, never waited for (see on_program_output_done).
   if (!sending()) return true;
-  stream_.write(frames.data(), frames.size());
+  // As they are, past the deflate stage: a room's messages go uncompressed
+  // (RSV1 clear), which permessage-deflate allows at any time, so one
+  // encoding serves every member whatever each negotiated.
+  stream_.write_shared(frames);
   context_.metrics.messages[kToClient] += messages;
   context_.metrics.bytes[kToClient] += payload_bytes;
   return !stream_.backlogged();

@@ -87,7 +87,7 @@ class WebSocketSession final : public ClientStream::Handler,
   void on_program_output_malformed(std::string_view reason) noexcept override;
   void on_program_input_drained() noexcept override;
   void on_program_exited(int wait_status) noexcept override;
-  bool on_program_frames(std::string_view frames, std::size_t messages, std::size_t payload_bytes) noexcept override;
+  bool on_program_frames(const SharedBytes& frames, std::size_t messages, std::size_t payload_bytes) noexcept override;
   std::size_t program_output_queued() const noexcept override { return stream_.queued_bytes(); }
   void on_program_closes_client(std::uint16_t code, std::string_view reason) noexcept override;
 

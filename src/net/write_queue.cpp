@@ -2,13 +2,24 @@
 
 #include "net/uv_cast.h"
 
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace wsbridge::net {
 namespace {
 // Buffers that grew past this during a burst are freed once empty, so a
 // connection that was busy once does not keep megabytes while idle.
 constexpr std::size_t kKeepCapacity = 64 * 1024;
+// For clear(): keep whatever capacity there is (steady state allocates nothing).
+constexpr std::size_t kKeepAll = static_cast<std::size_t>(-1);
+
+// The buffers of one write, one per segment; libuv copies them into its
+// request, so one list serves every queue of a loop's thread.
+std::vector<uv_buf_t>& bufs_scratch() {
+  thread_local std::vector<uv_buf_t> bufs;
+  return bufs;
+}
 }  // namespace
 
 namespace {
@@ -47,6 +58,49 @@ bool WriteQueue::write_raw(const char* data, std::size_t size) noexcept {
   return write_plain(&buf, 1);
 }
 
+bool WriteQueue::write_shared(const SharedBytes& block) noexcept {
+  const std::string_view bytes = block.view();
+  // A TLS stream's ciphertext is its own: the plaintext is encrypted for it.
+  if (tls_ != nullptr) return write(bytes.data(), bytes.size());
+  if (failed_ || finishing_) return !failed_;
+  if (bytes.empty()) return true;
+  try {
+    if (corked_ && !writing_ && pending_.size() + bytes.size() <= kCorkLimit) {
+      pending_.append_shared(block, 0, bytes.size());
+      return true;
+    }
+    std::size_t written = 0;
+    if (!writing_ && pending_.empty()) {
+      const uv_buf_t buf = make_buf(bytes.data(), bytes.size());
+      if (!try_write_now(&buf, 1, written)) return false;
+      if (written == bytes.size()) return true;
+    }
+    // Only a reference to what the kernel did not take.
+    pending_.append_shared(block, written, bytes.size() - written);
+  } catch (...) {
+    fail(UV_ENOMEM);
+    return false;
+  }
+  return write_queued();
+}
+
+bool WriteQueue::write_queued() noexcept {
+  if (pending() > kHighWaterMark) above_high_water_ = true;
+  if (!writing_) start_write();
+  return !failed_;
+}
+
+bool WriteQueue::try_write_now(const uv_buf_t* bufs, unsigned count, std::size_t& written) noexcept {
+  const int r = uv_try_write(stream_, bufs, count);
+  if (r >= 0) {
+    written = static_cast<std::size_t>(r);
+  } else if (r != UV_EAGAIN && r != UV_ENOSYS) {
+    fail(r);
+    return false;
+  }
+  return true;
+}
+
 bool WriteQueue::write_plain(const uv_buf_t* bufs, unsigned count) noexcept {
   if (failed_ || finishing_) return !failed_;
   size_t total = 0;
@@ -55,7 +109,7 @@ bool WriteQueue::write_plain(const uv_buf_t* bufs, unsigned count) noexcept {
 
   if (corked_ && !writing_ && pending_.size() + total <= kCorkLimit) {
     try {
-      for (unsigned i = 0; i < count; ++i) pending_.append(bufs[i].base, bufs[i].len);
+      for (unsigned i = 0; i < count; ++i) pending_.append_owned(bufs[i].base, bufs[i].len);
     } catch (...) {
       fail(UV_ENOMEM);
       return false;
@@ -66,13 +120,7 @@ bool WriteQueue::write_plain(const uv_buf_t* bufs, unsigned count) noexcept {
   // together with this write.
   size_t written = 0;
   if (!writing_ && pending_.empty()) {
-    int r = uv_try_write(stream_, bufs, count);
-    if (r >= 0) {
-      written = static_cast<size_t>(r);
-    } else if (r != UV_EAGAIN && r != UV_ENOSYS) {
-      fail(r);
-      return false;
-    }
+    if (!try_write_now(bufs, count, written)) return false;
     if (written == total) return true;
   }
   try {
@@ -84,43 +132,51 @@ bool WriteQueue::write_plain(const uv_buf_t* bufs, unsigned count) noexcept {
         skip -= len;
         continue;
       }
-      pending_.append(bufs[i].base + skip, len - skip);
+      pending_.append_owned(bufs[i].base + skip, len - skip);
       skip = 0;
     }
   } catch (...) {
     fail(UV_ENOMEM);
     return false;
   }
-  if (pending() > kHighWaterMark) above_high_water_ = true;
-  if (!writing_) start_write();
-  return !failed_;
+  return write_queued();
 }
 
 void WriteQueue::uncork() noexcept {
   corked_ = false;
   if (writing_ || pending_.empty() || failed_) return;
   if (uv_is_closing(reinterpret_cast<uv_handle_t*>(stream_))) {
-    pending_.clear();  // the stream was closed meanwhile: nowhere to go
+    pending_.clear(kKeepCapacity);  // the stream was closed meanwhile: nowhere to go
     return;
   }
-  uv_buf_t buf = make_buf(pending_.data(), pending_.size());
-  int r = uv_try_write(stream_, &buf, 1);
-  if (r < 0 && r != UV_EAGAIN && r != UV_ENOSYS) {
-    fail(r);
+  std::vector<uv_buf_t>& bufs = bufs_scratch();
+  try {
+    pending_.fill_bufs(bufs);
+  } catch (...) {
+    fail(UV_ENOMEM);
     return;
   }
-  if (r > 0) pending_.erase(0, static_cast<size_t>(r));
+  std::size_t written = 0;
+  if (!try_write_now(bufs.data(), static_cast<unsigned>(bufs.size()), written)) return;
+  pending_.drop_front(written);
   if (pending_.empty()) return;
   if (pending() > kHighWaterMark) above_high_water_ = true;
   start_write();
 }
 
 void WriteQueue::start_write() noexcept {
-  std::swap(pending_, in_flight_);
-  pending_.clear();
-  uv_buf_t buf = make_buf(in_flight_.data(), in_flight_.size());
+  pending_.swap(in_flight_);
+  pending_.clear(kKeepAll);
+  std::vector<uv_buf_t>& bufs = bufs_scratch();
+  try {
+    in_flight_.fill_bufs(bufs);
+  } catch (...) {
+    fail(UV_ENOMEM);
+    return;
+  }
   request_.data = this;
-  int err = uv_write(&request_, stream_, &buf, 1, &WriteQueue::on_write_done);
+  // libuv copies the buffer list into the request: the scratch is free again.
+  int err = uv_write(&request_, stream_, bufs.data(), static_cast<unsigned>(bufs.size()), &WriteQueue::on_write_done);
   if (err != 0) {
     fail(err);
     return;
@@ -131,12 +187,12 @@ void WriteQueue::start_write() noexcept {
 void WriteQueue::on_write_done(uv_write_t* req, int status) noexcept {
   auto* self = static_cast<WriteQueue*>(req->data);
   self->writing_ = false;
-  self->in_flight_.clear();
+  self->in_flight_.clear(kKeepAll);  // and lets go of its shared blocks
   if (status == UV_ECANCELED || uv_is_closing(as_handle(self->stream_))) {
     // The stream was closed under us (a write that had completed is called
     // back with its own status then): the owner closed it, so it knows.
     self->failed_ = true;
-    self->pending_.clear();
+    self->pending_.clear(kKeepAll);
     self->release_large_buffers();
     return;
   }
@@ -146,7 +202,7 @@ void WriteQueue::on_write_done(uv_write_t* req, int status) noexcept {
     const int error = self->failure_ != 0 ? self->failure_ : status;
     self->failed_ = true;
     self->failure_ = 0;
-    self->pending_.clear();
+    self->pending_.clear(kKeepAll);
     self->release_large_buffers();
     self->owner_->on_queue_error(*self, error);
     return;
@@ -195,8 +251,8 @@ void WriteQueue::fail(int uv_error) noexcept {
   if (failed_) return;
   failed_ = true;
   failure_ = uv_error;
-  pending_.clear();
-  if (!writing_) in_flight_.clear();  // a uv_write that failed to start
+  pending_.clear(kKeepAll);
+  if (!writing_) in_flight_.clear(kKeepAll);  // a uv_write that failed to start
   release_large_buffers();
   if (!writing_) report_failure_later();
 }
@@ -217,8 +273,8 @@ void WriteQueue::report_failure_later() noexcept {
 }
 
 void WriteQueue::release_large_buffers() noexcept {
-  if (pending_.capacity() > kKeepCapacity) std::string().swap(pending_);
-  if (!writing_ && in_flight_.capacity() > kKeepCapacity) std::string().swap(in_flight_);
+  if (pending_.empty()) pending_.clear(kKeepCapacity);
+  if (!writing_) in_flight_.clear(kKeepCapacity);
 }
 
 }  // namespace wsbridge::net

@@ -1,14 +1,17 @@
 // Bounded outgoing data for one libuv stream (a TCP socket or a child's stdin
 // pipe). Writes go to the kernel first (uv_try_write) and only what it
-// refuses is copied here (design.md rule 8). The owner stops producing while
+// refuses is copied here (design.md rule 8); a block shared with other
+// queues (a room's frames) is not even copied, only referenced, and goes out
+// in its place among this stream's own writes. The owner stops producing while
 // pending() is above kHighWaterMark and is told when it falls to
 // kLowWaterMark (rule 6), so memory per direction stays bounded.
 #pragma once
 #include <uv.h>
 
 #include <cstddef>
-#include <string>
 
+#include "net/pending_bytes.h"
+#include "net/shared_bytes.h"
 #include "net/uv_cast.h"
 #include "wsbridge/tls/tls_session.h"
 
@@ -56,6 +59,10 @@ class WriteQueue {
     uv_buf_t buf = make_buf(data, size);
     return write(&buf, 1);
   }
+  // Queues the whole block in order with the other writes, keeping a
+  // reference to what the kernel does not take at once rather than a copy.
+  // With TLS the block is encrypted for this stream, as write() does.
+  bool write_shared(const SharedBytes& block) noexcept;
 
   // Calls on_queue_finished once everything queued so far has been written
   // (at once if nothing is pending). Writes after this are ignored.
@@ -79,6 +86,7 @@ class WriteQueue {
     WriteQueue& queue_;
   };
 
+  // Bytes queued for this stream, shared or not, and not yet written.
   std::size_t pending() const noexcept { return pending_.size() + in_flight_.size(); }
   bool over_high_water() const noexcept { return pending() > kHighWaterMark; }
   bool failed() const noexcept { return failed_; }
@@ -86,6 +94,10 @@ class WriteQueue {
  private:
   static void on_write_done(uv_write_t* req, int status) noexcept;
   bool write_plain(const uv_buf_t* bufs, unsigned count) noexcept;
+  // Takes what the kernel takes now; false after a failure (reported later).
+  bool try_write_now(const uv_buf_t* bufs, unsigned count, std::size_t& written) noexcept;
+  // Hands what was just queued to libuv unless a write is in flight.
+  bool write_queued() noexcept;
   void start_write() noexcept;
   void fail(int uv_error) noexcept;
   void report_failure_later() noexcept;
@@ -95,8 +107,8 @@ class WriteQueue {
   Owner* owner_ = nullptr;
   tls::TlsSession* tls_ = nullptr;
   uv_write_t request_{};
-  std::string pending_;    // accepted, not yet handed to libuv
-  std::string in_flight_;  // handed to libuv by the current uv_write
+  PendingBytes pending_;    // accepted, not yet handed to libuv
+  PendingBytes in_flight_;  // handed to libuv by the current uv_write
   bool writing_ = false;
   bool above_high_water_ = false;
   bool finishing_ = false;

@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import socket
+import time
 
 import pytest
 import websockets
@@ -482,3 +483,57 @@ def test_clients_arriving_together_start_one_program_and_all_join_it(start_serve
     assert run(go()) == ["one program for all"] * 12
     stray.add(*pids(tmp_path, "slow"))
     assert len(pids(tmp_path, "slow")) == 1
+
+
+def test_under_deflate_a_rooms_messages_go_uncompressed_and_every_client_reads_them(start_server, tmp_path, stray):
+    # One encoding serves every member: room frames skip the deflate stage,
+    # which permessage-deflate allows (RSV1 clear) even once negotiated.
+    srv = start_server([program(tmp_path, "cat", "exec cat")], flags=[*ROOMS, "--deflate"])
+    raw = wsb.RawWS(srv.port, "/deflated", headers={"Sec-WebSocket-Extensions": "permessage-deflate"})
+    assert "permessage-deflate" in (raw.response.header("sec-websocket-extensions") or "")
+
+    async def go():
+        async with websockets.connect(srv.url("/deflated"), compression="deflate", ping_interval=None,
+                                      close_timeout=3) as ws:
+            assert "permessage-deflate" in ws.response_headers.get("Sec-WebSocket-Extensions", "")
+            line = "hello room " * 100
+            await ws.send(line)  # compressed by the client, inflated for the program
+            return line, await asyncio.wait_for(ws.recv(), 5)
+
+    line, got = run(go())
+    assert got == line
+    fin, opcode, payload, masked = raw.recv_frame()
+    # Compressed, these bytes would be a deflate stream, not the line.
+    assert (fin, opcode, payload) == (True, wsb.OP_TEXT, line.encode())
+    raw.sock.close()
+    stray.add(*pids(tmp_path, "cat"))
+
+
+@pytest.mark.timeout(90)
+def test_fifty_non_readers_hold_one_copy_of_the_rooms_output_not_fifty(start_server, bin_path, tmp_path, stray):
+    # 8 MiB of 1 KiB lines once "go" arrives, then the program stays, so
+    # the stalled clients keep what their queues hold (--slow-client=drop:
+    # each stays connected with up to --room-queue=1M queued).
+    done = tmp_path / "printed"
+    body = (f'read go\nyes "$(head -c 1023 /dev/zero | tr \'\\0\' y)" | head -n 8192\n'
+            f'touch {done}\nexec sleep 60')
+    srv = start_server([program(tmp_path, "print8m", body)], flags=[*ROOMS, "--slow-client=drop"])
+    slow = [never_reading_client(srv.port, "/feed") for _ in range(50)]
+    starter = wsb.RawWS(srv.port, "/feed")
+    watch = RssWatch(srv.pid)
+    starter.send_text("go")
+    starter.sock.close()  # leaves; the 50 stay
+    deadline = time.monotonic() + 30
+    while not done.exists() and time.monotonic() < deadline:
+        watch.sample()
+        time.sleep(0.05)
+    assert done.exists(), "the program did not get its 8 MiB out"
+    watch.sample_times(20)
+    assert re.search(r"[1-9]\d* messages dropped", srv.log()), "the stalled clients' queues never filled"
+    for ws in slow:
+        ws.sock.close()
+    stray.add(*pids(tmp_path, "print8m"))
+    # Copied per client, the queues would hold 50 x 1 MiB; shared, about
+    # one --room-queue's worth of blocks (plus the blocks' spare capacity).
+    if not procstat.is_sanitized_build(bin_path):
+        assert watch.peak_growth < 12 * 1024, f"RSS grew by {watch.peak_growth} KiB"

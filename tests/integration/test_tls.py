@@ -275,3 +275,24 @@ def test_key_update_flood_from_a_client_that_never_reads_is_bounded(start_server
         assert grown_mib < 4, f"{sent} KeyUpdates grew the server by {grown_mib:.1f} MiB"
     # The server still serves others.
     assert asyncio.run(echo_once(wss(srv), client_context(pki), "still here")) == "still here"
+
+
+def test_a_rooms_members_over_tls_each_get_the_shared_frames_encrypted_for_them(start_server, pki):
+    # Room frames are shared by the members' queues, but ciphertext cannot
+    # be: each TLS member's stream encrypts them for itself.
+    srv, _, _ = tls_server(start_server, pki, command=("cat",), extra=("--broadcast", "--workers=1"))
+    lines = [f"{n} " + "x" * 100000 for n in range(5)]
+
+    async def run():
+        ctx = client_context(pki)
+        clients = [await websockets.connect(wss(srv, "/room"), ssl=ctx, max_size=None, compression=None)
+                   for _ in range(3)]
+        for line in lines:
+            await clients[0].send(line)
+        got = [[await asyncio.wait_for(ws.recv(), 10) for _ in lines] for ws in clients]
+        for ws in clients:
+            await ws.close()
+        return got
+
+    got = asyncio.run(asyncio.wait_for(run(), 30))
+    assert got == [lines, lines, lines]

@@ -1,6 +1,9 @@
 // WriteQueue on real streams: a pipe (as for a child's stdin) read back at
 // the other end, and a SOCK_SEQPACKET socket pair where every system call
 // is one message, so the number of writes the Cork saves can be counted.
+// Shared blocks (a room's frames) are checked for order among the queue's
+// own bytes and for their holders: each test ends with the block held by
+// the test alone, whatever happened to the write.
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,6 +21,7 @@ using io_test::as_handle;
 using io_test::as_stream;
 using io_test::PipeReader;
 using io_test::TestLoop;
+using wsbridge::net::SharedBytes;
 using wsbridge::net::WriteQueue;
 
 namespace {
@@ -414,5 +418,199 @@ TEST_CASE("the Cork holds at most kCorkLimit bytes before they go out", "[net_wr
 
   s.close_all();
   REQUIRE(loop.run_until([&] { return s.writer_closed; }));
+  loop.close_and_check();
+}
+
+// ------------------------------------------------------------ shared blocks
+
+namespace {
+
+SharedBytes shared_block(const std::string& bytes) {
+  SharedBytes block;
+  block.rewrite() = bytes;
+  return block;
+}
+
+}  // namespace
+
+TEST_CASE("shared blocks go out in order among the queue's own bytes, referenced rather than copied",
+          "[net_write_queue_test]") {
+  TestLoop loop;
+  QueuedPipe p(loop.get());
+  const std::string a = pattern(70 * KiB, 11);
+  const std::string c = pattern(3 * KiB, 12);
+  const std::string d = pattern(5 * KiB, 13);
+  const SharedBytes b = shared_block(pattern(100 * KiB, 14));
+  const std::string b_bytes(b.view());
+
+  // The reader is paused: the pipe takes the first 64 KiB of `a`, the rest
+  // waits, the block twice among the owned bytes.
+  REQUIRE(p.queue.write(a.data(), a.size()));
+  REQUIRE(p.queue.write_shared(b));
+  REQUIRE(p.queue.write(c.data(), c.size()));
+  REQUIRE(p.queue.write_shared(b));
+  REQUIRE(p.queue.write(d.data(), d.size()));
+  const std::string expected = a + b_bytes + c + b_bytes + d;
+  CHECK(p.queue.pending() == expected.size() - 64 * KiB);
+  // Counted for this queue as if copied, held as two references.
+  CHECK(b.holders() == 3);
+
+  p.reader.resume();
+  REQUIRE(loop.run_until([&] { return p.queue.pending() == 0 && p.reader.data.size() == expected.size(); }));
+  CHECK(p.reader.data == expected);
+  CHECK(b.holders() == 1);
+  CHECK(p.owner.errors == 0);
+
+  p.close_all();
+  REQUIRE(loop.run_until([&] { return p.all_closed(); }));
+  loop.close_and_check();
+}
+
+TEST_CASE("what the kernel takes of a shared block is not held; the rest is released when written",
+          "[net_write_queue_test]") {
+  TestLoop loop;
+  QueuedPipe p(loop.get());
+  const SharedBytes block = shared_block(pattern(100 * KiB, 15));
+
+  REQUIRE(p.queue.write_shared(block));
+  CHECK(p.queue.pending() == block.size() - 64 * KiB);
+  CHECK(block.holders() == 2);
+
+  SECTION("a small block the kernel takes whole is never held") {
+    p.reader.resume();
+    REQUIRE(loop.run_until([&] { return p.queue.pending() == 0 && p.reader.data.size() == block.size(); }));
+    CHECK(block.holders() == 1);
+    const SharedBytes small = shared_block("a line the pipe has room for\n");
+    REQUIRE(p.queue.write_shared(small));
+    CHECK(p.queue.pending() == 0);
+    CHECK(small.holders() == 1);
+    REQUIRE(loop.run_until([&] { return p.reader.data.size() == block.size() + small.size(); }));
+    CHECK(p.reader.data == std::string(block.view()) + std::string(small.view()));
+  }
+  SECTION("two queues share one block until the last is done with it") {
+    QueuedPipe other(loop.get());
+    REQUIRE(other.queue.write_shared(block));
+    CHECK(block.holders() == 3);
+    p.reader.resume();
+    REQUIRE(loop.run_until([&] { return p.queue.pending() == 0 && p.reader.data.size() == block.size(); }));
+    CHECK(block.holders() == 2);
+    CHECK(other.queue.pending() == block.size() - 64 * KiB);
+    other.reader.resume();
+    REQUIRE(loop.run_until([&] { return other.queue.pending() == 0 && other.reader.data.size() == block.size(); }));
+    CHECK(block.holders() == 1);
+    CHECK(other.reader.data == block.view());
+    CHECK(p.reader.data == block.view());
+    other.close_all();
+    REQUIRE(loop.run_until([&] { return other.all_closed(); }));
+  }
+  CHECK(p.owner.errors == 0);
+  p.close_all();
+  REQUIRE(loop.run_until([&] { return p.all_closed(); }));
+  loop.close_and_check();
+}
+
+TEST_CASE("a queue that fails or is closed mid-write lets go of its shared blocks", "[net_write_queue_test]") {
+  TestLoop loop;
+  QueuedPipe p(loop.get());
+  const SharedBytes block = shared_block(pattern(300 * KiB, 16));
+  const std::string own = pattern(10 * KiB, 17);
+  REQUIRE(p.queue.write_shared(block));
+  REQUIRE(p.queue.write(own.data(), own.size()));
+  REQUIRE(p.queue.write_shared(block));
+  REQUIRE(block.holders() > 1);
+
+  SECTION("the peer closes: EPIPE") {
+    p.reader.close();
+    REQUIRE(loop.run_until([&] { return p.owner.errors > 0; }));
+    CHECK(p.owner.last_error == UV_EPIPE);
+    CHECK(block.holders() == 1);
+    // A failed queue takes no more references.
+    CHECK_FALSE(p.queue.write_shared(block));
+    CHECK(block.holders() == 1);
+  }
+  SECTION("the owner closes the stream") {
+    p.close_writer();
+    REQUIRE(loop.run_until([&] { return p.writer_closed; }));
+    CHECK(p.owner.errors == 0);
+    CHECK(block.holders() == 1);
+  }
+  CHECK(p.queue.failed());
+  CHECK(p.queue.pending() == 0);
+  p.close_all();
+  REQUIRE(loop.run_until([&] { return p.all_closed(); }));
+  loop.close_and_check();
+}
+
+TEST_CASE("finish_then waits for the shared blocks queued before it", "[net_write_queue_test]") {
+  TestLoop loop;
+  QueuedPipe p(loop.get());
+  const SharedBytes block = shared_block(pattern(200 * KiB, 18));
+  const std::string close_frame = "\x88\x02\x03\xe8";
+  REQUIRE(p.queue.write_shared(block));
+  REQUIRE(p.queue.write(close_frame.data(), close_frame.size()));
+  p.queue.finish_then();
+  CHECK(p.owner.finished == 0);
+  p.reader.resume();
+  REQUIRE(loop.run_until([&] { return p.owner.finished > 0; }));
+  CHECK(block.holders() == 1);
+  p.close_writer();
+  REQUIRE(loop.run_until([&] { return p.reader.eof; }));
+  CHECK(p.reader.data == std::string(block.view()) + close_frame);
+  p.close_all();
+  REQUIRE(loop.run_until([&] { return p.all_closed(); }));
+  loop.close_and_check();
+}
+
+TEST_CASE("the Cork gathers shared blocks and owned bytes into one system call, in order",
+          "[net_write_queue_test]") {
+  TestLoop loop;
+  QueuedSocket s(loop.get());
+  const std::string own = pattern(300, 19);
+  const SharedBytes block = shared_block(pattern(500, 20));
+  {
+    WriteQueue::Cork cork(s.queue);
+    REQUIRE(s.queue.write(own.data(), 100));
+    REQUIRE(s.queue.write_shared(block));
+    REQUIRE(s.queue.write(own.data() + 100, 200));
+    CHECK(block.holders() == 2);
+    CHECK(s.read_messages().empty());
+  }
+  CHECK(s.queue.pending() == 0);
+  CHECK(block.holders() == 1);
+  const auto messages = s.read_messages();
+  REQUIRE(messages.size() == 1);
+  CHECK(messages[0] == own.substr(0, 100) + std::string(block.view()) + own.substr(100));
+  CHECK(s.owner.errors == 0);
+  s.close_all();
+  REQUIRE(loop.run_until([&] { return s.writer_closed; }));
+  loop.close_and_check();
+}
+
+TEST_CASE("a corked batch the kernel takes in part goes on from inside a shared block", "[net_write_queue_test]") {
+  TestLoop loop;
+  QueuedPipe p(loop.get());
+  // The pipe keeps 64 KiB; leave it room for part of what is corked.
+  const std::string first = pattern(40 * KiB, 21);
+  REQUIRE(p.queue.write(first.data(), first.size()));
+  REQUIRE(p.queue.pending() == 0);
+  const std::string own = pattern(30 * KiB, 22);
+  const SharedBytes block = shared_block(pattern(20 * KiB, 23));
+  {
+    WriteQueue::Cork cork(p.queue);
+    REQUIRE(p.queue.write(own.data(), 10 * KiB));
+    REQUIRE(p.queue.write_shared(block));
+    REQUIRE(p.queue.write(own.data() + 10 * KiB, 20 * KiB));
+  }
+  // Some of the batch went at once, the rest is queued behind it.
+  CHECK(p.queue.pending() > 0);
+  CHECK(p.queue.pending() < 50 * KiB);
+  p.reader.resume();
+  const std::string expected = first + own.substr(0, 10 * KiB) + std::string(block.view()) + own.substr(10 * KiB);
+  REQUIRE(loop.run_until([&] { return p.queue.pending() == 0 && p.reader.data.size() == expected.size(); }));
+  CHECK(p.reader.data == expected);
+  CHECK(block.holders() == 1);
+  CHECK(p.owner.errors == 0);
+  p.close_all();
+  REQUIRE(loop.run_until([&] { return p.all_closed(); }));
   loop.close_and_check();
 }
