@@ -34,6 +34,7 @@ void Room::start(uv_loop_t* loop, const proc::SpawnedChild& spawned, std::uint64
   linger_timer_.data = this;
   ++open_parts_;
   program_.start(loop, spawned, requested_at_ns);
+  program_started_ = true;
   ++open_parts_;
   program_.start_output(*this);
   ++context_.metrics.rooms_open;
@@ -81,6 +82,14 @@ void Room::leave(RoomMember& member) noexcept {
 }
 
 void Room::on_empty() noexcept {
+  // The owner of a cluster room keeps its program while other instances
+  // have clients: its renewals count them (on_link_relay_count).
+  if (link_ && link_->owner() && taking_members_ && !context_.shutting_down) return;
+  on_everyone_left();
+}
+
+void Room::on_everyone_left() noexcept {
+  if (uv_is_active(as_handle(&linger_timer_))) return;  // lingering already
   const unsigned linger_ms = context_.config->room_linger_ms;
   if (linger_ms == 0 || context_.shutting_down || !taking_members_) {
     stop_taking_members();
@@ -91,7 +100,7 @@ void Room::on_empty() noexcept {
 
 void Room::on_linger_over(uv_timer_t* timer) noexcept {
   auto* room = static_cast<Room*>(timer->data);
-  if (room->members_.empty()) room->stop_taking_members();
+  if (room->members_.empty() && room->relays_ == 0) room->stop_taking_members();
 }
 
 void Room::shut_down_for_server() noexcept {
@@ -105,12 +114,36 @@ void Room::stop_taking_members() noexcept {
   taking_members_ = false;
   uv_timer_stop(&linger_timer_);
   table_.forget(*this);
-  program_.stop();
+  // An owner keeps its lease until its program is gone (finish_when_done).
+  if (link_ && !link_->owner()) link_->release(false);
+  if (program_started_) {
+    program_.stop();
+  } else if (!launch_) {
+    exited_ = true;  // a cluster room with no program here: nothing to wait for
+  }
 }
 
 void Room::on_member_drained() noexcept { resume_when_caught_up(); }
 
+void Room::take_input(Program::InputBatch& batch) noexcept {
+  if (program_started_) {
+    program_.take_input(batch);
+  } else {
+    batch.deliver_messages();  // each to the broker, or held
+  }
+}
+
+bool Room::input_backlogged() const noexcept { return program_started_ && program_.input_backlogged(); }
+
 bool Room::deliver_from(RoomMember& member, bool binary, std::string_view payload) noexcept {
+  if (!program_started_) {
+    // A cluster room: the owner's program is elsewhere (or not started yet).
+    if (link_ && !link_->owner() && link_->relaying()) {
+      link_->publish(binary ? 'B' : 'T', payload);
+      return true;
+    }
+    return hold_input(binary, payload);
+  }
   // --room-tagged: the program sees who sent it, as "ID<TAB>message".
   if (context_.config->room_tagged) return program_.deliver_tagged(member.id(), binary, payload);
   return program_.deliver(binary, payload);
@@ -161,6 +194,7 @@ void Room::on_program_line(std::string_view line, bool from_stderr) noexcept {
     line = bridge::output_message_text(line, from_stderr, context_.config->passstderr, context_.utf8_scratch);
     if (context_.config->room_tagged && !from_stderr && send_to_one(line)) return;
     append_frame(false, line);
+    if (link_) link_->publish('T', line);
   } catch (const std::bad_alloc&) {
     output_failed_ = true;  // told to every member once the read is done
   }
@@ -170,6 +204,7 @@ void Room::on_program_chunk(std::string_view chunk) noexcept {
   if (output_failed_) return;
   try {
     append_frame(true, chunk);
+    if (link_) link_->publish('B', chunk);
   } catch (const std::bad_alloc&) {
     output_failed_ = true;
   }
@@ -195,7 +230,10 @@ bool Room::over_queue_limit(RoomMember& member, std::size_t size) const noexcept
 
 bool Room::send_to(RoomMember& member, std::string_view frames, std::size_t messages, std::size_t payload_bytes,
                    SlowClients& slow) noexcept {
-  const SlowClientPolicy policy = context_.config->slow_client;
+  SlowClientPolicy policy = context_.config->slow_client;
+  // A relay cannot hold back a program on another instance: a slow client
+  // of its own is closed rather than queued without bound.
+  if (policy == SlowClientPolicy::Wait && link_ && !program_started_) policy = SlowClientPolicy::Close;
   Program::Listener& client = member.listener();
   if (policy != SlowClientPolicy::Wait && over_queue_limit(member, frames.size())) {
     if (policy == SlowClientPolicy::Drop) {
@@ -273,7 +311,7 @@ void Room::resume_when_caught_up() noexcept {
     if (member->listener().program_output_queued() > WriteQueue::kHighWaterMark) return;
   }
   output_paused_ = false;
-  program_.resume_output();
+  if (program_started_) program_.resume_output();
 }
 
 void Room::note_slow_clients(std::uint64_t dropped, std::uint64_t closed) noexcept {
@@ -337,6 +375,12 @@ void Room::on_program_input_drained() noexcept {
 void Room::on_program_exited(int wait_status) noexcept {
   exited_ = true;
   wait_status_ = wait_status;
+  // The other instances' clients hear the end too, unless the lease was
+  // lost or the server is stopping (then the room is another instance's
+  // to restart).
+  if (link_ && link_->owner() && !fenced_ && !context_.shutting_down) {
+    link_->publish('E', std::to_string(wait_status));
+  }
   stop_taking_members();
   finish_when_done();
 }
@@ -355,7 +399,11 @@ void Room::finish_when_done() noexcept {
   sending_to_.clear();
   --context_.metrics.rooms_open;
   log::write(LogLevel::Info, "room", log_fields_, "Room closed");
-  program_.release();
+  if (program_started_) program_.release();
+  // The program is gone: the lease may go. A program that ended here (not
+  // fenced, not stopped with the server) leaves it marked ended, so that
+  // relays still closing their clients do not restart it.
+  if (link_) link_->release(!fenced_ && !context_.shutting_down);
   uv_close(as_handle(&linger_timer_), [](uv_handle_t* handle) {
     static_cast<Room*>(handle->data)->on_part_closed();
   });
