@@ -86,7 +86,7 @@ bool RoomLink::start(uv_loop_t* loop) noexcept {
   uv_timer_init(loop, &tick_);
   tick_.data = this;
   timer_open_ = true;
-  uv_timer_start(&tick_, &RoomLink::on_tick, kRoomLeaseRenewMs, kRoomLeaseRenewMs);
+  uv_timer_start(&tick_, &RoomLink::on_tick, kRoomLinkTickMs, kRoomLinkTickMs);
   send_claim();
   return true;
 }
@@ -118,6 +118,11 @@ void RoomLink::on_tick(uv_timer_t* timer) noexcept {
     return;
   }
   if (link->in_flight_) return;  // one question at a time
+  // Each kRoomLeaseRenewMs, or at the next tick after a question went
+  // unanswered (the connection was lost): renewals resume as soon as the
+  // broker is back.
+  if (!link->ask_again_ && uv_now(timer->loop) - link->sent_at_ms_ < kRoomLeaseRenewMs) return;
+  link->ask_again_ = false;
   if (link->role_ == Role::Owner) {
     link->send_renewal();
   } else if (link->role_ == Role::Relay || link->role_ == Role::Claiming) {
@@ -128,6 +133,7 @@ void RoomLink::on_tick(uv_timer_t* timer) noexcept {
 void RoomLink::on_broker_reply(int tag, const redisReply* reply) noexcept {
   if (tag == kRelease) return;
   in_flight_ = false;
+  ask_again_ = reply == nullptr;
   if (role_ == Role::Released) return;
   if (tag == kClaim) {
     on_claim_reply(reply);

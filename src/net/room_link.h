@@ -36,7 +36,11 @@ namespace wsbridge::net {
 
 constexpr std::uint64_t kRoomLeaseMs = 3000;
 constexpr std::uint64_t kRoomLeaseRenewMs = 1000;
-constexpr std::uint64_t kRoomLeaseMarginMs = 1000;
+constexpr std::uint64_t kRoomLeaseMarginMs = 500;
+// The link looks at its lease this often: the fence is checked at each tick
+// (so the program is killed at most a tick after the margin is reached),
+// and a renewal lost with the connection is sent again at the next one.
+constexpr std::uint64_t kRoomLinkTickMs = 200;
 
 class RoomLink final : private RoomBroker::Client {
  public:
@@ -103,6 +107,7 @@ class RoomLink final : private RoomBroker::Client {
   uv_timer_t tick_{};
   Role role_ = Role::Claiming;
   bool in_flight_ = false;          // a claim or renewal awaits its reply
+  bool ask_again_ = false;          // the last one went unanswered: ask at the next tick
   bool was_relay_ = false;          // a claim failed before: a win is a takeover
   std::uint64_t sent_at_ms_ = 0;    // when the claim or renewal in flight was sent
   std::uint64_t valid_until_ms_ = 0;  // owner: the lease holds until then at least

@@ -339,3 +339,39 @@ def test_broker_down_refuses_room_upgrades_and_static_files_still_work(start_ser
     finally:
         absent.stop()
     stray.add(*pids(tmp_path, "echo"))
+
+
+def test_redis_restart_instances_reconnect_and_the_room_resumes_with_its_program(start_server, tmp_path, stray):
+    store = Redis(str(tmp_path)).start()
+    try:
+        script = program(tmp_path, "echo", ECHO)
+        servers = cluster(start_server, store.url, [script], count=2)
+
+        async def go():
+            owner_ws = await connect(servers[0].url("/restart"))
+            relay_ws = await connect(servers[1].url("/restart"))
+            await synchronise([owner_ws, relay_ws], relay_ws, "before")
+            # Redis restarts empty (no persistence): the lease, the relays
+            # set and the subscriptions are gone.
+            store.stop()
+            store.start(wait_for_claims=False)
+            for srv in servers:
+                assert srv.wait_log("Room broker commands connection restored", 10)
+                assert srv.wait_log("Room broker subscriptions connection restored", 10)
+            # Once resubscribed, both ways work again.
+            await synchronise([owner_ws, relay_ws], relay_ws, "after")
+            await owner_ws.send("from-owner")
+            got = [await until_seen(ws, "got from-owner", 10) for ws in (owner_ws, relay_ws)]
+            for ws in (owner_ws, relay_ws):
+                await ws.close()
+            return got
+
+        got = run(go())
+        stray.add(*pids(tmp_path, "echo"))
+        assert [lines[-1] for lines in got] == ["got from-owner"] * 2
+        # The outage was shorter than the owner's fence (2.5 s without a
+        # renewal): it took its lease again and kept its program.
+        assert len(pids(tmp_path, "echo")) == 1
+        assert "killing the program" not in servers[0].log()
+    finally:
+        store.stop()
