@@ -375,3 +375,31 @@ def test_redis_restart_instances_reconnect_and_the_room_resumes_with_its_program
         assert "killing the program" not in servers[0].log()
     finally:
         store.stop()
+
+
+def test_owner_stopped_gracefully_hands_the_room_to_another_instance(start_server, redis, tmp_path, stray):
+    script = program(tmp_path, "handover", 'echo "started $$"; ' + ECHO)
+    servers = cluster(start_server, redis.url, [script], count=2)
+
+    async def go():
+        first = await connect(servers[0].url("/handover"))
+        await asyncio.wait_for(first.recv(), 10)
+        other = await connect(servers[1].url("/handover"))
+        await synchronise([first, other], other, "sync")
+        servers[0].stop()  # SIGTERM: its clients get 1001, its program ends
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(first.recv(), 10)
+        notice = await until_seen(other, RESTARTED, TAKEOVER_BOUND)
+        started = await asyncio.wait_for(other.recv(), 10)
+        await other.send("still here")
+        echo = await asyncio.wait_for(other.recv(), 10)
+        await other.close()
+        return first.close_code, notice, started, echo
+
+    code, notice, started, echo = run(go())
+    stray.add(*pids(tmp_path, "handover"))
+    first_pid, second_pid = pids(tmp_path, "handover")
+    assert code == 1001
+    assert notice == [RESTARTED]
+    assert (started, echo) == (f"started {second_pid}", "got still here")
+    assert not wsb.pid_alive(first_pid)
