@@ -3,14 +3,10 @@
 // its Listener; each client's WebSocketSession reaches it through its own
 // RoomMember, so the session does not know its program is shared.
 //
-//   output: each stdout line is framed ONCE into frames_, and the frames of
-//           one read go to every member's stream (the kernel takes them
-//           from that one buffer; only what a socket refuses is copied into
-//           its queue). A member whose queue would pass --room-queue is
-//           closed with 1008 (--slow-client=close), skipped and counted
-//           (drop), or waited for: the room stops reading the program's
-//           stdout until every member's stream is under its high-water
-//           mark (wait).
+//   output: each stdout line goes to the members through the room's
+//           RoomFanout (framed once, slow-client policy, replay); under
+//           --slow-client=wait the room stops reading the program's stdout
+//           until every member has caught up.
 //   input:  every member's message is written to the one stdin as a whole
 //           line, so two members' messages never interleave in a line.
 //   end:    when the last member leaves (after --room-linger) the program
@@ -43,6 +39,7 @@
 #include "net/part_owner.h"
 #include "net/process_program.h"
 #include "net/program.h"
+#include "net/room_fanout.h"
 #include "net/room_link.h"
 #include "net/server_context.h"
 #include "proc/spawn.h"
@@ -66,10 +63,6 @@ inline constexpr std::string_view kRoomRestartedNotice = "wsbridge: the room's p
 // yet (the claim takes one round trip to the broker); past it they are
 // dropped, as for a program that takes no more input.
 constexpr std::size_t kRoomPendingInputBytes = 1024 * 1024;
-
-// --room-replay keeps at most this many bytes of frames, however many
-// messages it is asked for: the oldest go first.
-constexpr std::size_t kRoomReplayBytes = 1024 * 1024;
 
 class Room final : private Program::Listener, private RoomLink::Owner, private ChildLaunch::Owner {
  public:
@@ -152,30 +145,6 @@ class Room final : private Program::Listener, private RoomLink::Owner, private C
   // The room cannot run: its members are closed, it takes no more.
   void give_up(std::uint16_t code, std::string_view reason) noexcept;
 
-  // Appends one message's frame to frames_ (may throw std::bad_alloc).
-  void append_frame(bool binary, std::string_view payload);
-  // --room-replay: keeps the frame just appended (from `start` in frames_).
-  void keep_for_replay(std::size_t start, std::size_t payload_size);
-  // --room-replay: sends the kept frames to a member that just joined.
-  void replay_to(RoomMember& member) noexcept;
-  struct SlowClients {
-    std::uint64_t dropped = 0;  // messages
-    std::uint64_t closed = 0;   // clients
-  };
-  // Sends frames to one member under the slow-client policy. False when
-  // (under wait) the member is behind.
-  bool send_to(RoomMember& member, std::string_view frames, std::size_t messages, std::size_t payload_bytes,
-               SlowClients& slow) noexcept;
-  // Sends frames_ to every member; false when (under wait) one is behind.
-  bool send_frames() noexcept;
-  // --room-tagged: sends "ID<TAB>text" to that member only, or drops it
-  // when that client has left (true); leaves a line that is not addressed
-  // (no tab, or not a number before it) to all (false). May throw
-  // std::bad_alloc.
-  bool send_to_one(std::string_view line);
-  RoomMember* find_member(std::string_view id) const noexcept;
-  // True when the member's queue cannot take `size` more bytes.
-  bool over_queue_limit(RoomMember& member, std::size_t size) const noexcept;
   void resume_when_caught_up() noexcept;
   // The last member left: stop the program now or after --room-linger.
   void on_empty() noexcept;
@@ -185,9 +154,6 @@ class Room final : private Program::Listener, private RoomLink::Owner, private C
   static void on_linger_over(uv_timer_t* timer) noexcept;
   // No more members: out of the table, the program stopped.
   void stop_taking_members() noexcept;
-  // Slow-client drops and closes, logged at most once a second.
-  void note_slow_clients(std::uint64_t dropped, std::uint64_t closed) noexcept;
-  void say_slow_clients() noexcept;
   // Once the program has exited and its output reached the members (or no
   // member is left): every member is told the program ended, the pipes and
   // the timer are closed.
@@ -207,23 +173,9 @@ class Room final : private Program::Listener, private RoomLink::Owner, private C
   long long relays_ = 0;                 // owner: other instances with clients, at the last renewal
   bool fenced_ = false;                  // owner: the lease was lost; the program is being killed
   uv_timer_t linger_timer_{};
-  std::vector<RoomMember*> members_;
-  std::vector<RoomMember*> sending_to_;  // members_ while a fan-out may change it
-  std::string frames_;                   // the frames of one read of output
-  struct KeptFrame {
-    std::string frame;
-    std::size_t payload_size;
-  };
-  std::deque<KeptFrame> replay_;         // --room-replay: the last messages' frames
-  std::size_t replay_bytes_ = 0;
-  std::size_t frame_messages_ = 0;
-  std::size_t frame_payload_bytes_ = 0;
-  std::uint64_t dropped_unsaid_ = 0;     // since the last log line
-  std::uint64_t closed_unsaid_ = 0;
-  std::uint64_t said_at_ms_ = 0;
+  RoomFanout fanout_;  // the members and what reaches them
   std::uint8_t open_parts_ = 0;          // the program, the timers, a launch in flight
   bool output_paused_ = false;           // --slow-client=wait: a member is behind
-  bool output_behind_ = false;           // a tagged line of this read found its member behind
   bool taking_members_ = true;
   bool output_failed_ = false;           // a line of this read could not be framed
   bool output_ended_ = false;            // stdout's end was relayed to the members

@@ -26,6 +26,7 @@ bool Room::start_clustered(uv_loop_t* loop, RoomBroker& broker, RoomLaunchDetail
   // The claim's answer comes from the loop, after the timer is open.
   if (!link_ || !link_->start(loop)) return false;
   ++open_parts_;  // the link's timer
+  fanout_.set_loop(loop);
   uv_timer_init(loop, &linger_timer_);
   linger_timer_.data = this;
   ++open_parts_;
@@ -39,6 +40,7 @@ void Room::on_link_unreachable() noexcept {
 }
 
 void Room::on_link_relayed() noexcept {
+  fanout_.set_relaying(true);
   log::write(LogLevel::Info, "room", log_fields_, "Room relayed from another instance");
   pass_held_input();
 }
@@ -82,6 +84,7 @@ void Room::on_child_launched() noexcept {
     on_part_closed();
     return;
   }
+  fanout_.set_relaying(false);
   program_.start(linger_timer_.loop, launch->child, uv_hrtime());
   program_started_ = true;
   program_.start_output(*this);
@@ -101,7 +104,7 @@ void Room::on_link_lease_lost() noexcept {
 
 void Room::on_link_relay_count(long long relays) noexcept {
   relays_ = relays;
-  if (members_.empty() && relays == 0 && taking_members_) on_everyone_left();
+  if (fanout_.empty() && relays == 0 && taking_members_) on_everyone_left();
 }
 
 void Room::on_link_message(char kind, std::string_view payload) noexcept {
@@ -124,14 +127,14 @@ void Room::on_link_message(char kind, std::string_view payload) noexcept {
 
 void Room::relay_output(bool binary, std::string_view payload) noexcept {
   try {
-    append_frame(binary, payload);
+    fanout_.append_frame(binary, payload);
   } catch (const std::bad_alloc&) {
     on_program_out_of_memory();
     return;
   }
   // A relay cannot hold back the owner's program: under --slow-client=wait
   // a slow member's queue grows here instead (bounded by its socket).
-  (void)send_frames();
+  (void)fanout_.send_frames();
 }
 
 void Room::relay_program_end(std::string_view wait_status) noexcept {
@@ -143,18 +146,16 @@ void Room::relay_program_end(std::string_view wait_status) noexcept {
 
 void Room::say_to_everyone(std::string_view text) noexcept {
   try {
-    append_frame(false, text);
+    fanout_.append_frame(false, text);
   } catch (const std::bad_alloc&) {
     return;
   }
-  (void)send_frames();
+  (void)fanout_.send_frames();
   link_->publish('T', text);
 }
 
 void Room::close_members(std::uint16_t code, std::string_view reason) noexcept {
-  sending_to_.assign(members_.begin(), members_.end());
-  for (RoomMember* member : sending_to_) member->listener().on_program_closes_client(code, reason);
-  sending_to_.clear();
+  fanout_.tell_each([code, reason](RoomMember& member) { member.listener().on_program_closes_client(code, reason); });
 }
 
 void Room::give_up(std::uint16_t code, std::string_view reason) noexcept {
