@@ -1,7 +1,8 @@
 """--room-broker: rooms shared by several wsbridge instances through a real
 redis-server (on 127.0.0.1, its own port, no persistence, a temporary
-folder). Real clients (python3-websockets) spread over three instances;
-the programs' own pid files and /proc say how many programs ran."""
+folder). Real clients (python3-websockets) spread over three instances,
+directly and through HAProxy; the programs' own pid files and /proc say
+how many programs ran."""
 import asyncio
 import os
 import shutil
@@ -14,6 +15,7 @@ import pytest
 import websockets
 
 import procstat
+import proxies
 import wsb
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -101,6 +103,14 @@ def redis(tmp_path_factory):
     server = Redis(str(tmp_path_factory.mktemp("redis"))).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def haproxy(tmp_path, request):
+    """Factory: haproxy(backend_ports) -> HAProxy on 127.0.0.1 in front of them."""
+    yield from proxies.stopped_at_teardown(
+        request, lambda ports: proxies.start_haproxy(str(tmp_path), list(ports), proxies.ipv6_loopback_ok()),
+        lambda started: "".join("--- haproxy output ---\n" + proxy.output() + "\n" for proxy in started))
 
 
 # Shell programs that record their pids (rooms share one program, so tests
@@ -403,3 +413,29 @@ def test_owner_stopped_gracefully_hands_the_room_to_another_instance(start_serve
     assert notice == [RESTARTED]
     assert (started, echo) == (f"started {second_pid}", "got still here")
     assert not wsb.pid_alive(first_pid)
+
+
+@pytest.mark.skipif(proxies.find_program("haproxy") is None, reason="haproxy is not installed")
+def test_behind_haproxy_clients_spread_over_three_instances_share_one_program(
+        start_server, redis, haproxy, tmp_path, stray):
+    script = program(tmp_path, "echo", ECHO)
+    servers = cluster(start_server, redis.url, [script], flags=["--proxy-protocol"])
+    proxy = haproxy([srv.port for srv in servers])
+
+    async def go():
+        clients = [await connect(f"ws://127.0.0.1:{proxy.port}/through") for _ in range(6)]
+        await synchronise(clients, clients[0], "sync")
+        for i, ws in enumerate(clients):
+            await ws.send(f"c{i}")
+        seen = [[await asyncio.wait_for(ws.recv(), 10) for _ in clients] for ws in clients]
+        for ws in clients:
+            await ws.close()
+        return seen
+
+    seen = run(go())
+    stray.add(*pids(tmp_path, "echo"))
+    assert all(lines == seen[0] for lines in seen)
+    assert sorted(seen[0]) == sorted(f"got c{i}" for i in range(6))
+    assert len(pids(tmp_path, "echo")) == 1, "one program behind the balancer"
+    connects = [srv.log().count("| CONNECT") for srv in servers]
+    assert sum(connects) == 6 and sum(1 for n in connects if n > 0) >= 2, connects
