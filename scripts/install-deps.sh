@@ -6,14 +6,14 @@ set -euo pipefail
 
 # Build: compiler, CMake, the libraries we link, and the llhttp C sources.
 build_packages=(g++ cmake make pkg-config libuv1-dev libssl-dev libcli11-dev
-                catch2 node-llhttp zlib1g-dev)
+                catch2 node-llhttp zlib1g-dev libhiredis-dev)
 # Tests: real peers (python websockets + pytest, node ws) and the reference
 # implementation we compare against.
 # clang-14 + its runtime libraries build the libFuzzer targets (scripts/fuzz.sh).
 test_packages=(python3 python3-websockets python3-pytest nodejs node-ws
                websocketd procps openssl clang-14 libclang-rt-14-dev
                nginx haproxy dpkg-dev file systemd llvm-14 man-db groff-base
-               prometheus)
+               prometheus redis-server)
 # chromium (headless) drives the --devconsole page in test_devconsole.py.
 test_packages+=(chromium)
 # nginx and haproxy sit in front of wsbridge in test_nginx.py/test_haproxy.py
@@ -26,8 +26,10 @@ test_packages+=(chromium)
 # "<null>" and scripts/tsan_reports.py cannot judge a report; man-db and
 # groff-base render and check the man page (test_package.py); prometheus
 # gives promtool and a real Prometheus server for test_metrics.py (started
-# by the test on 127.0.0.1 only). Debian enables its service on install;
-# when this script installed it, the service is stopped and disabled again
+# by the test on 127.0.0.1 only); redis-server is the room broker of
+# test_cluster.py (started by the test on 127.0.0.1, without persistence).
+# Debian enables both services on install; when this script installed one,
+# that service is stopped and disabled again
 # (at the end), so the tests' dependencies leave no port open.
 
 wanted=("${build_packages[@]}")
@@ -63,4 +65,7 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 if [[ " ${missing[*]} " == *" prometheus "* ]] && [[ -d /run/systemd/system ]]; then
   "${sudo_cmd[@]}" systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi
+if [[ " ${missing[*]} " == *" redis-server "* ]] && [[ -d /run/systemd/system ]]; then
+  "${sudo_cmd[@]}" systemctl disable --now redis-server.service >/dev/null 2>&1 || true
 fi

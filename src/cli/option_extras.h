@@ -13,6 +13,7 @@ struct OptionExtras {
   std::string shutdown_timeout;  // seconds → Config::shutdown_timeout_ms
   std::string auth_timeout;      // seconds → Config::auth_timeout_ms
   std::string room_linger = "0"; // seconds → Config::room_linger_ms
+  std::string room_broker;       // redis://HOST:PORT/DB → Config::room_broker_*
   std::string slow_client = "close";
   std::string unixsocket_mode = "0666";
   std::string logformat = "text";

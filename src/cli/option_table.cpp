@@ -371,6 +371,12 @@ void add_room_options(CLI::App& app, Config& config, OptionExtras& extras) {
                  "meanwhile joins it.")
       ->type_name("SECONDS")
       ->transform(seconds_up_to(kMaxDelayMs, true, kLingerRange));
+  app.add_option("--room-broker", extras.room_broker,
+                 "With --broadcast, share rooms with every\n"
+                 "instance naming this Redis: one program per\n"
+                 "room in the whole cluster.")
+      ->type_name("redis://HOST:PORT[/DB]")
+      ->transform(room_broker_url());
 }
 
 }  // namespace

@@ -104,6 +104,9 @@ std::optional<ParseOutcome> convert_extras(const OptionExtras& extras, Config& c
   if (!extras.auth_timeout.empty()) {
     config.auth_timeout_ms = static_cast<unsigned>(seconds_to_ms(parse_seconds(extras.auth_timeout).value_or(0)));
   }
+  if (!extras.room_broker.empty()) {
+    split_room_broker(extras.room_broker, config.room_broker_host, config.room_broker_port, config.room_broker_db);
+  }
   if (!extras.room_linger.empty()) {
     config.room_linger_ms = static_cast<unsigned>(seconds_to_ms(parse_seconds(extras.room_linger).value_or(0)));
   }
@@ -170,6 +173,10 @@ std::optional<ParseOutcome> check_room_options(Config& config, const std::vector
                      "--workers out", false);
     }
     config.workers = 1;
+    if (config.room_tagged && !config.room_broker_host.empty()) {
+      return fail(2, "--room-tagged cannot be used with --room-broker: a client's id does not say which "
+                     "instance holds it", false);
+    }
     return std::nullopt;
   }
   for (const PrePass::Option& option : options) {

@@ -288,29 +288,76 @@ CLI::Validator listen_address() {
   });
 }
 
+namespace {
+
+// HOST:PORT as --metrics and --room-broker take it: `value` rewritten with
+// the port in plain decimal, or the problem (`no_host` when HOST is empty,
+// each message followed by `allowed`).
+std::string check_host_port(std::string& value, const std::string& no_host, const std::string& allowed) {
+  const std::size_t colon = value.rfind(':');
+  if (colon == std::string::npos) return "no :PORT" + allowed;
+  const std::string host = value.substr(0, colon);
+  const std::optional<long long> port = parse_integer(value.substr(colon + 1));
+  if (!port || *port < 1 || *port > 65535) return "the port is not 1 to 65535" + allowed;
+  if (host.empty()) return no_host + allowed;
+  if (host.front() == '[') {
+    if (host.size() < 2 || host.back() != ']' || !is_ipv6_literal(host.substr(1, host.size() - 2))) {
+      return "not an IPv6 address in brackets" + allowed;
+    }
+  } else if (is_ipv6_literal(host)) {
+    return "an IPv6 address needs brackets, e.g. [" + host + "]:" + std::to_string(*port);
+  } else if (!is_host_name(host)) {
+    return "not an address or host name" + allowed;
+  }
+  value = host + ":" + std::to_string(*port);
+  return {};
+}
+
+}  // namespace
+
 CLI::Validator metrics_address() {
   return validator([](std::string& value) -> std::string {
     const std::string allowed =
         "; allowed: HOST:PORT with an IPv4 address, an IPv6 address in brackets ([::1]:9101) or a host "
         "name, and a port from 1 to 65535";
-    const std::size_t colon = value.rfind(':');
-    if (colon == std::string::npos) return "no :PORT" + allowed;
-    const std::string host = value.substr(0, colon);
-    const std::optional<long long> port = parse_integer(value.substr(colon + 1));
-    if (!port || *port < 1 || *port > 65535) return "the port is not 1 to 65535" + allowed;
-    if (host.empty()) return "no host (the metrics have no authentication: name the interface)" + allowed;
-    if (host.front() == '[') {
-      if (host.size() < 2 || host.back() != ']' || !is_ipv6_literal(host.substr(1, host.size() - 2))) {
-        return "not an IPv6 address in brackets" + allowed;
-      }
-    } else if (is_ipv6_literal(host)) {
-      return "an IPv6 address needs brackets, e.g. [" + host + "]:" + std::to_string(*port);
-    } else if (!is_host_name(host)) {
-      return "not an address or host name" + allowed;
+    return check_host_port(value, "no host (the metrics have no authentication: name the interface)", allowed);
+  });
+}
+
+CLI::Validator room_broker_url() {
+  return validator([](std::string& value) -> std::string {
+    const std::string allowed =
+        "; allowed: redis://HOST:PORT or redis://HOST:PORT/DB, HOST an IPv4 address, an IPv6 address in "
+        "brackets or a host name, PORT 1 to 65535, DB 0 to 2147483647";
+    const std::string scheme = "redis://";
+    if (value.compare(0, scheme.size(), scheme) != 0) return "not a redis:// URL" + allowed;
+    std::string host_port = value.substr(scheme.size());
+    long long db = 0;
+    const std::size_t slash = host_port.find('/');
+    if (slash != std::string::npos) {
+      const std::string db_text = host_port.substr(slash + 1);
+      const bool digits = !db_text.empty() && db_text.find_first_not_of("0123456789") == std::string::npos;
+      const std::optional<long long> number = digits ? parse_integer(db_text) : std::nullopt;
+      if (!number || *number > 2147483647) return "the database is not 0 to 2147483647" + allowed;
+      db = *number;
+      host_port.resize(slash);
     }
-    value = host + ":" + std::to_string(*port);  // the port in plain decimal, as checked
+    std::string problem = check_host_port(host_port, "no host", allowed);
+    if (!problem.empty()) return problem;
+    value = scheme + host_port + "/" + std::to_string(db);
     return {};
   });
+}
+
+void split_room_broker(const std::string& url, std::string& host, int& port, int& db) {
+  // The form room_broker_url() wrote: redis://HOST:PORT/DB.
+  const std::string rest = url.substr(std::string("redis://").size());
+  const std::size_t slash = rest.rfind('/');
+  const std::size_t colon = rest.rfind(':', slash);
+  host = rest.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  port = std::stoi(rest.substr(colon + 1, slash - colon - 1));
+  db = std::stoi(rest.substr(slash + 1));
 }
 
 CLI::Validator connection_rate(long long max) {

@@ -75,6 +75,13 @@ CLI::Validator metrics_address();
 // --unixsocket: a path short enough for a socket address (empty: none).
 CLI::Validator unix_socket_path();
 
+// --room-broker: redis://HOST:PORT[/DB], the host an address or a name,
+// the port 1-65535, the database 0-2147483647; rewritten with plain
+// decimal numbers and the database always given.
+CLI::Validator room_broker_url();
+// Splits an accepted --room-broker value into its host, port and database.
+void split_room_broker(const std::string& url, std::string& host, int& port, int& db);
+
 // --trusted-proxy: a comma-separated list of addresses and CIDR ranges.
 CLI::Validator proxy_ranges();
 

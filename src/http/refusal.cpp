@@ -42,6 +42,7 @@ constexpr std::array<RefusalInfo, kRefusalCount> kRefusals{{
     {R::AuthRefused, 403, "auth_refused", "refused by the auth program", {}, {}, {}},
     {R::AuthTimeout, 503, "auth_timeout", "the auth program did not answer in time", {}, {}, {}},
     {R::ShortOfResources, 503, "short_of_resources", "out of memory", {}, {}, {}},
+    {R::RoomBrokerUnavailable, 503, "room_broker_unavailable", "room broker unavailable", {}, {}, {}},
     {R::LaunchFailed, 500, "launch_failed", "could not launch the program", {}, {}, {}},
 }};
 

@@ -150,6 +150,10 @@ void write_rooms(Writer& w, const MetricTotals& t) {
   w.single("wsbridge_room_slow_clients_closed_total", "counter",
            "Room clients closed with 1008 because their queue was full (--slow-client=close).",
            t.room_slow_clients_closed);
+  w.single("wsbridge_room_lease_changes_total", "counter",
+           "Room leases taken, taken over from an ended instance, or lost (--room-broker).", t.room_lease_changes);
+  w.single("wsbridge_room_broker_reconnects_total", "counter",
+           "Connections to the room broker made again after a loss (--room-broker).", t.room_broker_reconnects);
 }
 
 void write_process(Writer& w, const Scrape& scrape) {

@@ -159,6 +159,15 @@ class HttpExchange final : public ClientStream::Handler,
   [[nodiscard]] bool refuse_when_room_full(const Room& room) noexcept;
   void open_room(proc::SpawnedChild& spawned, char* rest, std::size_t rest_size) noexcept;
   void join_room(Room& room, char* rest, std::size_t rest_size) noexcept;
+  // --room-broker: a new room of this instance for room_key_, joined at
+  // once; it claims the room in the cluster and, owning it, starts the
+  // program this client's launch would start.
+  void open_clustered_room(const route::Route& route, const std::string& remote_host, char* rest,
+                           std::size_t rest_size) noexcept;
+  // What this client's program runs: path, argv and environment (may throw
+  // std::bad_alloc).
+  void describe_launch(const route::Route& route, const std::string& remote_host, std::string& path,
+                       std::vector<std::string>& argv, std::vector<std::string>& env) const;
   // Another client's launch is opening this room: hold this client until
   // the room can be joined (or, if that launch failed, launch its own).
   void wait_for_room(const route::Route& route, const std::string& remote_host, char* rest,

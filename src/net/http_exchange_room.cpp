@@ -6,6 +6,7 @@
 
 #include "log/logger.h"
 #include "net/http_exchange.h"
+#include "net/room_broker.h"
 #include "net/room_table.h"
 #include "wsbridge/ws/deflate_negotiation.h"
 
@@ -20,6 +21,13 @@ constexpr std::uint64_t kRoomWaitTickMs = 10;
 }  // namespace
 
 bool HttpExchange::choose_room(const http::Request& request, const route::Route& route) noexcept {
+  // --room-broker: without the broker no instance can know who runs the
+  // room, so none starts a program for it.
+  if (context_.broker != nullptr && !context_.broker->available()) {
+    log::write(LogLevel::Error, "session", log_fields_, "Room broker unavailable, upgrade rejected");
+    refuse(http::Refusal::RoomBrokerUnavailable);
+    return false;
+  }
   try {
     // With --dir the room is the script and its PATH_INFO, otherwise the
     // URL path; the query string is not part of it.
@@ -90,6 +98,24 @@ void HttpExchange::open_room(proc::SpawnedChild& spawned, char* rest, std::size_
   } else {
     context_.release_fork_slot();
     proc::discard_child(spawned);
+  }
+  join_room(*room, rest, rest_size);
+}
+
+void HttpExchange::open_clustered_room(const route::Route& route, const std::string& remote_host, char* rest,
+                                       std::size_t rest_size) noexcept {
+  RoomLaunchDetails details;
+  try {
+    describe_launch(route, remote_host, details.path, details.argv, details.env);
+  } catch (const std::bad_alloc&) {
+    refuse(http::Refusal::ShortOfResources);
+    return;
+  }
+  Room* room = context_.rooms->open_clustered(room_key_, log_fields_, stream_.loop(), *context_.broker,
+                                              std::move(details));
+  if (room == nullptr) {
+    refuse(http::Refusal::ShortOfResources);
+    return;
   }
   join_room(*room, rest, rest_size);
 }

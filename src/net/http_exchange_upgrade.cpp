@@ -149,7 +149,6 @@ void HttpExchange::on_host_name_found(const std::string& name) noexcept {
 
 void HttpExchange::launch_child(const route::Route& route, const std::string& remote_host, char* rest,
                                 std::size_t rest_size) noexcept {
-  const http::Request& request = parser_->request();
   if (context_.config->broadcast) {
     if (Room* room = context_.rooms->find(room_key_)) {
       join_room(*room, rest, rest_size);
@@ -162,6 +161,12 @@ void HttpExchange::launch_child(const route::Route& route, const std::string& re
       return;
     }
   }
+  // --room-broker: the room decides in the cluster whether it runs the
+  // program here (and then starts it itself).
+  if (context_.broker != nullptr) {
+    open_clustered_room(route, remote_host, rest, rest_size);
+    return;
+  }
   // The fork slot is taken before the child is started off the loop, so
   // --maxforks stays exact while spawns are in flight. Reading is held until
   // the child exists; the bytes that came after the request head wait with
@@ -169,33 +174,7 @@ void HttpExchange::launch_child(const route::Route& route, const std::string& re
   auto launch = std::unique_ptr<ChildLaunch>(new (std::nothrow) ChildLaunch);
   try {
     if (!launch) throw std::bad_alloc();
-    bridge::ConnectionFacts facts = connection_facts(request, route);
-    if (!remote_host.empty()) facts.remote_host = remote_host;
-    launch->env = bridge::build_child_env(request, facts, context_.passenv);
-    add_auth_variables(launch->env);
-    // A room's program is told which room it serves; the other variables
-    // describe the client that opened the room.
-    if (context_.config->broadcast) launch->env.push_back("ROOM=" + room_key_);
-    if (!subprotocol_.empty()) {
-      // The chosen protocol, over a --passenv'd variable of the same name.
-      const std::string entry = "WEBSOCKET_PROTOCOL=" + subprotocol_;
-      auto same_name = [](const std::string& e) { return e.rfind("WEBSOCKET_PROTOCOL=", 0) == 0; };
-      launch->env.erase(std::remove_if(launch->env.begin(), launch->env.end(), same_name), launch->env.end());
-      launch->env.push_back(entry);
-    }
-    if (log::enabled(LogLevel::Debug)) {
-      for (const auto& entry : launch->env) {
-        log::write(LogLevel::Debug, "process", log_fields_, "Std. variable: " + entry);
-      }
-    }
-    // A --dir script runs with no arguments, as websocketd runs it.
-    if (route.kind == route::RouteKind::WebSocketScript) {
-      launch->path = route.file_path;
-      launch->argv = {route.file_path};
-    } else {
-      launch->path = context_.command_path;
-      launch->argv = context_.command_argv;
-    }
+    describe_launch(route, remote_host, launch->path, launch->argv, launch->env);
     launch->early_bytes.assign(rest, rest_size);
   } catch (const std::bad_alloc&) {
     refuse(http::Refusal::ShortOfResources);
@@ -212,6 +191,38 @@ void HttpExchange::launch_child(const route::Route& route, const std::string& re
   if (context_.config->broadcast) opening_room_ = context_.rooms->begin_opening(room_key_);
   launch->start(stream_.loop(), *context_.spawner, *this, context_.launches);
   launch_ = std::move(launch);
+}
+
+void HttpExchange::describe_launch(const route::Route& route, const std::string& remote_host, std::string& path,
+                                   std::vector<std::string>& argv, std::vector<std::string>& env) const {
+  const http::Request& request = parser_->request();
+  bridge::ConnectionFacts facts = connection_facts(request, route);
+  if (!remote_host.empty()) facts.remote_host = remote_host;
+  env = bridge::build_child_env(request, facts, context_.passenv);
+  add_auth_variables(env);
+  // A room's program is told which room it serves; the other variables
+  // describe the client that opened the room.
+  if (context_.config->broadcast) env.push_back("ROOM=" + room_key_);
+  if (!subprotocol_.empty()) {
+    // The chosen protocol, over a --passenv'd variable of the same name.
+    const std::string entry = "WEBSOCKET_PROTOCOL=" + subprotocol_;
+    auto same_name = [](const std::string& e) { return e.rfind("WEBSOCKET_PROTOCOL=", 0) == 0; };
+    env.erase(std::remove_if(env.begin(), env.end(), same_name), env.end());
+    env.push_back(entry);
+  }
+  if (log::enabled(LogLevel::Debug)) {
+    for (const auto& entry : env) {
+      log::write(LogLevel::Debug, "process", log_fields_, "Std. variable: " + entry);
+    }
+  }
+  // A --dir script runs with no arguments, as websocketd runs it.
+  if (route.kind == route::RouteKind::WebSocketScript) {
+    path = route.file_path;
+    argv = {route.file_path};
+  } else {
+    path = context_.command_path;
+    argv = context_.command_argv;
+  }
 }
 
 bool HttpExchange::launch_still_wanted() noexcept {

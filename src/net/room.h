@@ -3,18 +3,10 @@
 // its Listener; each client's WebSocketSession reaches it through its own
 // RoomMember, so the session does not know its program is shared.
 //
-//   output: each stdout line is framed ONCE into frames_, a block shared
-//           (SharedBytes) by every member's stream: the kernel takes what
-//           it can straight from it, and what a socket refuses stays in the
-//           block, its queue holding a reference rather than a copy, so N
-//           slow members hold one copy of the output, not N. The block is
-//           reused for the next read once no queue holds it. A TLS member
-//           cannot share ciphertext: its stream encrypts the frames for it
-//           alone, as for any output. A member whose queue would pass --room-queue is
-//           closed with 1008 (--slow-client=close), skipped and counted
-//           (drop), or waited for: the room stops reading the program's
-//           stdout until every member's stream is under its high-water
-//           mark (wait).
+//   output: each stdout line goes to the members through the room's
+//           RoomFanout (framed once, slow-client policy, replay); under
+//           --slow-client=wait the room stops reading the program's stdout
+//           until every member has caught up.
 //   input:  every member's message is written to the one stdin as a whole
 //           line, so two members' messages never interleave in a line.
 //   end:    when the last member leaves (after --room-linger) the program
@@ -24,32 +16,55 @@
 //           on_program_exited. The room leaves the table as soon as
 //           it stops taking members (the next client starts a new room) and
 //           is freed once its program's and timer's handles are closed.
+//   cluster: with --room-broker a RoomLink decides where the program runs
+//           (room_cluster.cpp). The owner runs it (launched by the room
+//           itself, from the first client's launch details) and publishes
+//           each output message; a relay runs none, fans out what the owner
+//           published through the same member-facing code, and publishes
+//           its members' messages for the owner's stdin. Until the claim is
+//           answered (or while the program starts) members' messages wait
+//           in the room, in order.
 #pragma once
 #include <uv.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "net/child_launch.h"
 #include "net/part_owner.h"
 #include "net/process_program.h"
 #include "net/program.h"
+#include "net/room_fanout.h"
+#include "net/room_link.h"
 #include "net/server_context.h"
-#include "net/shared_bytes.h"
 #include "proc/spawn.h"
 
 namespace wsbridge::net {
 
+class RoomBroker;
 class RoomMember;
 class RoomTable;
 
-// --room-replay keeps at most this many bytes of frames, however many
-// messages it is asked for: the oldest go first.
-constexpr std::size_t kRoomReplayBytes = 1024 * 1024;
+// What a room of the cluster runs when it comes to own the room.
+struct RoomLaunchDetails {
+  std::string path;
+  std::vector<std::string> argv, env;
+};
 
-class Room final : private Program::Listener, private PartOwner {
+// Said to every client of the room when another instance's program took
+// over from one that ended with its instance (a text message of its own).
+inline constexpr std::string_view kRoomRestartedNotice = "wsbridge: the room's program restarted; its state is new";
+// Members' messages a cluster room holds while it has no program or relay
+// yet (the claim takes one round trip to the broker); past it they are
+// dropped, as for a program that takes no more input.
+constexpr std::size_t kRoomPendingInputBytes = 1024 * 1024;
+
+class Room final : private Program::Listener, private RoomLink::Owner, private ChildLaunch::Owner {
  public:
   // `key`: the room's path; `log_fields`: its first client's, with room:'key'.
   Room(ServerContext& context, RoomTable& table, std::string key, std::string log_fields) noexcept;
@@ -58,6 +73,10 @@ class Room final : private Program::Listener, private PartOwner {
 
   // Opens the linger timer on `loop` and takes the spawned child. Once.
   void start(uv_loop_t* loop, const proc::SpawnedChild& spawned, std::uint64_t requested_at_ns) noexcept;
+  // --room-broker: opens the linger timer and claims the room; the program
+  // (if this instance comes to own the room) runs `details`. Once. False
+  // when out of memory.
+  [[nodiscard]] bool start_clustered(uv_loop_t* loop, RoomBroker& broker, RoomLaunchDetails details) noexcept;
   const std::string& key() const noexcept { return key_; }
   // --room-max-clients reached.
   bool full() const noexcept;
@@ -69,7 +88,10 @@ class Room final : private Program::Listener, private PartOwner {
   // drained.
   [[nodiscard]] bool join(RoomMember& member) noexcept;
   void leave(RoomMember& member) noexcept;
-  ProcessProgram& program() noexcept { return program_; }
+  // The shared stdin (or, in a cluster room without a program here, the
+  // broker): a member's read of messages, and whether to stop reading.
+  void take_input(Program::InputBatch& batch) noexcept;
+  bool input_backlogged() const noexcept;
   // A member's message to the program's stdin (with --room-tagged, after
   // its id and a tab). False when the program takes no more input.
   bool deliver_from(RoomMember& member, bool binary, std::string_view payload) noexcept;
@@ -78,7 +100,9 @@ class Room final : private Program::Listener, private PartOwner {
   // Server shutdown: a room lingering without members stops its program.
   void shut_down_for_server() noexcept;
   // Server shutdown deadline: SIGKILL the child's group and reap it.
-  void kill_now() noexcept { program_.kill_now(); }
+  void kill_now() noexcept {
+    if (program_started_) program_.kill_now();
+  }
 
  private:
   // Program::Listener (from the room's ProcessProgram)
@@ -94,43 +118,42 @@ class Room final : private Program::Listener, private PartOwner {
   bool on_program_frames(const SharedBytes&, std::size_t, std::size_t) noexcept override { return true; }
   std::size_t program_output_queued() const noexcept override { return 0; }
   void on_program_closes_client(std::uint16_t, std::string_view) noexcept override {}
-  // PartOwner: the program's pipes or the linger timer are closed.
+  // PartOwner: the program's pipes, the linger timer or the link's timer
+  // are closed.
   void on_part_closed() noexcept override;
 
-  // Appends one message's frame to frames_, starting a fresh block for the
-  // first message of a read (may throw std::bad_alloc).
-  void append_frame(bool binary, std::string_view payload);
-  // --room-replay: keeps the frame just appended (from `start` in frames_).
-  void keep_for_replay(std::size_t start, std::size_t payload_size);
-  // --room-replay: sends the kept frames to a member that just joined.
-  void replay_to(RoomMember& member) noexcept;
-  struct SlowClients {
-    std::uint64_t dropped = 0;  // messages
-    std::uint64_t closed = 0;   // clients
-  };
-  // Sends frames to one member under the slow-client policy. False when
-  // (under wait) the member is behind.
-  bool send_to(RoomMember& member, const SharedBytes& frames, std::size_t messages, std::size_t payload_bytes,
-               SlowClients& slow) noexcept;
-  // Sends frames_ to every member; false when (under wait) one is behind.
-  bool send_frames() noexcept;
-  // --room-tagged: sends "ID<TAB>text" to that member only, or drops it
-  // when that client has left (true); leaves a line that is not addressed
-  // (no tab, or not a number before it) to all (false). May throw
-  // std::bad_alloc.
-  bool send_to_one(std::string_view line);
-  RoomMember* find_member(std::string_view id) const noexcept;
-  // True when the member's queue cannot take `size` more bytes.
-  bool over_queue_limit(RoomMember& member, std::size_t size) const noexcept;
+  // RoomLink::Owner (room_cluster.cpp)
+  void on_link_owned(bool takeover) noexcept override;
+  void on_link_relayed() noexcept override;
+  void on_link_lease_lost() noexcept override;
+  void on_link_unreachable() noexcept override;
+  void on_link_relay_count(long long relays) noexcept override;
+  void on_link_message(char kind, std::string_view payload) noexcept override;
+  // ChildLaunch::Owner: the program of a cluster room has started (or not).
+  void on_child_launched() noexcept override;
+  // A cluster room's messages from members with no program or relay yet.
+  bool hold_input(bool binary, std::string_view payload) noexcept;
+  void pass_held_input() noexcept;
+  // A relayed output message, fanned out like the program's own.
+  void relay_output(bool binary, std::string_view payload) noexcept;
+  // The owner's program ended: what a relay's members hear.
+  void relay_program_end(std::string_view wait_status) noexcept;
+  // Tells a message to the members here and to the cluster's other rooms.
+  void say_to_everyone(std::string_view text) noexcept;
+  // Closes every member with `code` (the room cannot serve them).
+  void close_members(std::uint16_t code, std::string_view reason) noexcept;
+  // The room cannot run: its members are closed, it takes no more.
+  void give_up(std::uint16_t code, std::string_view reason) noexcept;
+
   void resume_when_caught_up() noexcept;
   // The last member left: stop the program now or after --room-linger.
   void on_empty() noexcept;
+  // No client of the room is left in the whole cluster (or, without a
+  // broker, here): stop now or after --room-linger.
+  void on_everyone_left() noexcept;
   static void on_linger_over(uv_timer_t* timer) noexcept;
   // No more members: out of the table, the program stopped.
   void stop_taking_members() noexcept;
-  // Slow-client drops and closes, logged at most once a second.
-  void note_slow_clients(std::uint64_t dropped, std::uint64_t closed) noexcept;
-  void say_slow_clients() noexcept;
   // Once the program has exited and its output reached the members (or no
   // member is left): every member is told the program ended, the pipes and
   // the timer are closed.
@@ -141,27 +164,18 @@ class Room final : private Program::Listener, private PartOwner {
   const std::string key_;
   const std::string log_fields_;
   ProcessProgram program_;
+  bool program_started_ = false;         // program_ holds a child (started once)
+  std::unique_ptr<RoomLink> link_;       // --room-broker only
+  RoomLaunchDetails launch_details_;     // --room-broker: what the owner runs
+  std::unique_ptr<ChildLaunch> launch_;  // --room-broker: the program being started
+  std::vector<std::pair<bool, std::string>> held_input_;
+  std::size_t held_input_bytes_ = 0;
+  long long relays_ = 0;                 // owner: other instances with clients, at the last renewal
+  bool fenced_ = false;                  // owner: the lease was lost; the program is being killed
   uv_timer_t linger_timer_{};
-  std::vector<RoomMember*> members_;
-  std::vector<RoomMember*> sending_to_;  // members_ while a fan-out may change it
-  // The frames of one read of output (frame_messages_ of them; the block
-  // may still hold the last read's, sent, until the next read rewrites it).
-  SharedBytes frames_;
-  SharedBytes unicast_frame_;            // --room-tagged: a line for one member
-  struct KeptFrame {
-    std::string frame;
-    std::size_t payload_size;
-  };
-  std::deque<KeptFrame> replay_;         // --room-replay: the last messages' frames
-  std::size_t replay_bytes_ = 0;
-  std::size_t frame_messages_ = 0;
-  std::size_t frame_payload_bytes_ = 0;
-  std::uint64_t dropped_unsaid_ = 0;     // since the last log line
-  std::uint64_t closed_unsaid_ = 0;
-  std::uint64_t said_at_ms_ = 0;
-  std::uint8_t open_parts_ = 0;          // the program and the timer
+  RoomFanout fanout_;  // the members and what reaches them
+  std::uint8_t open_parts_ = 0;          // the program, the timers, a launch in flight
   bool output_paused_ = false;           // --slow-client=wait: a member is behind
-  bool output_behind_ = false;           // a tagged line of this read found its member behind
   bool taking_members_ = true;
   bool output_failed_ = false;           // a line of this read could not be framed
   bool output_ended_ = false;            // stdout's end was relayed to the members

@@ -20,7 +20,7 @@ void RoomMember::take_input(InputBatch& batch) noexcept {
   // The room's one stdin is corked for the batch: every message of this
   // client's read reaches the program in one write, each as whole lines.
   if (room_ != nullptr) {
-    room_->program().take_input(batch);
+    room_->take_input(batch);
   } else {
     batch.deliver_messages();  // each deliver() says the message is dropped
   }
@@ -31,7 +31,7 @@ bool RoomMember::deliver(bool binary, std::string_view payload) noexcept {
 }
 
 bool RoomMember::input_backlogged() const noexcept {
-  return room_ != nullptr && room_->program().input_backlogged();
+  return room_ != nullptr && room_->input_backlogged();
 }
 
 void RoomMember::stop() noexcept {

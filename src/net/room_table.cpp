@@ -12,20 +12,36 @@ Room* RoomTable::find(const std::string& key) const noexcept {
   return found == taking_members_.end() ? nullptr : found->second;
 }
 
-Room* RoomTable::open(const std::string& key, const std::string& log_fields, uv_loop_t* loop,
-                      const proc::SpawnedChild& spawned, std::uint64_t requested_at_ns) noexcept {
-  Room* room = nullptr;
+Room* RoomTable::add(const std::string& key, const std::string& log_fields) noexcept {
   try {
     std::string fields = log_fields;
     log::append_field(fields, "room", key);
     auto owned = std::make_unique<Room>(context_, *this, key, std::move(fields));
     rooms_.reserve(rooms_.size() + 1);
     taking_members_.emplace(key, owned.get());
-    room = owned.get();
+    Room* room = owned.get();
     rooms_.push_back(std::move(owned));  // cannot throw: reserved
+    return room;
   } catch (const std::bad_alloc&) {
     return nullptr;
   }
+}
+
+Room* RoomTable::open_clustered(const std::string& key, const std::string& log_fields, uv_loop_t* loop,
+                                RoomBroker& broker, RoomLaunchDetails details) noexcept {
+  Room* room = add(key, log_fields);
+  if (room == nullptr) return nullptr;
+  if (!room->start_clustered(loop, broker, std::move(details))) {
+    destroy(*room);
+    return nullptr;
+  }
+  return room;
+}
+
+Room* RoomTable::open(const std::string& key, const std::string& log_fields, uv_loop_t* loop,
+                      const proc::SpawnedChild& spawned, std::uint64_t requested_at_ns) noexcept {
+  Room* room = add(key, log_fields);
+  if (room == nullptr) return nullptr;
   room->start(loop, spawned, requested_at_ns);
   return room;
 }

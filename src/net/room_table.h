@@ -28,6 +28,10 @@ class RoomTable {
   // child is not taken then).
   Room* open(const std::string& key, const std::string& log_fields, uv_loop_t* loop,
              const proc::SpawnedChild& spawned, std::uint64_t requested_at_ns) noexcept;
+  // --room-broker: a new room for `key` that claims it in the cluster and,
+  // if it comes to own it, runs `details`; null when out of memory.
+  Room* open_clustered(const std::string& key, const std::string& log_fields, uv_loop_t* loop,
+                       RoomBroker& broker, RoomLaunchDetails details) noexcept;
   // A client's launch is starting the first program of `key`: other
   // clients of that key wait for the room instead of starting a second
   // program. False when out of memory (they would then start their own,
@@ -47,6 +51,10 @@ class RoomTable {
   void kill_all_now() noexcept;
 
  private:
+  // A new room taking members under `key` (not started); null when out of
+  // memory.
+  Room* add(const std::string& key, const std::string& log_fields) noexcept;
+
   ServerContext& context_;
   std::unordered_map<std::string, Room*> taking_members_;
   std::unordered_set<std::string> opening_;

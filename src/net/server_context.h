@@ -32,6 +32,7 @@ namespace wsbridge::net {
 class AcceptedClient;
 class HostNameLookups;
 class LaunchQueue;
+class RoomBroker;
 class RoomTable;
 
 // How long a client may take to send its request head (slowloris bound).
@@ -84,6 +85,9 @@ struct ServerContext {
   HostNameLookups* host_name_lookups = nullptr;
   // --broadcast: this loop's rooms (owned by the Worker; else null).
   RoomTable* rooms = nullptr;
+  // --room-broker: this loop's connections to the cluster's Redis (owned
+  // by the Worker; else null).
+  RoomBroker* broker = nullptr;
 
   // Every open client, for graceful shutdown (intrusive list).
   AcceptedClient* first_client = nullptr;

@@ -45,6 +45,7 @@ Worker::~Worker() {
   if (accept_pause_open_) uv_close(as_handle(&accept_pause_), nullptr);
   if (wake_open_) uv_close(as_handle(&wake_), nullptr);
   host_name_lookups_.close();
+  if (broker_) broker_->close();
   uv_run(&loop_, UV_RUN_DEFAULT);
   uv_loop_close(&loop_);
   close_spare_sockets();
@@ -78,6 +79,13 @@ bool Worker::listen(const std::vector<ListeningSocket>& sockets, std::string& er
   }
   accept_pause_.data = this;
   accept_pause_open_ = true;
+  if (!context_->config->room_broker_host.empty()) {
+    const cli::Config& config = *context_->config;
+    broker_ = std::make_unique<RoomBroker>(static_cast<PartOwner&>(*this), config.room_broker_host, config.room_broker_port,
+                                           config.room_broker_db, context_->metrics.room_broker_reconnects);
+    broker_->start(&loop_);
+    context_->broker = broker_.get();
+  }
   if (context_->config->reverselookup) {
     err = host_name_lookups_.open(&loop_);
     if (err != 0) {
@@ -333,6 +341,9 @@ void Worker::begin_shutdown() noexcept {
     c = next;
   }
   if (rooms_) rooms_->shut_down_for_server();
+  // Rooms still running fence themselves: without renewals their programs
+  // end before their leases can pass to another instance.
+  if (broker_) broker_->close();
   if (context_->connection_count == 0) close_wake();
 }
 

@@ -22,6 +22,8 @@
 
 #include "net/host_name_lookups.h"
 #include "net/launch_queue.h"
+#include "net/part_owner.h"
+#include "net/room_broker.h"
 #include "net/room_table.h"
 #include "net/server_context.h"
 
@@ -34,7 +36,7 @@ struct ListeningSocket {
   bool redirect_only = false;  // --redirport: every request gets a 301 to https
 };
 
-class Worker {
+class Worker final : private PartOwner {
  public:
   class Owner {
    public:
@@ -123,6 +125,9 @@ class Worker {
   void close_spare_sockets() noexcept;
   static void on_accept_pause_over(uv_timer_t* timer) noexcept;
   static void on_listener_closed(uv_handle_t* handle) noexcept;
+  // PartOwner: the broker's connections are closed (nothing to free: the
+  // worker owns it until it is destroyed).
+  void on_part_closed() noexcept override {}
 
   const unsigned number_;
   Owner& owner_;
@@ -130,6 +135,9 @@ class Worker {
   ws::SharedDeflaters deflaters_;  // this loop's (context_->deflaters)
   LaunchQueue launches_;           // this loop's (context_->launches)
   ws::InflateStatePool inflate_states_;  // this loop's (context_->inflate_states)
+  // With --room-broker (context_->broker); declared before the rooms,
+  // which use it, so that it outlives them.
+  std::unique_ptr<RoomBroker> broker_;
   std::unique_ptr<RoomTable> rooms_;  // with --broadcast (context_->rooms)
   uv_loop_t loop_{};
   bool loop_initialized_ = false;

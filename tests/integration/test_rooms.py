@@ -29,17 +29,10 @@ def connect(url: str):
     return websockets.connect(url, compression=None, ping_interval=None, close_timeout=3, max_size=None)
 
 
-def program(tmp_path, name: str, body: str) -> str:
-    """A shell program that appends its pid to <name>.pids, then runs `body`."""
-    path = tmp_path / f"{name}.sh"
-    path.write_text(f"#!/bin/sh\necho $$ >> {tmp_path / (name + '.pids')}\n{body}\n")
-    path.chmod(0o755)
-    return str(path)
-
-
-def pids(tmp_path, name: str) -> list[int]:
-    path = tmp_path / f"{name}.pids"
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
+# Shell programs that record their pids (rooms share one program, so tests
+# count programs from these files).
+program = wsb.pid_recording_program
+pids = wsb.recorded_pids
 
 
 def test_three_clients_see_every_line_in_the_same_order_from_one_program(start_server, tmp_path, stray):

@@ -94,6 +94,20 @@ def tcp_connect_ok(port: int, host: str = "127.0.0.1") -> bool:
 # Process helpers
 # --------------------------------------------------------------------------
 
+def pid_recording_program(tmp_path, name: str, body: str) -> str:
+    """A shell program that appends its pid to <name>.pids, then runs `body`."""
+    path = tmp_path / f"{name}.sh"
+    path.write_text(f"#!/bin/sh\necho $$ >> {tmp_path / (name + '.pids')}\n{body}\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def recorded_pids(tmp_path, name: str) -> list[int]:
+    """The pids a pid_recording_program named `name` recorded, in order."""
+    path = tmp_path / f"{name}.pids"
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
 def pid_alive(pid: int) -> bool:
     """True while /proc/<pid> exists and is not a zombie."""
     try:

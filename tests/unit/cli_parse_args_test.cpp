@@ -120,6 +120,7 @@ const std::vector<std::string> kAllOptions = {
     "trusted-proxy", "proxy-protocol", "shutdown-timeout", "workers", "metrics",
     "maxconn-per-client", "connect-rate", "auth", "auth-timeout", "deflate", "deflate-threshold",
     "broadcast", "room-queue", "slow-client", "room-max-clients", "room-linger", "room-replay", "room-tagged",
+    "room-broker",
     "exit-close-codes", "subprotocol", "framing"};
 
 }  // namespace
@@ -550,13 +551,37 @@ TEST_CASE("room options: defaults, values, and refused without --broadcast or wi
   CHECK(many_loops.exit_code == 2);
   CHECK(contains(many_loops.stderr_text, "--broadcast needs one event loop"));
   for (const char* word : {"--room-queue=1M", "--slow-client=drop", "--room-max-clients=2", "--room-linger=1",
-                           "--room-replay=5", "--room-tagged"}) {
+                           "--room-replay=5", "--room-tagged", "--room-broker=redis://127.0.0.1:6379"}) {
     INFO(word);
     const ParseOutcome alone = parse({word, "cat"});
     CHECK_FALSE(alone.run);
     CHECK(alone.exit_code == 2);
     CHECK(contains(alone.stderr_text, "needs --broadcast"));
   }
+}
+
+TEST_CASE("--room-broker: host, port and database, and what it cannot go with", "[cli_parse_args_test]") {
+  const Config defaults;
+  CHECK(defaults.room_broker_host.empty());
+
+  const ParseOutcome plain = parse({"--broadcast", "--room-broker=redis://127.0.0.1:6379", "cat"});
+  require_runs(plain);
+  CHECK(plain.config.room_broker_host == "127.0.0.1");
+  CHECK(plain.config.room_broker_port == 6379);
+  CHECK(plain.config.room_broker_db == 0);
+
+  const ParseOutcome named = parse({"--broadcast", "--room-broker=redis://[::1]:0x1a85/3", "cat"});
+  require_runs(named);
+  CHECK(named.config.room_broker_host == "::1");
+  CHECK(named.config.room_broker_port == 6789);
+  CHECK(named.config.room_broker_db == 3);
+  CHECK(parse({"--broadcast", "--room-broker=redis://redis.internal:7000/15", "cat"}).config.room_broker_host ==
+        "redis.internal");
+
+  const ParseOutcome tagged = parse({"--broadcast", "--room-tagged", "--room-broker=redis://127.0.0.1:6379", "cat"});
+  CHECK_FALSE(tagged.run);
+  CHECK(tagged.exit_code == 2);
+  CHECK(contains(tagged.stderr_text, "--room-tagged cannot be used with --room-broker"));
 }
 
 TEST_CASE("every option in --help is documented in man/wsbridge.1", "[cli_parse_args_test]") {

@@ -56,6 +56,11 @@ struct Config {
   unsigned room_linger_ms = 0;
   unsigned room_replay = 0;  // --room-replay: messages a joining client gets first
   bool room_tagged = false;  // --room-tagged: "ID<TAB>message" both ways
+  // --room-broker=redis://HOST:PORT[/DB]: rooms shared by every instance
+  // naming the same Redis (room_broker_host empty: rooms are local).
+  std::string room_broker_host;
+  int room_broker_port = 0;
+  int room_broker_db = 0;
   // --exit-close-codes=4000: a program's non-zero exit status N closes its
   // connection with 4000 + N instead of 1011 (bridge::close_for_exit).
   bool exit_status_close_codes = false;

@@ -45,6 +45,7 @@ enum class Refusal : std::uint8_t {
   AuthRefused,             // 403, or the status the --auth program's header block gave
   AuthTimeout,             // 503: the --auth program did not answer in --auth-timeout
   ShortOfResources,        // 503: descriptors, memory or processes, for the moment
+  RoomBrokerUnavailable,   // 503: --room-broker's Redis cannot be reached now
   LaunchFailed,            // 500: the program could not be started
 };
 

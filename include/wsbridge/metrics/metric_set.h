@@ -62,6 +62,10 @@ struct MetricSet {
   Count room_clients{};
   Count room_messages_dropped{};
   Count room_slow_clients_closed{};
+  // --room-broker: rooms this loop came to own or stopped owning (a lease
+  // taken, taken over, or lost), and reconnects to the broker.
+  Count room_lease_changes{};
+  Count room_broker_reconnects{};
 
   // Calls visit(mine, theirs) for every counter of this set and `other`, in
   // declaration order: the one place that lists the fields, so adding a
@@ -100,6 +104,8 @@ void MetricSet<Count>::visit_with(Other& other, Visit&& visit) const {
   visit(room_clients, other.room_clients);
   visit(room_messages_dropped, other.room_messages_dropped);
   visit(room_slow_clients_closed, other.room_slow_clients_closed);
+  visit(room_lease_changes, other.room_lease_changes);
+  visit(room_broker_reconnects, other.room_broker_reconnects);
 }
 
 // Adds `loop`'s counters into `totals`.
