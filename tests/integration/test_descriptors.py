@@ -38,6 +38,17 @@ def test_a_connection_holds_at_most_four_descriptors(start_server, stray):
     # One connection first, so whatever the server makes once, on its first
     # connection or child, is in the baseline and not charged to the rest.
     first = open_echoing(srv.port, 1, stray)
+    # The harness's readiness probe may still be closing on another worker:
+    # the baseline is a count that has stopped moving.
+    settled = [procstat.fd_count(srv.pid)]
+
+    def unchanged():
+        now = procstat.fd_count(srv.pid)
+        same = now == settled[0]
+        settled[0] = now
+        return same
+
+    assert wsb.wait_until(lambda: wsb.holds_for(unchanged, 0.3), 5)
     baseline = procstat.fd_count(srv.pid)
     opened = open_echoing(srv.port, CONNECTIONS, stray)
     held = procstat.fd_count(srv.pid)

@@ -235,7 +235,7 @@ def sc_sigterm(start):
     try:
         c.send_text("x")
         c.recv_message(timeout=5)
-        rc = srv.terminate(timeout=5)
+        rc = srv.terminate(timeout=wsb.TEARDOWN_SECONDS)
         try:
             code, _, _ = c.expect_close(timeout=3)
         except (wsb.Closed, TimeoutError):

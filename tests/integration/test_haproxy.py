@@ -127,6 +127,8 @@ def test_two_instances_behind_haproxy_share_connections(start_server, haproxy):
         for i, ws in enumerate(clients):
             ws.send_text(f"c{i}")
             assert ws.recv_message(5) == (wsb.OP_TEXT, f"c{i}".encode())
+        # CONNECT lines come from the log's own thread, maybe after the echo.
+        assert wsb.wait_until(lambda: a.log().count("| CONNECT") + b.log().count("| CONNECT") == 6, 10)
         on_a = a.log().count("| CONNECT")
         on_b = b.log().count("| CONNECT")
         assert on_a + on_b == 6 and on_a >= 2 and on_b >= 2, f"a={on_a} b={on_b}"

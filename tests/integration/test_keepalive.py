@@ -7,12 +7,13 @@ from wsb import script
 
 
 def test_server_pings_and_an_answering_client_stays(start_server):
-    # 400 ms between pings: a peer silent for 3 ticks is dropped, and a
-    # shorter tick would let a stalled test process look silent.
-    srv = start_server(["cat"], flags=["--pingms=400"])
+    # 1 s between pings: a peer silent for 3 ticks is dropped, and a
+    # shorter tick would let a test process stalled on a loaded machine
+    # look silent.
+    srv = start_server(["cat"], flags=["--pingms=1000"])
     with wsb.RawWS(srv.port) as c:
         pings = 0
-        deadline = time.monotonic() + 4
+        deadline = time.monotonic() + 8
         while time.monotonic() < deadline:
             try:
                 op, payload = c.recv_message(timeout=0.5, return_control=True)  # answers pings

@@ -168,7 +168,7 @@ def test_server_sigterm_closes_clients_with_1001_and_exits_0(start_server, stray
         pids.append(pid)
         stray.add(pid)
     try:
-        rc = srv.terminate(timeout=5)
+        rc = srv.terminate(timeout=wsb.TEARDOWN_SECONDS)
         codes = []
         for c in clients:
             try:
@@ -206,7 +206,7 @@ def test_sigterm_as_soon_as_the_port_answers_is_a_clean_stop(start_server):
 def test_server_sigterm_ends_stubborn_children(start_server, stray):
     srv, c, pid = connect_stubborn_child(start_server, stray)
     try:
-        rc = srv.terminate(timeout=5)
+        rc = srv.terminate(timeout=wsb.TEARDOWN_SECONDS)
         assert wsb.wait_pid_gone(pid, 3) is not None, f"child {pid} ignoring INT/TERM survived"
         assert rc == 0, f"server exit status on SIGTERM: {rc}"
     finally:

@@ -97,7 +97,10 @@ def test_counters_move_by_exactly_what_the_clients_did(metrics_server):
     before = scrape(mport)
     for i in range(3):
         echo_once(srv.port, b"x" * (10 + i))  # 10, 11 and 12 bytes each way
-    text = wait_value(mport, 'wsbridge_program_exits_total{class="success"}', 3)
+    wait_value(mport, 'wsbridge_program_exits_total{class="success"}', 3)
+    # An exit is counted when the child is reaped, a connection as closed
+    # only after its handles are: wait for the later one before reading all.
+    text = wait_value(mport, "wsbridge_connections_open", 0)
 
     def moved(series):
         return value(text, series) - value(before, series)

@@ -48,7 +48,7 @@ def test_pings_do_not_drop_a_client_while_reading_is_paused(start_server, stray)
                 c.recv_message(timeout=0.3, return_control=True)  # answers pings
             except TimeoutError:
                 pass
-        assert "No answer to pings" not in srv.log()
+        assert wsb.holds_for(lambda: "No answer to pings" not in srv.log(), 0.5)
 
 
 def test_close_without_a_code_still_bounds_the_close_handshake(start_server, stray):

@@ -5,6 +5,7 @@ relays a connection's bytes is the thread that reads and writes them.
 Threads are found by their names (wsbridge-w1, wsbridge-w2, ...)."""
 import asyncio
 import os
+import re
 import shutil
 import signal
 import socket
@@ -82,6 +83,11 @@ def upgrade_status_held(port):
     return status, s
 
 
+def open_connections(metrics_port: int) -> float:
+    body = wsb.http_request(metrics_port, "/metrics", connection_close=True).body.decode()
+    return float(re.search(r"^wsbridge_connections_open (\S+)$", body, re.MULTILINE).group(1))
+
+
 def test_threads_are_named_and_counted(start_server):
     srv = start_server(["cat"], flags=["--workers=3"])
     assert sorted(wait_worker_threads(srv.pid, 3)) == ["wsbridge-w1", "wsbridge-w2", "wsbridge-w3"]
@@ -125,7 +131,9 @@ def test_both_workers_serve_connections(start_server):
 @pytest.mark.timeout(60)
 def test_maxforks_is_exact_across_workers_under_a_burst(start_server, stray):
     limit = 3
-    srv = start_server([script("pid_cat.sh")], flags=["--workers=2", f"--maxforks={limit}"])
+    mport = wsb.free_port()
+    srv = start_server([script("pid_cat.sh")], flags=["--workers=2", f"--maxforks={limit}",
+                                                      f"--metrics=127.0.0.1:{mport}"])
     most_children = [0]
     sampling = threading.Event()
 
@@ -163,6 +171,10 @@ def test_maxforks_is_exact_across_workers_under_a_burst(start_server, stray):
             while live_children(srv.pid) and time.monotonic() < deadline:
                 time.sleep(0.02)
             assert live_children(srv.pid) == []
+            # A slot comes back after the child is reaped and its pipes are
+            # closed, a moment after the process is gone; a connection is
+            # counted closed only after that, so the next burst waits for it.
+            assert wsb.wait_until(lambda: open_connections(mport) == 0, 10), "connections still open"
     finally:
         sampling.set()
         sampler.join()
