@@ -41,15 +41,19 @@ class SharedBytes {
   }
 
   // An empty block for this handle alone to fill: the one it holds when no
-  // one else holds it any more (its capacity kept), else a new one. May
-  // throw std::bad_alloc (the handle is empty then).
+  // one else holds it any more (its capacity kept), else a new one with
+  // room for as many bytes as the one it leaves held (the next read of a
+  // program's output is usually like the last, and growing a block frame by
+  // frame would copy it many times over). May throw std::bad_alloc.
   std::string& rewrite() {
     if (block_ != nullptr && block_->holders == 1) {
       block_->bytes.clear();
       return block_->bytes;
     }
+    const std::size_t last_size = size();
     reset();
     block_ = new Block;
+    block_->bytes.reserve(last_size);
     return block_->bytes;
   }
 
