@@ -150,12 +150,7 @@ void WriteQueue::uncork() noexcept {
     return;
   }
   std::vector<uv_buf_t>& bufs = bufs_scratch();
-  try {
-    pending_.fill_bufs(bufs);
-  } catch (...) {
-    fail(UV_ENOMEM);
-    return;
-  }
+  if (!list_buffers(pending_, bufs)) return;
   std::size_t written = 0;
   if (!try_write_now(bufs.data(), static_cast<unsigned>(bufs.size()), written)) return;
   pending_.drop_front(written);
@@ -164,16 +159,21 @@ void WriteQueue::uncork() noexcept {
   start_write();
 }
 
+bool WriteQueue::list_buffers(const PendingBytes& bytes, std::vector<uv_buf_t>& bufs) noexcept {
+  try {
+    bytes.fill_bufs(bufs);
+    return true;
+  } catch (...) {
+    fail(UV_ENOMEM);
+    return false;
+  }
+}
+
 void WriteQueue::start_write() noexcept {
   pending_.swap(in_flight_);
   pending_.clear(kKeepAll);
   std::vector<uv_buf_t>& bufs = bufs_scratch();
-  try {
-    in_flight_.fill_bufs(bufs);
-  } catch (...) {
-    fail(UV_ENOMEM);
-    return;
-  }
+  if (!list_buffers(in_flight_, bufs)) return;
   request_.data = this;
   // libuv copies the buffer list into the request: the scratch is free again.
   int err = uv_write(&request_, stream_, bufs.data(), static_cast<unsigned>(bufs.size()), &WriteQueue::on_write_done);

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include <cstddef>
+#include <vector>
 
 #include "net/pending_bytes.h"
 #include "net/shared_bytes.h"
@@ -98,6 +99,9 @@ class WriteQueue {
   bool try_write_now(const uv_buf_t* bufs, unsigned count, std::size_t& written) noexcept;
   // Hands what was just queued to libuv unless a write is in flight.
   bool write_queued() noexcept;
+  // `bytes` as one buffer per segment into `bufs`; false (and the queue
+  // failed with UV_ENOMEM) when the list could not grow.
+  bool list_buffers(const PendingBytes& bytes, std::vector<uv_buf_t>& bufs) noexcept;
   void start_write() noexcept;
   void fail(int uv_error) noexcept;
   void report_failure_later() noexcept;
