@@ -133,7 +133,7 @@ void Room::relay_output(bool binary, std::string_view payload) noexcept {
     return;
   }
   // A relay cannot hold back the owner's program: under --slow-client=wait
-  // a slow member's queue grows here instead (bounded by its socket).
+  // the fan-out closes a member that falls behind (RoomFanout::send_to).
   (void)fanout_.send_frames();
 }
 
