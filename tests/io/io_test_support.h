@@ -7,6 +7,7 @@
 // and a wait that passes its deadline fails the test rather than hang it.
 #pragma once
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -261,8 +262,16 @@ inline std::uint64_t ignored_application_signals(pid_t pid) {
 // The state letter of /proc/PID/stat ('S', 'Z'...), or 0 if there is no
 // such process.
 inline char process_state(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Read with read(2), not a stream: a process reaped between the open and
+  // the read makes the read fail with ESRCH, which libstdc++'s filebuf
+  // throws as an exception; here it is what it means, "gone" (0).
+  const int fd = ::open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buffer[1024];
+  const ssize_t got = ::read(fd, buffer, sizeof buffer);
+  ::close(fd);
+  if (got <= 0) return 0;
+  const std::string text(buffer, static_cast<std::size_t>(got));
   std::size_t paren = text.rfind(')');
   if (paren == std::string::npos || paren + 2 >= text.size()) return 0;
   return text[paren + 2];
